@@ -1,0 +1,82 @@
+/*
+ * tinyml-pio kernel library: shared integer math.
+ *
+ * These helpers reproduce TFLite's reference integer arithmetic bit for bit
+ * (tensorflow/lite/kernels/internal/common.h, gemmlowp fixedpoint.h). The Python twins in
+ * tinyml_pio/quant.py compute the constants; kernels only apply them.
+ */
+#ifndef TINYML_COMMON_H
+#define TINYML_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TINYML_ALIGN(n) __attribute__((aligned(n)))
+#define TINYML_INLINE static inline __attribute__((always_inline))
+#else
+#define TINYML_ALIGN(n)
+#define TINYML_INLINE static inline
+#endif
+
+#define TINYML_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TINYML_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Per-layer hooks; the HIL firmware defines them to record cycles per operator. */
+#ifndef TINYML_LAYER_BEGIN
+#define TINYML_LAYER_BEGIN(op_index)
+#endif
+#ifndef TINYML_LAYER_END
+#define TINYML_LAYER_END(op_index)
+#endif
+
+TINYML_INLINE int32_t tinyml_clamp(int32_t x, int32_t lo, int32_t hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* gemmlowp SaturatingRoundingDoublingHighMul */
+TINYML_INLINE int32_t tinyml_srdhm(int32_t a, int32_t b) {
+    int64_t ab;
+    int64_t nudge;
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* gemmlowp RoundingDivideByPOT */
+TINYML_INLINE int32_t tinyml_rdbpot(int32_t x, int exponent) {
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier (double-rounding build, the default). */
+TINYML_INLINE int32_t tinyml_requantize(int32_t x, int32_t mult, int32_t shift) {
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    return tinyml_rdbpot(tinyml_srdhm((int32_t)((uint32_t)x << left), mult), right);
+}
+
+/* TFLite MultiplyByQuantizedMultiplierSmallerThanOneExp */
+TINYML_INLINE int32_t tinyml_requantize_lt1(int32_t x, int32_t mult, int32_t left_shift) {
+    return tinyml_rdbpot(tinyml_srdhm(x, mult), -left_shift);
+}
+
+/* TFLite MultiplyByQuantizedMultiplierGreaterThanOne */
+TINYML_INLINE int32_t tinyml_requantize_gt1(int32_t x, int32_t mult, int32_t left_shift) {
+    return tinyml_srdhm((int32_t)((uint32_t)x << left_shift), mult);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYML_COMMON_H */

@@ -1,0 +1,22 @@
+/* tinyml-pio kernels: FULLY_CONNECTED (TFLite reference_integer_ops::FullyConnected). */
+#ifndef TINYML_FULLY_CONNECTED_H
+#define TINYML_FULLY_CONNECTED_H
+
+#include "tinyml/common.h"
+
+typedef struct {
+    int32_t batches;
+    int32_t in_depth;
+    int32_t out_depth;
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+} tinyml_fc_params_t;
+
+/* bias: per output channel, with the input zero point folded in (bias - in_zp * sum(w)).
+ * mult/shift: per output channel (repeated for per-tensor weights). */
+void tinyml_fully_connected_s8(const tinyml_fc_params_t *p, const int8_t *input, const int8_t *weights,
+                               const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                               int8_t *output);
+
+#endif

@@ -1,0 +1,159 @@
+"""Fill the jinja2 templates: one header (API + shape/quantization macros) and one source per model."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from .. import __version__
+from ..errors import TinymlError
+from ..ir import DTYPES, Graph, Tensor
+from ..ops import ConstArg, Layer, ScratchArg, TensorArg
+from ..planner import Plan
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+_C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_prefix(prefix: str) -> str:
+    if not _C_IDENT.match(prefix):
+        raise TinymlError(f"prefix '{prefix}' is not a valid C identifier.",
+                          hint="use letters, digits and '_' only, not starting with a digit (e.g. --prefix kws).")
+    return prefix
+
+
+def c_literal(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "1" if v else "0"
+    if isinstance(v, (int, np.integer)):
+        v = int(v)
+        if v == -(1 << 31):
+            return "INT32_MIN"
+        return str(v)
+    if isinstance(v, (float, np.floating)):
+        f = np.float32(v)
+        if not np.isfinite(f):
+            return "INFINITY" if f > 0 else ("-INFINITY" if f < 0 else "NAN")
+        text = "%.9g" % float(f)
+        if "." not in text and "e" not in text and "inf" not in text:
+            text += ".0"
+        return text + "f"
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "{" + ", ".join(c_literal(x) for x in v) + "}"
+    return str(v)
+
+
+def c_array_body(data: np.ndarray, per_line: int = 16) -> str:
+    flat = np.asarray(data).reshape(-1)
+    if flat.dtype.kind == "f":
+        items = [c_literal(x) for x in flat]
+    else:
+        items = [c_literal(int(x)) for x in flat]
+    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+    return "    " + ",\n    ".join(lines) if lines else "    0"
+
+
+def _ctype_of(arr: np.ndarray) -> str:
+    for name, (ctype, npt) in DTYPES.items():
+        if np.dtype(npt) == arr.dtype and name != "bool":
+            return ctype
+    raise TypeError(f"no C type for {arr.dtype}")
+
+
+@dataclass
+class _Ctx:
+    graph: Graph
+    plan: Plan
+    prefix: str
+
+    def tensor_ptr(self, t: Tensor, const: bool) -> str:
+        if t.is_const:
+            return f"{self.prefix}_w{t.index}"
+        q = "const " if const else ""
+        return f"({q}{t.ctype} *)({self.prefix}_arena + {self.plan.tensor_offsets[t.index]})"
+
+
+def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str) -> dict[str, str]:
+    """Return {filename: text} for `<prefix>.h` and `<prefix>.c`."""
+    check_prefix(prefix)
+    ctx = _Ctx(g, plan, prefix)
+    weights: dict[int, Tensor] = {}
+    calls = []
+    for layer in layers:
+        args = []
+        for a in layer.args:
+            if isinstance(a, TensorArg):
+                t = g.t(a.tensor)
+                if t.is_const:
+                    weights[t.index] = t
+                args.append(ctx.tensor_ptr(t, a.const))
+            elif isinstance(a, ConstArg):
+                args.append(f"{prefix}_l{layer.op.index}_{a.name}")
+            elif isinstance(a, ScratchArg):
+                args.append(f"({a.ctype} *)({prefix}_arena + {plan.scratch_offsets[layer.op.index]})")
+            else:
+                args.append(str(a))
+        if layer.params_type:
+            args.insert(0, f"&{prefix}_l{layer.op.index}_p")
+        consts = [
+            dict(name=f"{prefix}_l{layer.op.index}_{n}", ctype=_ctype_of(arr), size=max(arr.size, 1),
+                 body=c_array_body(arr))
+            for n, arr in layer.consts.items()
+        ]
+        outs = [g.t(t) for t in layer.op.outputs]
+        calls.append(dict(
+            layer=layer,
+            op=layer.op,
+            args=args,
+            consts=consts,
+            params=[(k, c_literal(v)) for k, v in layer.params.items()],
+            ins=", ".join(f"t{t} {list(g.t(t).shape)}" for t in layer.op.inputs if t >= 0 and not g.t(t).is_const),
+            outs=[(t.index, ctx.tensor_ptr(t, True), t.nbytes) for t in outs],
+        ))
+    weight_list = [
+        dict(name=f"{prefix}_w{t.index}", index=t.index, ctype=t.ctype, size=max(t.size, 1), tname=t.name, shape=list(t.shape),
+             body=c_array_body(t.data))
+        for t in sorted(weights.values(), key=lambda t: t.index)
+    ]
+
+    def io(ts: list[int]) -> list[dict[str, Any]]:
+        res = []
+        for i, ti in enumerate(ts):
+            t = g.t(ti)
+            res.append(dict(i=i, t=t, ptr=ctx.tensor_ptr(t, False), dims=c_literal(list(t.shape) or [1]),
+                            rank=len(t.shape),
+                            scale=c_literal(t.quant.s if t.quant else 0.0), zp=t.quant.zp if t.quant else 0))
+        return res
+
+    headers = sorted({l.header for l in layers if l.header})
+    env = dict(
+        prefix=prefix,
+        PREFIX=prefix.upper(),
+        version=__version__,
+        graph=g,
+        model_file=Path(g.path).name if g.path else g.name,
+        plan=plan,
+        calls=calls,
+        weights=weight_list,
+        weights_bytes=sum(t.nbytes for t in weights.values()) + sum(a.nbytes for l in layers for a in l.consts.values()),
+        macs=sum(l.macs for l in layers),
+        headers=headers,
+        inputs=io(g.inputs),
+        outputs=io(g.outputs),
+    )
+    return {
+        f"{prefix}.h": _ENV.get_template("model.h.j2").render(env),
+        f"{prefix}.c": _ENV.get_template("model.c.j2").render(env),
+    }

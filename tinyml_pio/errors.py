@@ -1,0 +1,20 @@
+"""One exception type for user mistakes, so front doors print a paragraph, never a traceback."""
+
+from __future__ import annotations
+
+
+class TinymlError(Exception):
+    """A problem with the user's input: says where (file, operator) and what to do."""
+
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None):
+        self.path = path
+        self.hint = hint
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.path:
+            text = f"{self.path}: {text}"
+        if self.hint:
+            text = f"{text}\nWhat to do: {self.hint}"
+        return text

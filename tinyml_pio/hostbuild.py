@@ -1,0 +1,189 @@
+"""Compile generated C with the host compiler and run it: the engine behind `verify` and the tests.
+
+The kernel library is compiled once per (compiler, flags, library sources) into a cached static
+library, so verifying a zoo of models does not rebuild the kernels for each one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import TinymlError
+
+WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+
+
+def library_dir() -> Path:
+    """The C library: $TINYML_PIO_LIBRARY, else `library/` beside the package (source checkout)."""
+    env = os.environ.get("TINYML_PIO_LIBRARY")
+    candidates = [Path(env)] if env else []
+    here = Path(__file__).resolve().parent
+    candidates += [here.parent / "library", here / "library"]
+    for c in candidates:
+        if (c / "include" / "tinyml" / "common.h").is_file():
+            return c
+    raise TinymlError("the tinyml C library was not found next to the tinyml_pio package.",
+                      hint="install from a source checkout (pip install -e .) or set TINYML_PIO_LIBRARY.")
+
+
+def kernel_sources() -> list[Path]:
+    return sorted((library_dir() / "src" / "kernels").glob("*.c"))
+
+
+def compiler() -> str:
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise TinymlError(f"no host C compiler ('{cc}') found.", hint="install gcc (apt-get install gcc) or set CC.")
+    return cc
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> None:
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"command failed: {' '.join(cmd)}\n{r.stdout}{r.stderr}")
+
+
+def kernel_archive(opt: str = "-O2", defines: tuple[str, ...] = ()) -> Path:
+    """Build (or reuse) libtinyml.a for the host."""
+    cc = compiler()
+    srcs = kernel_sources()
+    headers = sorted((library_dir() / "include").rglob("*.h"))
+    h = hashlib.sha256()
+    for p in srcs + headers:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    h.update(" ".join([cc, opt, *defines]).encode())
+    cache = Path(os.environ.get("TINYML_PIO_CACHE", Path.home() / ".cache" / "tinyml-pio")) / f"hostlib-{h.hexdigest()[:16]}"
+    lib = cache / "libtinyml.a"
+    if lib.is_file():
+        return lib
+    with tempfile.TemporaryDirectory() as tmp:
+        objs = []
+        for src in srcs:
+            obj = Path(tmp) / (src.stem + ".o")
+            _run([cc, *WARN_FLAGS, opt, *defines, "-I", str(library_dir() / "include"), "-c", str(src), "-o", str(obj)])
+            objs.append(str(obj))
+        _run(["ar", "rcs", str(Path(tmp) / "libtinyml.a"), *objs])
+        cache.mkdir(parents=True, exist_ok=True)
+        os.replace(Path(tmp) / "libtinyml.a", lib)
+    return lib
+
+
+def build_executable(sources: dict[str, str], workdir: Path, name: str = "model", opt: str = "-O2",
+                     defines: tuple[str, ...] = ()) -> Path:
+    """Write `sources` into workdir, compile the .c files with the kernel library, return the binary."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for fname, text in sources.items():
+        (workdir / fname).write_text(text)
+    lib = kernel_archive(opt)
+    exe = workdir / name
+    cfiles = [str(workdir / f) for f in sources if f.endswith(".c")]
+    _run([compiler(), *WARN_FLAGS, opt, *defines, "-I", str(workdir), "-I", str(library_dir() / "include"),
+          *cfiles, str(lib), "-lm", "-o", str(exe)])
+    return exe
+
+
+HARNESS = r"""
+/* Host harness: reads samples (all inputs concatenated) from argv[1], writes outputs to argv[2].
+ * With TINYML_TRACE, writes every layer output of the first sample to argv[3]. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "PREFIX.h"
+
+#ifdef TINYML_TRACE
+static FILE *trace_file;
+void tinyml_trace(int op_index, int tensor_index, const void *data, size_t bytes);
+void tinyml_trace(int op_index, int tensor_index, const void *data, size_t bytes) {
+    int32_t hdr[3];
+    hdr[0] = op_index; hdr[1] = tensor_index; hdr[2] = (int32_t)bytes;
+    if (!trace_file) return;
+    fwrite(hdr, sizeof hdr, 1, trace_file);
+    fwrite(data, 1, bytes, trace_file);
+}
+#endif
+
+int main(int argc, char **argv) {
+    FILE *in, *out;
+    int i, n = 0;
+    if (argc < 3) return 2;
+    in = fopen(argv[1], "rb");
+    out = fopen(argv[2], "wb");
+    if (!in || !out) return 2;
+#ifdef TINYML_TRACE
+    if (argc > 3) trace_file = fopen(argv[3], "wb");
+#endif
+    for (;;) {
+        for (i = 0; i < PREFIX_NUM_INPUTS; ++i) {
+            if (fread(PREFIX_input(i), 1, PREFIX_input_bytes(i), in) != PREFIX_input_bytes(i)) {
+                fclose(in); fclose(out);
+                return n > 0 ? 0 : 3;
+            }
+        }
+        if (PREFIX_invoke() != 0) return 4;
+        for (i = 0; i < PREFIX_NUM_OUTPUTS; ++i) fwrite(PREFIX_output(i), 1, PREFIX_output_bytes(i), out);
+#ifdef TINYML_TRACE
+        if (trace_file) { fclose(trace_file); trace_file = NULL; }
+#endif
+        ++n;
+    }
+}
+"""
+
+
+def harness_source(prefix: str) -> str:
+    return HARNESS.replace("PREFIX_NUM", prefix.upper() + "_NUM").replace("PREFIX", prefix)
+
+
+class HostModel:
+    """A generated model compiled for the host; `run` feeds a batch of samples through it."""
+
+    def __init__(self, files: dict[str, str], prefix: str, workdir: Path, in_specs: list[tuple[tuple[int, ...], np.dtype]],
+                 out_specs: list[tuple[tuple[int, ...], np.dtype]], trace: bool = False, opt: str = "-O2"):
+        self.workdir = workdir
+        self.in_specs = in_specs
+        self.out_specs = out_specs
+        sources = dict(files)
+        sources["harness_main.c"] = harness_source(prefix)
+        self.exe = build_executable(sources, workdir, name="model_trace" if trace else "model", opt=opt,
+                                    defines=("-DTINYML_TRACE",) if trace else ())
+
+    def run(self, samples: list[list[np.ndarray]], trace_path: Path | None = None) -> list[list[np.ndarray]]:
+        inp = self.workdir / "in.bin"
+        outp = self.workdir / "out.bin"
+        with open(inp, "wb") as f:
+            for s in samples:
+                for x, (shape, dt) in zip(s, self.in_specs):
+                    f.write(np.ascontiguousarray(x, dtype=dt).tobytes())
+        cmd = [str(self.exe), str(inp), str(outp)] + ([str(trace_path)] if trace_path else [])
+        r = subprocess.run(cmd, capture_output=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"generated model exited with {r.returncode}: {r.stderr.decode(errors='replace')}")
+        raw = outp.read_bytes()
+        res, pos = [], 0
+        for _ in samples:
+            outs = []
+            for shape, dt in self.out_specs:
+                n = int(np.prod(shape)) * np.dtype(dt).itemsize
+                outs.append(np.frombuffer(raw[pos : pos + n], dtype=dt).reshape(shape))
+                pos += n
+            res.append(outs)
+        return res
+
+
+def read_trace(path: Path) -> list[tuple[int, int, bytes]]:
+    data = path.read_bytes()
+    pos, res = 0, []
+    while pos + 12 <= len(data):
+        op, t, n = np.frombuffer(data[pos : pos + 12], np.int32)
+        pos += 12
+        res.append((int(op), int(t), data[pos : pos + int(n)]))
+        pos += int(n)
+    return res

@@ -1,0 +1,187 @@
+"""Operator lowering: one module per op family turns an IR `Op` into a kernel call (`Layer`).
+
+A lowering validates the options it meets, computes every constant the kernel needs (multipliers,
+shifts, folded biases, lookup tables) and reports MACs and scratch bytes. Adding an operator means
+one module here, one kernel file in library/src/kernels/, one zoo model.
+
+Register with::
+
+    @register("FULLY_CONNECTED")
+    def lower(g: Graph, op: Op) -> Layer: ...
+
+Raise `Unsupported("why")` for a variant we cannot run bit-exactly; `lower_graph` collects every
+such problem in the model and reports them together.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import TinymlError
+from ..ir import Graph, Op, Tensor
+
+
+class Unsupported(Exception):
+    """This operator (or this variant of it) cannot be compiled; the message says why."""
+
+
+@dataclass(frozen=True)
+class TensorArg:
+    """A pointer to graph tensor `tensor` (arena or flash); `const` for read-only inputs."""
+
+    tensor: int
+    const: bool = True
+
+
+@dataclass(frozen=True)
+class ConstArg:
+    """A pointer to a layer-local constant array `name` (see Layer.consts)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ScratchArg:
+    """A pointer to this layer's scratch buffer (Layer.scratch_bytes, planned in the arena)."""
+
+    ctype: str = "int8_t"
+
+
+Arg = TensorArg | ConstArg | ScratchArg | str
+
+
+@dataclass
+class Layer:
+    """One kernel call in the generated code."""
+
+    op: Op
+    func: str | None  # C function; None for pure aliases (RESHAPE, SQUEEZE)
+    header: str | None = None  # e.g. "tinyml/fully_connected.h"
+    params_type: str | None = None  # C struct type, passed as the first argument
+    params: dict[str, Any] = field(default_factory=dict)
+    args: list[Arg] = field(default_factory=list)
+    consts: dict[str, np.ndarray] = field(default_factory=dict)
+    scratch_bytes: int = 0
+    macs: int = 0
+    alias: tuple[int, int] | None = None  # (input tensor, output tensor) sharing memory
+    inplace: tuple[int, int] | None = None  # (input, output) the kernel may share if input dies here
+    comment: str = ""
+
+
+Lowering = Callable[[Graph, Op], Layer]
+_REGISTRY: dict[str, Lowering] = {}
+
+
+def register(*op_types: str) -> Callable[[Lowering], Lowering]:
+    def deco(fn: Lowering) -> Lowering:
+        for t in op_types:
+            _REGISTRY[t] = fn
+        return fn
+
+    return deco
+
+
+def _load_all() -> None:
+    for mod in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def supported_ops() -> list[str]:
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def lower_graph(g: Graph) -> list[Layer]:
+    """Lower every operator, or raise one TinymlError listing every problem in the model."""
+    _load_all()
+    layers: list[Layer] = []
+    problems: list[str] = []
+    for op in g.ops:
+        fn = _REGISTRY.get(op.type)
+        if fn is None:
+            if op.type.startswith("CUSTOM:"):
+                problems.append(f"{op.describe()}: custom operator '{op.type[7:]}' has no built-in implementation")
+            else:
+                problems.append(f"{op.describe()}: operator type {op.type} is not supported")
+            continue
+        try:
+            layers.append(fn(g, op))
+        except Unsupported as e:
+            problems.append(f"{op.describe()}: {e}")
+    if problems:
+        float_ops = [p for p in problems if "float" in p]
+        hint = (
+            "convert with full integer quantization (converter.optimizations = [tf.lite.Optimize.DEFAULT], "
+            "a representative_dataset, and target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8])"
+            if float_ops
+            else "replace these operators in the model, or open an issue naming them; supported: "
+            + ", ".join(supported_ops())
+        )
+        raise TinymlError(
+            f"cannot compile {len(problems)} operator(s):\n  - " + "\n  - ".join(problems),
+            path=g.path,
+            hint=hint,
+        )
+    return layers
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers shared by the op modules.
+
+
+def inp(g: Graph, op: Op, i: int) -> Tensor | None:
+    """The op's i-th input tensor, or None when absent/optional (-1)."""
+    if i >= len(op.inputs) or op.inputs[i] < 0:
+        return None
+    return g.t(op.inputs[i])
+
+
+def out(g: Graph, op: Op, i: int = 0) -> Tensor:
+    return g.t(op.outputs[i])
+
+
+def require_dtype(t: Tensor, *dtypes: str, what: str = "tensor") -> None:
+    if t.dtype not in dtypes:
+        kind = "float (not quantized)" if t.dtype == "float32" else t.dtype
+        raise Unsupported(
+            f"{what} '{t.name}' is {kind}; expected {' or '.join(dtypes)}"
+        )
+
+
+def require_quant(t: Tensor, what: str = "tensor") -> tuple[float, int]:
+    """Per-tensor (scale, zero_point) of an int8 activation, or Unsupported."""
+    if t.quant is None:
+        raise Unsupported(f"{what} '{t.name}' has no quantization parameters")
+    if t.quant.per_channel and t.quant.scale.size > 1:
+        raise Unsupported(f"{what} '{t.name}' is per-channel quantized; activations must be per-tensor")
+    return t.quant.s, t.quant.zp
+
+
+def require_nonconst(t: Tensor, what: str) -> None:
+    if t.is_const:
+        raise Unsupported(f"{what} '{t.name}' is a constant; constant-folding is not implemented, fold it in the converter")
+
+
+def require_const(t: Tensor | None, what: str) -> Tensor:
+    if t is None or not t.is_const:
+        raise Unsupported(f"{what} must be a constant tensor")
+    return t
+
+
+def activation(op: Op) -> str:
+    act = op.options.get("fused_activation_function", "NONE")
+    if act not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
+        raise Unsupported(f"fused activation {act} is not supported with int8")
+    return act
+
+
+def shape4(shape: tuple[int, ...]) -> list[int]:
+    """Left-pad a shape to 4 dims (TFLite's RuntimeShape::ExtendedShape)."""
+    if len(shape) > 4:
+        raise Unsupported(f"tensors of rank {len(shape)} (> 4) are not supported")
+    return [1] * (4 - len(shape)) + list(shape)

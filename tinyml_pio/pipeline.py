@@ -1,0 +1,68 @@
+"""The one pipeline every front door (CLI, PlatformIO script, tests) calls: import -> lower -> plan -> C."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .codegen import check_prefix, generate
+from .errors import TinymlError
+from .ir import Graph
+from .ops import Layer, lower_graph
+from .planner import Plan, plan_memory
+from .tflite_import import load_model
+
+
+@dataclass
+class Compiled:
+    graph: Graph
+    layers: list[Layer]
+    plan: Plan
+    files: dict[str, str]
+    prefix: str
+
+    @property
+    def macs(self) -> int:
+        return sum(l.macs for l in self.layers)
+
+
+def compile_model(path: str | os.PathLike[str], prefix: str = "model") -> Compiled:
+    """Import, lower, plan and generate; raises TinymlError for anything wrong with the model."""
+    check_prefix(prefix)
+    graph = load_model(path)
+    _check_io(graph)
+    layers = lower_graph(graph)
+    plan = plan_memory(graph, layers)
+    files = generate(graph, layers, plan, prefix)
+    return Compiled(graph=graph, layers=layers, plan=plan, files=files, prefix=prefix)
+
+
+def _check_io(g: Graph) -> None:
+    for kind, ts in (("input", g.inputs), ("output", g.outputs)):
+        for i, t in enumerate(ts):
+            tensor = g.t(t)
+            if tensor.dtype not in ("int8", "uint8", "float32", "int16"):
+                raise TinymlError(f"model {kind} {i} '{tensor.name}' has type {tensor.dtype}; supported are int8, uint8 and float32.",
+                                  path=g.path, hint="quantize the model's inputs and outputs to int8, or wrap them in QUANTIZE/DEQUANTIZE.")
+            if tensor.is_const:
+                raise TinymlError(f"model {kind} {i} '{tensor.name}' is a constant tensor.", path=g.path,
+                                  hint="re-export the model so its inputs are real inputs.")
+
+
+def write_output(files: dict[str, str], outdir: str | os.PathLike[str]) -> list[Path]:
+    """Write all files or none: render to a temporary directory first, then move into place."""
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise TinymlError(f"output path {out} exists and is not a directory.", hint="choose another -o directory.")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".tinyml-") as tmp:
+        for name, text in files.items():
+            Path(tmp, name).write_text(text)
+        written = []
+        for name in files:
+            os.replace(Path(tmp, name), out / name)
+            written.append(out / name)
+    return written

@@ -1,0 +1,75 @@
+"""Run TFLite's own interpreters as the reference: tflite-runtime's reference kernels
+(OpResolverType.BUILTIN_REF), falling back to the tflite-micro interpreter where tflite-runtime
+refuses a model (e.g. person_detect's bias quantized_dimension quirk)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import TinymlError
+
+
+class Reference:
+    """One loaded reference interpreter. `run` returns outputs; `tensor` reads an intermediate."""
+
+    def __init__(self, model: bytes, prefer: str = "tflite-runtime"):
+        self.kind = ""
+        errors = []
+        order = ["tflite-runtime", "tflite-micro"] if prefer == "tflite-runtime" else ["tflite-micro", "tflite-runtime"]
+        for kind in order:
+            try:
+                self._open(kind, model)
+                self.kind = kind
+                break
+            except ImportError as e:
+                errors.append(f"{kind}: not installed ({e})")
+            except Exception as e:  # the interpreters raise RuntimeError/ValueError on models they refuse
+                errors.append(f"{kind}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}")
+        if not self.kind:
+            raise TinymlError("no reference interpreter accepts this model: " + "; ".join(errors),
+                              hint="install the verification extras: pip install 'tinyml-pio[verify]'.")
+
+    def _open(self, kind: str, model: bytes) -> None:
+        if kind == "tflite-runtime":
+            from tflite_runtime.interpreter import Interpreter, OpResolverType
+
+            it = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+                             num_threads=1, experimental_preserve_all_tensors=True)
+            it.allocate_tensors()
+            self._tfl = it
+            self._in = [d["index"] for d in it.get_input_details()]
+            self._out = [d["index"] for d in it.get_output_details()]
+        else:
+            from tflite_micro import runtime
+
+            self._tflm = runtime.Interpreter.from_bytes(
+                model, arena_size=max(len(model) * 10, 1 << 20),
+                intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        if self.kind == "tflite-runtime":
+            for idx, x in zip(self._in, inputs):
+                self._tfl.set_tensor(idx, x)
+            self._tfl.invoke()
+            return [self._tfl.get_tensor(i).copy() for i in self._out]
+        for i, x in enumerate(inputs):
+            self._tflm.set_input(x, i)
+        self._tflm.invoke()
+        outs = []
+        i = 0
+        while True:
+            try:
+                outs.append(np.array(self._tflm.get_output(i)).copy())
+            except Exception:
+                break
+            i += 1
+        return outs
+
+    def tensor(self, index: int) -> np.ndarray | None:
+        """An intermediate tensor from the last run (None if the interpreter cannot give it)."""
+        try:
+            if self.kind == "tflite-runtime":
+                return self._tfl.get_tensor(index).copy()
+            return np.array(self._tflm.GetTensor(index, 0)).copy()
+        except Exception:
+            return None

@@ -1,0 +1,115 @@
+"""Bit-exact verification: generated C (host build) vs TFLite's reference interpreter."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .hostbuild import HostModel, read_trace
+from .ir import DTYPES, Graph
+from .pipeline import Compiled, compile_model
+from .reference import Reference
+
+
+@dataclass
+class VerifyResult:
+    identical: int
+    total: int
+    reference: str
+    mismatch: str = ""  # description of the first differing operator, if any
+    mismatched_inputs: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.identical == self.total
+
+
+def _np_dtype(dtype: str) -> np.dtype:
+    return np.dtype(DTYPES[dtype][1])
+
+
+def random_inputs(g: Graph, n: int, seed: int) -> list[list[np.ndarray]]:
+    """Random samples covering each input's full quantized range (floats: the range of the QUANTIZE that reads them)."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(n):
+        sample = []
+        for ti in g.inputs:
+            t = g.t(ti)
+            shape = t.shape or (1,)
+            if t.dtype in ("int8", "uint8", "int16"):
+                info = np.iinfo(_np_dtype(t.dtype))
+                sample.append(rng.integers(info.min, info.max + 1, size=shape).astype(_np_dtype(t.dtype)))
+            else:
+                q = next((g.t(op.outputs[0]).quant for op in g.consumers(ti) if op.type == "QUANTIZE"), None)
+                if q is not None:
+                    levels = rng.integers(-128, 128, size=shape).astype(np.float64)
+                    jitter = rng.uniform(-0.6, 0.6, size=shape)
+                    x = (levels - q.zp + jitter) * q.s
+                else:
+                    x = rng.standard_normal(shape)
+                sample.append(x.astype(np.float32))
+        samples.append(sample)
+    return samples
+
+
+def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | None = None,
+                    log: Callable[[str], None] = lambda s: None) -> VerifyResult:
+    g = c.graph
+    with open(g.path, "rb") as f:
+        ref = Reference(f.read())
+    log(f"reference: {ref.kind}")
+    samples = random_inputs(g, n, seed)
+    in_specs = [(g.t(t).shape or (1,), _np_dtype(g.t(t).dtype)) for t in g.inputs]
+    out_specs = [(g.t(t).shape or (1,), _np_dtype(g.t(t).dtype)) for t in g.outputs]
+    with tempfile.TemporaryDirectory(prefix="tinyml-verify-") as tmp:
+        wd = Path(workdir) if workdir else Path(tmp)
+        host = HostModel(c.files, c.prefix, wd, in_specs, out_specs)
+        ours = host.run(samples)
+        identical, bad = 0, []
+        for i, (s, o) in enumerate(zip(samples, ours)):
+            r = ref.run(s)
+            same = all(a.shape == b.reshape(a.shape).shape and np.array_equal(a, b.reshape(a.shape)) for a, b in zip(o, r))
+            if same:
+                identical += 1
+            else:
+                bad.append(i)
+                diffs = [np.abs(a.astype(np.float64) - b.reshape(a.shape).astype(np.float64)).max() for a, b in zip(o, r)]
+                log(f"input {i}: outputs differ (max abs diff {max(diffs):g})")
+        result = VerifyResult(identical, len(samples), ref.kind, mismatched_inputs=bad)
+        if bad:
+            result.mismatch = _first_bad_op(c, ref, samples[bad[0]], wd, in_specs, out_specs)
+            log(result.mismatch)
+    return result
+
+
+def _first_bad_op(c: Compiled, ref: Reference, sample: list[np.ndarray], wd: Path, in_specs, out_specs) -> str:
+    """Re-run one failing input with per-layer tracing and name the first operator that differs."""
+    g = c.graph
+    traced = HostModel(c.files, c.prefix, wd, in_specs, out_specs, trace=True)
+    trace_path = wd / "trace.bin"
+    traced.run([sample], trace_path=trace_path)
+    ref.run(sample)
+    for op_index, t, data in read_trace(trace_path):
+        tensor = g.t(t)
+        ours = np.frombuffer(data, _np_dtype(tensor.dtype))
+        theirs = ref.tensor(t)
+        if theirs is None:
+            continue
+        theirs = theirs.reshape(-1)
+        if ours.size != theirs.size or not np.array_equal(ours, theirs):
+            if ours.size != theirs.size:
+                return f"first differing operator: #{op_index} {g.ops[op_index].type}: output size {ours.size} vs {theirs.size}"
+            d = np.abs(ours.astype(np.float64) - theirs.astype(np.float64))
+            return (f"first differing operator: #{op_index} {g.ops[op_index].type} (tensor {t} '{tensor.name}'): "
+                    f"{int((d > 0).sum())}/{d.size} values differ, max abs diff {d.max():g}")
+    return "the outputs differ but no intermediate tensor does (check output placement)"
+
+
+def verify_model(path: str, n: int = 20, seed: int = 0, prefix: str = "model",
+                 log: Callable[[str], None] = lambda s: None) -> VerifyResult:
+    return verify_compiled(compile_model(path, prefix), n=n, seed=seed, log=log)
