@@ -1,0 +1,22 @@
+"""Zoo model specifications; one module per op family, each defining SPECS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+def normal(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    return rng.normal(0.0, 1.0, size=(1,) + tuple(shape[1:]))
+
+
+@dataclass
+class Spec:
+    name: str  # file name in zoo/ (without .tflite)
+    build: Callable[[], Any]  # returns a tf.keras.Model with batch size 1 inputs
+    io: str = "int8"  # int8 | uint8 | float32: inference input/output type
+    seed: int = 0
+    data: Callable[[np.random.Generator, tuple], np.ndarray] = normal  # representative sample
+    converter: dict[str, Any] = field(default_factory=dict)  # extra TFLiteConverter attributes
