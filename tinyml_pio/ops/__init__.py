@@ -185,3 +185,20 @@ def shape4(shape: tuple[int, ...]) -> list[int]:
     if len(shape) > 4:
         raise Unsupported(f"tensors of rank {len(shape)} (> 4) are not supported")
     return [1] * (4 - len(shape)) + list(shape)
+
+
+def lut_layer(g: Graph, op: Op, table: np.ndarray, comment: str = "") -> Layer:
+    """A unary int8 op as a 256-entry table: table[i] = f(i - 128), computed with TFLite's exact integer math."""
+    x, y = inp(g, op, 0), out(g, op)
+    assert x is not None and table.shape == (256,)
+    require_dtype(x, "int8", what="input")
+    require_dtype(y, "int8", what="output")
+    return Layer(
+        op=op,
+        func="tinyml_lut_s8",
+        header="tinyml/lut.h",
+        args=[ConstArg("table"), TensorArg(x.index), TensorArg(y.index, const=False), str(x.size)],
+        consts={"table": np.asarray(table, np.int64).clip(-128, 127).astype(np.int8)},
+        inplace=(x.index, y.index),
+        comment=comment,
+    )
