@@ -33,14 +33,20 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model") -> Compil
     """Import, lower, plan and generate; raises TinymlError for anything wrong with the model."""
     check_prefix(prefix)
     graph = load_model(path)
-    _check_io(graph)
+    check_io(graph)
     layers = lower_graph(graph)
     plan = plan_memory(graph, layers)
     files = generate(graph, layers, plan, prefix)
     return Compiled(graph=graph, layers=layers, plan=plan, files=files, prefix=prefix)
 
 
-def _check_io(g: Graph) -> None:
+def check_io(g: Graph) -> None:
+    activations = [t for t in g.tensors if not t.is_const]
+    custom = any(op.type.startswith("CUSTOM:") for op in g.ops)
+    if activations and not custom and not any(t.dtype in ("int8", "uint8", "int16") for t in activations):
+        raise TinymlError("is a float model: no operator works on quantized integer tensors.", path=g.path,
+                          hint="convert with full integer quantization (converter.optimizations = [tf.lite.Optimize.DEFAULT], "
+                          "a representative_dataset, target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]).")
     for kind, ts in (("input", g.inputs), ("output", g.outputs)):
         for i, t in enumerate(ts):
             tensor = g.t(t)

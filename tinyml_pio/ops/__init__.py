@@ -96,23 +96,31 @@ def supported_ops() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def lower_graph(g: Graph) -> list[Layer]:
-    """Lower every operator, or raise one TinymlError listing every problem in the model."""
+def try_lower(g: Graph) -> tuple[list[Layer | None], list[str]]:
+    """Lower every operator; returns one entry per op (None where it failed) and the problems found."""
     _load_all()
-    layers: list[Layer] = []
+    layers: list[Layer | None] = []
     problems: list[str] = []
     for op in g.ops:
         fn = _REGISTRY.get(op.type)
+        layer = None
         if fn is None:
             if op.type.startswith("CUSTOM:"):
                 problems.append(f"{op.describe()}: custom operator '{op.type[7:]}' has no built-in implementation")
             else:
                 problems.append(f"{op.describe()}: operator type {op.type} is not supported")
-            continue
-        try:
-            layers.append(fn(g, op))
-        except Unsupported as e:
-            problems.append(f"{op.describe()}: {e}")
+        else:
+            try:
+                layer = fn(g, op)
+            except Unsupported as e:
+                problems.append(f"{op.describe()}: {e}")
+        layers.append(layer)
+    return layers, problems
+
+
+def lower_graph(g: Graph) -> list[Layer]:
+    """Lower every operator, or raise one TinymlError listing every problem in the model."""
+    layers, problems = try_lower(g)
     if problems:
         float_ops = [p for p in problems if "float" in p]
         hint = (
@@ -127,7 +135,7 @@ def lower_graph(g: Graph) -> list[Layer]:
             path=g.path,
             hint=hint,
         )
-    return layers
+    return [l for l in layers if l is not None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,7 +206,14 @@ def lut_layer(g: Graph, op: Op, table: np.ndarray, comment: str = "") -> Layer:
         func="tinyml_lut_s8",
         header="tinyml/lut.h",
         args=[ConstArg("table"), TensorArg(x.index), TensorArg(y.index, const=False), str(x.size)],
-        consts={"table": np.asarray(table, np.int64).clip(-128, 127).astype(np.int8)},
+        consts={"table": _as_int8_table(table)},
         inplace=(x.index, y.index),
         comment=comment,
     )
+
+
+def _as_int8_table(table: np.ndarray) -> np.ndarray:
+    t = np.asarray(table, np.int64)
+    if t.min() < -128 or t.max() > 127:
+        raise ValueError("LUT values outside int8: the table computation is wrong")
+    return t.astype(np.int8)

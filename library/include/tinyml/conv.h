@@ -1,0 +1,40 @@
+/* tinyml-pio kernels: CONV_2D, int8 (TFLite reference_integer_ops::ConvPerChannel). */
+#ifndef TINYML_CONV_H
+#define TINYML_CONV_H
+
+#include "tinyml/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Shapes are NHWC; the filter is [out_c][filter_h][filter_w][filter_c] with
+ * filter_c = in_c / groups (groups == 1 for an ordinary convolution). */
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t filter_h, filter_w, filter_c;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_h, pad_w;      /* top / left padding (TFLite ComputePaddingHeightWidth) */
+    int32_t input_offset;      /* -input zero point */
+    int32_t output_offset;     /* output zero point */
+    int32_t act_min, act_max;  /* fused activation clamp, quantized */
+} tinyml_conv2d_params_t;
+
+/* bias: int32 per output channel, or NULL. mult/shift: per output channel (repeated for
+ * per-tensor weights). Padded taps contribute nothing (zero padding in real terms). */
+void tinyml_conv2d_s8(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
+                      const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *output);
+
+/* The filter taps [*lo, *hi) of a window starting at `origin` (may be negative) that fall inside
+ * [0, size): shared with the depthwise kernel. */
+void tinyml_conv_tap_range(int32_t origin, int32_t dilation, int32_t size, int32_t taps, int32_t *lo,
+                           int32_t *hi);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYML_CONV_H */

@@ -1,0 +1,64 @@
+/*
+ * tinyml-pio kernels: data movement (TRANSPOSE, PAD/PADV2, CONCATENATION, RESIZE_NEAREST_NEIGHBOR).
+ *
+ * These kernels only move int8 bytes; TFLite does not requantize in any of them (int8
+ * CONCATENATION requires every input to share the output's scale and zero point). Shapes are
+ * extended to 4 dimensions and every stride/offset is precomputed by the compiler.
+ */
+#ifndef TINYML_DATAMOVE_H
+#define TINYML_DATAMOVE_H
+
+#include "tinyml/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* TRANSPOSE: output[i0][i1][i2][i3] = input[i0*in_strides[0] + ... + i3*in_strides[3]]. */
+typedef struct {
+    int32_t out_dims[4];
+    int32_t in_strides[4]; /* input stride (elements) of the input axis that output axis k reads */
+} tinyml_transpose_params_t;
+
+void tinyml_transpose_s8(const tinyml_transpose_params_t *p, const int8_t *input, int8_t *output);
+
+/* PAD / PADV2: constant padding; before[k] elements of pad_value ahead of the input on axis k. */
+typedef struct {
+    int32_t in_dims[4];
+    int32_t out_dims[4];
+    int32_t before[4];
+    int32_t pad_value;
+} tinyml_pad_params_t;
+
+void tinyml_pad_s8(const tinyml_pad_params_t *p, const int8_t *input, int8_t *output);
+
+/* CONCATENATION: `num_inputs` input pointers follow `output` (variadic, const int8_t *).
+ * Input i contributes sizes[i] contiguous elements to each of the `outer` output blocks of
+ * `out_stride` elements. */
+typedef struct {
+    int32_t num_inputs;
+    int32_t outer;
+    int32_t out_stride;
+} tinyml_concat_params_t;
+
+void tinyml_concat_s8(const tinyml_concat_params_t *p, const int32_t *sizes, int8_t *output, ...);
+
+/* RESIZE_NEAREST_NEIGHBOR (NHWC): y_map[out_h] / x_map[out_w] are the source row/column of each
+ * output row/column, computed by the compiler with TFLite's float32 index math. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t depth;
+    int32_t out_h;
+    int32_t out_w;
+} tinyml_resize_nn_params_t;
+
+void tinyml_resize_nearest_s8(const tinyml_resize_nn_params_t *p, const int32_t *y_map, const int32_t *x_map,
+                              const int8_t *input, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYML_DATAMOVE_H */

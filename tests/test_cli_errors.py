@@ -1,0 +1,81 @@
+"""Bad input: a clear one-paragraph message, exit code != 0, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, ZOO
+
+BAD = ROOT / "tests" / "models" / "bad"
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tinyml_pio.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def make_cases(tmp: Path) -> dict[str, tuple[Path, str]]:
+    good = (ZOO / "fc_relu.tflite").read_bytes()
+    (tmp / "truncated.tflite").write_bytes(good[: len(good) // 2])
+    (tmp / "random.tflite").write_bytes(bytes(range(256)) * 7)
+    (tmp / "random_ident.tflite").write_bytes(b"\x18\x00\x00\x00TFL3" + bytes([7, 200, 13, 1] * 100))
+    (tmp / "empty.tflite").write_bytes(b"")
+    (tmp / "a_directory").mkdir()
+    return {
+        "truncated": (tmp / "truncated.tflite", "truncated or corrupt"),
+        "random": (tmp / "random.tflite", "not a TFLite flatbuffer"),
+        "random_with_identifier": (tmp / "random_ident.tflite", "truncated or corrupt"),
+        "empty": (tmp / "empty.tflite", "empty"),
+        "directory": (tmp / "a_directory", "is a directory"),
+        "missing": (tmp / "nope.tflite", "no such file"),
+        "float_only": (BAD / "float_only.tflite", "float model"),
+        "custom_op": (BAD / "custom_op.tflite", "custom operator 'BesselI0e'"),
+        "unsupported": (BAD / "unsupported_ops.tflite", "ARG_MAX"),
+    }
+
+
+CASES = ["truncated", "random", "random_with_identifier", "empty", "directory", "missing", "float_only",
+         "custom_op", "unsupported"]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("command", ["convert", "verify", "inspect"])
+def test_bad_input_is_reported_cleanly(tmp_path, case, command):
+    path, expected = make_cases(tmp_path)[case]
+    out = tmp_path / "out"
+    args = {"convert": ["convert", str(path), "-o", str(out)], "verify": ["verify", str(path)],
+            "inspect": ["inspect", str(path)]}[command]
+    r = run_cli(*args)
+    if command == "inspect" and case in ("custom_op", "unsupported", "float_only"):
+        # inspect reports what cannot be compiled as findings, not as an error
+        assert r.returncode == 0 and expected in r.stdout and "cannot compile" in r.stdout
+        return
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr + r.stdout
+    assert expected in r.stderr, r.stderr
+    assert str(path) in r.stderr  # the message names the file
+    assert "What to do:" in r.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_unsupported_ops_are_all_listed_with_index_and_type(tmp_path):
+    r = run_cli("convert", str(BAD / "unsupported_ops.tflite"), "-o", str(tmp_path / "o"))
+    assert "operator #1 (SQUARED_DIFFERENCE)" in r.stderr
+    assert "(ARG_MAX)" in r.stderr
+
+
+def test_bad_prefix_rejected(tmp_path):
+    r = run_cli("convert", str(ZOO / "fc_relu.tflite"), "-o", str(tmp_path / "o"), "--prefix", "9bad-name")
+    assert r.returncode != 0 and "not a valid C identifier" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_convert_writes_header_and_source(tmp_path):
+    r = run_cli("convert", str(ZOO / "fc_relu.tflite"), "-o", str(tmp_path / "o"), "--prefix", "kws")
+    assert r.returncode == 0, r.stderr
+    h = (tmp_path / "o" / "kws.h").read_text()
+    assert "KWS_ARENA_SIZE" in h and "kws_invoke" in h and "sha256" in h
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["kws.c", "kws.h"]

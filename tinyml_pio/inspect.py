@@ -1,0 +1,55 @@
+"""`tinyml-pio inspect`: what is in a model and what compiling it would cost."""
+
+from __future__ import annotations
+
+from .errors import TinymlError
+from .ir import Graph
+from .pipeline import check_io
+from .ops import try_lower
+from .planner import plan_memory
+from .tflite_import import load_model
+
+
+def _shape(g: Graph, t: int) -> str:
+    if t < 0:
+        return "-"
+    tensor = g.t(t)
+    return f"{tensor.dtype}{list(tensor.shape)}"
+
+
+def inspect_model(path: str) -> str:
+    g = load_model(path)
+    layers, problems = try_lower(g)
+    try:
+        check_io(g)
+    except TinymlError as e:
+        problems.insert(0, f"model: {e.args[0]}")
+    lines = [f"model: {g.path}", f"sha256: {g.sha256}",
+             f"description: {g.description or '-'}",
+             f"inputs:  " + ", ".join(f"#{t} {_shape(g, t)} {_quant(g, t)}" for t in g.inputs),
+             f"outputs: " + ", ".join(f"#{t} {_shape(g, t)} {_quant(g, t)}" for t in g.outputs),
+             "", f"{'op':>4}  {'type':<26} {'output':<24} {'MACs':>10}  kernel"]
+    for op, layer in zip(g.ops, layers):
+        kernel = "UNSUPPORTED" if layer is None else (layer.func or "(alias)")
+        macs = layer.macs if layer else 0
+        outs = ", ".join(_shape(g, t) for t in op.outputs)
+        lines.append(f"{op.index:>4}  {op.type:<26} {outs:<24} {macs:>10}  {kernel}")
+    const = [t for t in g.tensors if t.is_const]
+    acts = [t for t in g.tensors if not t.is_const]
+    lines += ["",
+              f"tensors: {len(g.tensors)} ({len(const)} constant, {len(acts)} activations)",
+              f"weights: {sum(t.nbytes for t in const)} bytes (constant tensors in the file)",
+              f"MACs: {sum(l.macs for l in layers if l)}"]
+    if problems:
+        lines.append(f"cannot compile: {len(problems)} problem(s)")
+        lines += [f"  - {p}" for p in problems]
+        lines.append("arena: unknown until every operator is supported")
+    else:
+        plan = plan_memory(g, [l for l in layers if l])
+        lines.append(f"arena: {plan.arena_size} bytes (lower bound {plan.lower_bound})")
+    return "\n".join(lines)
+
+
+def _quant(g: Graph, t: int) -> str:
+    q = g.t(t).quant
+    return f"scale={q.s:.6g} zp={q.zp}" if q else "(not quantized)"
