@@ -79,7 +79,7 @@ def _srdhm16(a: int, b: int) -> int:
         return 32767
     ab = a * b
     nudge = (1 << 14) if ab >= 0 else (1 - (1 << 14))
-    return _i16(int((ab + nudge) / (1 << 15)) if False else _tdiv(ab + nudge, 1 << 15))
+    return _i16(_tdiv(ab + nudge, 1 << 15))
 
 
 def _tdiv(a: int, b: int) -> int:

@@ -1,0 +1,35 @@
+/* tinyml-pio kernels: QUANTIZE and DEQUANTIZE (conversions between float32, int8 and uint8).
+ *
+ * These reproduce TFLite 2.14's reference kernels (BUILTIN_REF) bit for bit:
+ *  - float -> int8/uint8 (reference_ops::AffineQuantize): q = roundf(x / scale) with the
+ *    division in float, converted to int32 the way an x86 build of TFLite does it (a value out
+ *    of int32 range, or NaN, becomes INT32_MIN), then + zero_point (wrapping) and clamped.
+ *  - int8/uint8 -> float (reference_ops::Dequantize): scale * (q - zero_point). TFLite takes the
+ *    product in double and rounds to float; the exact product has at most 33 significant bits,
+ *    so one correctly rounded float multiplication gives the same float.
+ *  - 8-bit -> 8-bit requantization (reference_ops::Requantize) is a 256-entry table computed
+ *    by the generator, indexed by the raw input byte. */
+#ifndef TINYML_QUANTIZE_H
+#define TINYML_QUANTIZE_H
+
+#include "tinyml/common.h"
+
+typedef struct {
+    float scale;        /* the output's (QUANTIZE) or input's (DEQUANTIZE) scale */
+    int32_t zero_point; /* the quantized tensor's zero point */
+} tinyml_quant_params_t;
+
+/* float32 -> int8 / uint8. In-place safe (output may alias input: each output byte lands on an
+ * already-consumed input element). */
+void tinyml_quantize_f32_s8(const tinyml_quant_params_t *p, const float *input, int8_t *output, int32_t size);
+void tinyml_quantize_f32_u8(const tinyml_quant_params_t *p, const float *input, uint8_t *output, int32_t size);
+
+/* int8 / uint8 -> float32. */
+void tinyml_dequantize_s8_f32(const tinyml_quant_params_t *p, const int8_t *input, float *output, int32_t size);
+void tinyml_dequantize_u8_f32(const tinyml_quant_params_t *p, const uint8_t *input, float *output, int32_t size);
+
+/* 8-bit -> 8-bit (int8 or uint8 on either side) through a table indexed by the raw input byte:
+ * output byte = table[input byte]. In-place safe. */
+void tinyml_requantize_lut8(const uint8_t *table, const void *input, void *output, int32_t size);
+
+#endif /* TINYML_QUANTIZE_H */

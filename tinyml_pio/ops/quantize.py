@@ -1,0 +1,104 @@
+"""QUANTIZE and DEQUANTIZE: conversions at the float32 / uint8 edges of a model and int8 requantization.
+
+TFLite 2.14 (tensorflow/lite/kernels/quantize.cc, dequantize.cc, kReference):
+- float32 -> int8/uint8: reference_ops::AffineQuantize (float division, roundf) -> tinyml_quantize_f32_*.
+- int8/uint8 -> int8/uint8: reference_ops::Requantize with QuantizeMultiplier(double(in_scale) /
+  double(out_scale)). A function of 256 input values: a table computed here (int8 -> int8 uses
+  the shared tinyml_lut_s8; other pairs tinyml_requantize_lut8, indexed by the raw byte).
+- int8/uint8 -> float32: reference Dequantize -> tinyml_dequantize_*_f32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import quant
+from ..ir import Graph, Op, Tensor
+from . import ConstArg, Layer, TensorArg, Unsupported, inp, lut_layer, out, register, require_nonconst
+
+_RANGE = {"int8": (-128, 127), "uint8": (0, 255)}
+
+
+def _per_tensor(t: Tensor, what: str) -> tuple[float, int]:
+    if t.quant is None:
+        raise Unsupported(f"{what} '{t.name}' has no quantization parameters")
+    if t.quant.scale.size != 1:
+        raise Unsupported(f"{what} '{t.name}' is per-channel quantized; only per-tensor (de)quantization is supported")
+    return t.quant.s, t.quant.zp
+
+
+def requantize_values(values: np.ndarray, in_s: float, in_zp: int, out_s: float, out_zp: int, out_dtype: str) -> np.ndarray:
+    """reference_ops::Requantize for the given input values (the 0x80 fast path gives the same result)."""
+    mult, shift = quant.quantize_multiplier(float(np.float32(in_s)) / float(np.float32(out_s)))
+    lo, hi = _RANGE[out_dtype]
+    v = quant.multiply_by_quantized_multiplier(np.asarray(values, np.int64) - in_zp, mult, shift) + out_zp
+    return np.clip(v, lo, hi)
+
+
+def _raw_byte_inputs(dtype: str) -> np.ndarray:
+    """The input value whose raw byte is b, for b = 0..255."""
+    b = np.arange(256, dtype=np.int64)
+    return np.where(b >= 128, b - 256, b) if dtype == "int8" else b
+
+
+@register("QUANTIZE")
+def lower_quantize(g: Graph, op: Op) -> Layer:
+    x, y = inp(g, op, 0), out(g, op)
+    assert x is not None
+    require_nonconst(x, "input")
+    if y.dtype not in _RANGE:
+        raise Unsupported(f"QUANTIZE to {y.dtype} is not supported (int8 and uint8 are)")
+    out_s, out_zp = _per_tensor(y, "output")
+    if x.dtype == "float32":
+        if not out_s > 0:
+            raise Unsupported("output scale must be positive")
+        suffix = "s8" if y.dtype == "int8" else "u8"
+        return Layer(
+            op=op,
+            func=f"tinyml_quantize_f32_{suffix}",
+            header="tinyml/quantize.h",
+            params_type="tinyml_quant_params_t",
+            params=dict(scale=float(np.float32(out_s)), zero_point=out_zp),
+            args=[TensorArg(x.index), TensorArg(y.index, const=False), str(x.size)],
+            inplace=(x.index, y.index),
+            comment=f"float -> {y.dtype}",
+        )
+    if x.dtype not in _RANGE:
+        raise Unsupported(f"QUANTIZE from {x.dtype} is not supported (float32, int8 and uint8 are)")
+    in_s, in_zp = _per_tensor(x, "input")
+    if x.dtype == "int8" and y.dtype == "int8":
+        table = requantize_values(np.arange(-128, 128), in_s, in_zp, out_s, out_zp, "int8")
+        return lut_layer(g, op, table, comment="int8 requantize as a 256-entry table")
+    table = requantize_values(_raw_byte_inputs(x.dtype), in_s, in_zp, out_s, out_zp, y.dtype)
+    return Layer(
+        op=op,
+        func="tinyml_requantize_lut8",
+        header="tinyml/quantize.h",
+        args=[ConstArg("table"), TensorArg(x.index), TensorArg(y.index, const=False), str(x.size)],
+        consts={"table": (table & 0xFF).astype(np.uint8)},
+        inplace=(x.index, y.index),
+        comment=f"{x.dtype} -> {y.dtype} requantize as a 256-entry table",
+    )
+
+
+@register("DEQUANTIZE")
+def lower_dequantize(g: Graph, op: Op) -> Layer:
+    x, y = inp(g, op, 0), out(g, op)
+    assert x is not None
+    if y.dtype != "float32":
+        raise Unsupported(f"DEQUANTIZE to {y.dtype} is not supported (float32 is)")
+    if x.dtype not in _RANGE:
+        kind = "float16 (weights)" if x.dtype == "float16" else x.dtype
+        raise Unsupported(f"DEQUANTIZE from {kind} is not supported (int8 and uint8 are)")
+    require_nonconst(x, "input")
+    in_s, in_zp = _per_tensor(x, "input")
+    suffix = "s8" if x.dtype == "int8" else "u8"
+    return Layer(
+        op=op,
+        func=f"tinyml_dequantize_{suffix}_f32",
+        header="tinyml/quantize.h",
+        params_type="tinyml_quant_params_t",
+        params=dict(scale=float(np.float32(in_s)), zero_point=in_zp),
+        args=[TensorArg(x.index), TensorArg(y.index, const=False), str(x.size)],
+        comment=f"{x.dtype} -> float",
+    )
