@@ -1,0 +1,184 @@
+/* HIL protocol: frame parser with resync, and the command dispatcher (see tinyml/hil.h). */
+#include "tinyml/hil.h"
+
+#include <string.h>
+
+#define HDR 6 /* sync(2) type seq len(2) */
+
+uint16_t tinyml_hil_crc16(uint16_t crc, const uint8_t *data, size_t len) {
+    size_t i;
+    int b;
+    for (i = 0; i < len; ++i) {
+        crc ^= (uint16_t)((uint16_t)data[i] << 8);
+        for (b = 0; b < 8; ++b) {
+            crc = (crc & 0x8000u) ? (uint16_t)((crc << 1) ^ 0x1021u) : (uint16_t)(crc << 1);
+        }
+    }
+    return crc;
+}
+
+void tinyml_hil_init(tinyml_hil_parser_t *p) {
+    memset(p, 0, sizeof *p);
+}
+
+static void put_u16(uint8_t *d, uint32_t v) { d[0] = (uint8_t)v; d[1] = (uint8_t)(v >> 8); }
+static void put_u32(uint8_t *d, uint32_t v) { put_u16(d, v); put_u16(d + 2, v >> 16); }
+static uint32_t get_u32(const uint8_t *d) {
+    return (uint32_t)d[0] | ((uint32_t)d[1] << 8) | ((uint32_t)d[2] << 16) | ((uint32_t)d[3] << 24);
+}
+
+static void send(const tinyml_hil_t *hil, uint8_t type, uint8_t seq, const uint8_t *payload, size_t len) {
+    uint8_t hdr[HDR];
+    uint8_t tail[2];
+    uint16_t crc;
+    hdr[0] = 0xA5; hdr[1] = 0x5A; hdr[2] = type; hdr[3] = seq;
+    put_u16(hdr + 4, (uint32_t)len);
+    crc = tinyml_hil_crc16(0xFFFF, hdr + 2, 4);
+    crc = tinyml_hil_crc16(crc, payload, len);
+    put_u16(tail, crc);
+    hil->write(hdr, HDR);
+    if (len) hil->write(payload, len);
+    hil->write(tail, 2);
+}
+
+static void send_error(const tinyml_hil_t *hil, uint8_t seq, uint8_t code, const char *msg) {
+    uint8_t out[64];
+    size_t n = strlen(msg);
+    if (n > sizeof out - 1) n = sizeof out - 1;
+    out[0] = code;
+    memcpy(out + 1, msg, n);
+    send(hil, TINYML_HIL_ERROR, seq, out, n + 1);
+}
+
+static size_t put_str(uint8_t *d, const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n > 255) n = 255;
+    d[0] = (uint8_t)n;
+    if (n) memcpy(d + 1, s, n);
+    return n + 1;
+}
+
+static size_t put_tensor(uint8_t *d, const tinyml_hil_tensor_t *t, size_t bytes) {
+    size_t k = 0;
+    int i;
+    d[k++] = t->dtype;
+    d[k++] = t->rank;
+    for (i = 0; i < t->rank && i < 6; ++i) { put_u32(d + k, t->dims[i]); k += 4; }
+    put_u32(d + k, (uint32_t)bytes);
+    return k + 4;
+}
+
+static void dispatch(const tinyml_hil_t *hil, uint8_t type, uint8_t seq, const uint8_t *pl, size_t len) {
+    uint8_t out[TINYML_HIL_MAX_PAYLOAD];
+    size_t k = 0;
+    int i;
+    switch (type) {
+    case TINYML_HIL_HELLO:
+        out[k++] = TINYML_HIL_PROTOCOL_VERSION;
+        out[k++] = hil->num_inputs;
+        out[k++] = hil->num_outputs;
+        out[k++] = hil->layer_cycles ? 1 : 0;
+        put_u32(out + k, hil->arena_bytes); k += 4;
+        put_u32(out + k, hil->clock_hz); k += 4;
+        put_u16(out + k, hil->num_ops); k += 2;
+        k += put_str(out + k, hil->model_name);
+        k += put_str(out + k, hil->model_sha256);
+        k += put_str(out + k, hil->clock_source);
+        for (i = 0; i < hil->num_inputs && k + 40 < sizeof out; ++i) k += put_tensor(out + k, &hil->inputs[i], hil->input_bytes(i));
+        for (i = 0; i < hil->num_outputs && k + 40 < sizeof out; ++i) k += put_tensor(out + k, &hil->outputs[i], hil->output_bytes(i));
+        send(hil, type | 0x80, seq, out, k);
+        return;
+    case TINYML_HIL_SET_INPUT: {
+        uint32_t off;
+        size_t n;
+        if (len < 5 || pl[0] >= hil->num_inputs) { send_error(hil, seq, 1, "bad SET_INPUT"); return; }
+        off = get_u32(pl + 1);
+        n = len - 5;
+        if ((size_t)off > hil->input_bytes(pl[0]) || n > hil->input_bytes(pl[0]) - off) {
+            send_error(hil, seq, 2, "input range"); return;
+        }
+        memcpy((uint8_t *)hil->input(pl[0]) + off, pl + 5, n);
+        send(hil, type | 0x80, seq, out, 0);
+        return;
+    }
+    case TINYML_HIL_INVOKE: {
+        uint64_t t0, t1;
+        int status;
+        t0 = hil->cycles();
+        status = hil->invoke();
+        t1 = hil->cycles();
+        put_u32(out, (uint32_t)status);
+        put_u32(out + 4, (uint32_t)(t1 - t0));
+        put_u32(out + 8, (uint32_t)((t1 - t0) >> 32));
+        send(hil, type | 0x80, seq, out, 12);
+        return;
+    }
+    case TINYML_HIL_GET_OUTPUT: {
+        uint32_t off, n;
+        if (len < 7 || pl[0] >= hil->num_outputs) { send_error(hil, seq, 1, "bad GET_OUTPUT"); return; }
+        off = get_u32(pl + 1);
+        n = (uint32_t)pl[5] | ((uint32_t)pl[6] << 8);
+        if (n > TINYML_HIL_MAX_PAYLOAD || (size_t)off > hil->output_bytes(pl[0]) || n > hil->output_bytes(pl[0]) - off) {
+            send_error(hil, seq, 2, "output range"); return;
+        }
+        send(hil, type | 0x80, seq, (const uint8_t *)hil->output(pl[0]) + off, n);
+        return;
+    }
+    case TINYML_HIL_MEMORY:
+        put_u32(out, hil->stack_peak ? hil->stack_peak() : 0);
+        put_u32(out + 4, hil->stack_size);
+        put_u32(out + 8, hil->arena_bytes);
+        put_u32(out + 12, hil->static_ram);
+        send(hil, type | 0x80, seq, out, 16);
+        return;
+    case TINYML_HIL_LAYERS: {
+        uint32_t first, j;
+        if (!hil->layer_cycles) { send_error(hil, seq, 3, "built without per-layer timing"); return; }
+        first = len >= 2 ? ((uint32_t)pl[0] | ((uint32_t)pl[1] << 8)) : 0;
+        put_u16(out, hil->num_ops);
+        k = 2;
+        for (j = first; j < hil->num_ops && k + 4 <= sizeof out; ++j) { put_u32(out + k, hil->layer_cycles[j]); k += 4; }
+        send(hil, type | 0x80, seq, out, k);
+        return;
+    }
+    default:
+        send_error(hil, seq, 4, "unknown command");
+    }
+}
+
+void tinyml_hil_boot(const tinyml_hil_t *hil) {
+    uint8_t v = TINYML_HIL_PROTOCOL_VERSION;
+    send(hil, TINYML_HIL_BOOT, 0, &v, 1);
+}
+
+static void drop(tinyml_hil_parser_t *p, size_t n) {
+    memmove(p->buf, p->buf + n, p->len - n);
+    p->len -= n;
+}
+
+void tinyml_hil_feed(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, const uint8_t *data, size_t len) {
+    size_t i;
+    for (i = 0; i < len; ++i) {
+        if (p->len == sizeof p->buf) drop(p, 1);
+        p->buf[p->len++] = data[i];
+        for (;;) {
+            size_t plen;
+            uint16_t crc;
+            if (p->len >= 1 && p->buf[0] != 0xA5) { drop(p, 1); continue; }
+            if (p->len >= 2 && p->buf[1] != 0x5A) { drop(p, 1); continue; }
+            if (p->len < HDR) break;
+            plen = (size_t)p->buf[4] | ((size_t)p->buf[5] << 8);
+            if (plen > TINYML_HIL_MAX_PAYLOAD) { p->frames_bad++; drop(p, 1); continue; }
+            if (p->len < HDR + plen + 2) break;
+            crc = tinyml_hil_crc16(0xFFFF, p->buf + 2, 4 + plen);
+            if (((uint16_t)p->buf[HDR + plen] | ((uint16_t)p->buf[HDR + plen + 1] << 8)) != crc) {
+                p->frames_bad++;
+                drop(p, 1);
+                continue;
+            }
+            p->frames_ok++;
+            dispatch(hil, p->buf[2], p->buf[3], p->buf + HDR, plen);
+            drop(p, HDR + plen + 2);
+        }
+    }
+}

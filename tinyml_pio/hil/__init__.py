@@ -1,0 +1,1 @@
+"""Hardware-in-the-loop harness: protocol, transports, flashers, reports, pytest plugin."""

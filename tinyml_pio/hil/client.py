@@ -1,0 +1,115 @@
+"""Talk to a HIL firmware over any pyserial URL (/dev/ttyACM0, socket://host:port, loop://)."""
+
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import dataclass
+
+import serial
+
+from ..errors import TinymlError
+from . import protocol as P
+
+
+class HilError(TinymlError):
+    """The board misbehaved: no answer, reset mid-run, wrong protocol, or a firmware error."""
+
+
+@dataclass
+class Memory:
+    stack_peak_bytes: int
+    stack_size_bytes: int
+    arena_bytes: int
+    static_ram_bytes: int
+
+
+class HilClient:
+    def __init__(self, url: str, timeout: float = 5.0, retries: int = 3, baudrate: int = 115200):
+        self.url = url
+        self.timeout = timeout
+        self.retries = retries
+        try:
+            self.port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05)
+        except (serial.SerialException, ValueError) as e:
+            raise HilError(f"cannot open serial port {url}: {e}",
+                           hint="check the port (ls /dev/ttyACM* /dev/ttyUSB*) or that the emulator is running.") from None
+        self.parser = P.FrameParser()
+        self.seq = 0
+        self.retried = 0
+        self.info: P.Info | None = None
+
+    def close(self) -> None:
+        self.port.close()
+
+    def __enter__(self) -> "HilClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, ftype: int, payload: bytes = b"", timeout: float | None = None) -> bytes:
+        """Send one command and return the response payload; resend on timeout or a corrupted reply."""
+        self.seq = (self.seq + 1) & 0xFF
+        frame = P.encode(ftype, self.seq, payload)
+        timeout = timeout or self.timeout
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.retried += 1
+            self.port.write(frame)
+            self.port.flush()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                data = self.port.read(4096)
+                if not data:
+                    continue
+                for f in self.parser.feed(data):
+                    if f.type == P.BOOT and self.info is not None:
+                        raise HilError(f"the board on {self.url} reset during the run (it announced a new boot).",
+                                       hint="check power, the stack size and the watchdog; the run was aborted.")
+                    if f.seq != self.seq:
+                        continue
+                    if f.type == P.ERROR:
+                        raise HilError(f"the firmware refused command 0x{ftype:02x}: "
+                                       f"{f.payload[1:].decode(errors='replace')} (code {f.payload[0] if f.payload else '?'})")
+                    if f.type == ftype | 0x80:
+                        return f.payload
+        raise HilError(f"the board on {self.url} stopped answering (command 0x{ftype:02x}, {self.retries + 1} tries of {timeout:g} s).",
+                       hint="check that the HIL firmware is flashed and running and that the port is right.")
+
+    def hello(self) -> P.Info:
+        payload = self.request(P.HELLO)
+        if not payload or payload[0] != P.PROTOCOL_VERSION:
+            got = payload[0] if payload else "none"
+            raise HilError(f"the firmware speaks HIL protocol version {got}; this host speaks {P.PROTOCOL_VERSION}.",
+                           hint="rebuild and flash the HIL firmware with this version of tinyml-pio.")
+        self.info = P.decode_info(payload)
+        return self.info
+
+    def set_input(self, index: int, data: bytes) -> None:
+        chunk = P.MAX_PAYLOAD - 5
+        for off in range(0, len(data), chunk):
+            self.request(P.SET_INPUT, struct.pack("<BI", index, off) + data[off : off + chunk])
+
+    def invoke(self, timeout: float = 60.0) -> tuple[int, int]:
+        status, lo, hi = struct.unpack("<iII", self.request(P.INVOKE, timeout=timeout))
+        return status, lo | (hi << 32)
+
+    def get_output(self, index: int, nbytes: int) -> bytes:
+        out = bytearray()
+        while len(out) < nbytes:
+            n = min(P.MAX_PAYLOAD, nbytes - len(out))
+            out += self.request(P.GET_OUTPUT, struct.pack("<BIH", index, len(out), n))
+        return bytes(out)
+
+    def memory(self) -> Memory:
+        return Memory(*struct.unpack("<IIII", self.request(P.MEMORY)))
+
+    def layer_cycles(self) -> list[int]:
+        cycles: list[int] = []
+        while True:
+            p = self.request(P.LAYERS, struct.pack("<H", len(cycles)))
+            (n,) = struct.unpack_from("<H", p)
+            cycles += list(struct.unpack_from(f"<{(len(p) - 2) // 4}I", p, 2))
+            if len(cycles) >= n:
+                return cycles[:n]
