@@ -12,8 +12,9 @@ from .errors import TinymlError
 class Reference:
     """One loaded reference interpreter. `run` returns outputs; `tensor` reads an intermediate."""
 
-    def __init__(self, model: bytes, prefer: str = "tflite-runtime"):
+    def __init__(self, model: bytes, prefer: str = "tflite-runtime", num_outputs: int | None = None):
         self.kind = ""
+        self.num_outputs = num_outputs
         errors = []
         order = ["tflite-runtime", "tflite-micro"] if prefer == "tflite-runtime" else ["tflite-micro", "tflite-runtime"]
         for kind in order:
@@ -42,6 +43,8 @@ class Reference:
         else:
             from tflite_micro import runtime
 
+            self._model = model
+
             self._tflm = runtime.Interpreter.from_bytes(
                 model, arena_size=max(len(model) * 10, 1 << 20),
                 intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
@@ -55,21 +58,18 @@ class Reference:
         for i, x in enumerate(inputs):
             self._tflm.set_input(x, i)
         self._tflm.invoke()
-        outs = []
-        i = 0
-        while True:
-            try:
-                outs.append(np.array(self._tflm.get_output(i)).copy())
-            except Exception:
-                break
-            i += 1
-        return outs
+        if self.num_outputs is None:
+            from .tflite_import import load_model_bytes
+
+            self.num_outputs = len(load_model_bytes(self._model).outputs)
+        return [np.array(self._tflm.get_output(i)).copy() for i in range(self.num_outputs)]
 
     def tensor(self, index: int) -> np.ndarray | None:
         """An intermediate tensor from the last run (None if the interpreter cannot give it)."""
         try:
             if self.kind == "tflite-runtime":
                 return self._tfl.get_tensor(index).copy()
+            # tflite-micro's wrapper does not reliably expose intermediates: callers check the size
             return np.array(self._tflm.GetTensor(index, 0)).copy()
         except Exception:
             return None
