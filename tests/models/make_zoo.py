@@ -69,6 +69,8 @@ def main(families: list[str]) -> None:
         mod = importlib.import_module(f"zoo_specs.{fam}")
         for spec in mod.SPECS:
             data = convert(spec)
+            if spec.post:
+                data = spec.post(data)
             (OUT / f"{spec.name}.tflite").write_bytes(data)
             print(f"{fam}: {spec.name}.tflite {len(data)} bytes")
 

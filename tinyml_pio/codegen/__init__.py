@@ -13,7 +13,7 @@ import numpy as np
 from .. import __version__
 from ..errors import TinymlError
 from ..ir import DTYPES, Graph, Tensor
-from ..ops import ConstArg, Layer, ScratchArg, TensorArg
+from ..ops import ConstArg, Layer, ScratchArg, TensorArg, TensorListArg
 from ..planner import Plan
 
 _ENV = jinja2.Environment(
@@ -91,7 +91,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str) -> dict[str
     ctx = _Ctx(g, plan, prefix)
     weights: dict[int, Tensor] = {}
     calls = []
-    for layer in layers:
+    for layer in plan.ordered(layers):  # execution order chosen by the planner
         args = []
         for a in layer.args:
             if isinstance(a, TensorArg):
@@ -99,6 +99,13 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str) -> dict[str
                 if t.is_const:
                     weights[t.index] = t
                 args.append(ctx.tensor_ptr(t, a.const))
+            elif isinstance(a, TensorListArg):
+                ts = [g.t(i) for i in a.tensors]
+                for t in ts:
+                    if t.is_const:
+                        weights[t.index] = t
+                ctype = ts[0].ctype
+                args.append(f"(const {ctype} *const[]){{" + ", ".join(ctx.tensor_ptr(t, True) for t in ts) + "}")
             elif isinstance(a, ConstArg):
                 args.append(f"{prefix}_l{layer.op.index}_{a.name}")
             elif isinstance(a, ScratchArg):

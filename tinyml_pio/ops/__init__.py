@@ -39,6 +39,13 @@ class TensorArg:
 
 
 @dataclass(frozen=True)
+class TensorListArg:
+    """A C array of read-only pointers to several graph tensors (e.g. CONCATENATION's inputs)."""
+
+    tensors: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ConstArg:
     """A pointer to a layer-local constant array `name` (see Layer.consts)."""
 
@@ -52,7 +59,7 @@ class ScratchArg:
     ctype: str = "int8_t"
 
 
-Arg = TensorArg | ConstArg | ScratchArg | str
+Arg = TensorArg | TensorListArg | ConstArg | ScratchArg | str
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op, Tensor
-from . import ConstArg, Layer, TensorArg, Unsupported, inp, out, register, require_const, require_dtype, shape4
+from . import TensorListArg, ConstArg, Layer, TensorArg, Unsupported, inp, out, register, require_const, require_dtype, shape4
 
 H = "tinyml/datamove.h"
 
@@ -169,7 +169,7 @@ def lower_concat(g: Graph, op: Op) -> Layer:
         header=H,
         params_type="tinyml_concat_params_t",
         params=dict(num_inputs=len(xs), outer=outer, out_stride=int(sizes.sum())),
-        args=[ConstArg("sizes"), TensorArg(y.index, const=False)] + [TensorArg(x.index) for x in xs],
+        args=[ConstArg("sizes"), TensorListArg(tuple(x.index for x in xs)), TensorArg(y.index, const=False)],
         consts={"sizes": sizes},
         comment=f"axis {axis}, {len(xs)} inputs",
     )

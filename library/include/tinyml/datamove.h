@@ -41,7 +41,8 @@ typedef struct {
     int32_t out_stride;
 } tinyml_concat_params_t;
 
-void tinyml_concat_s8(const tinyml_concat_params_t *p, const int32_t *sizes, int8_t *output, ...);
+void tinyml_concat_s8(const tinyml_concat_params_t *p, const int32_t *sizes, const int8_t *const *inputs,
+                      int8_t *output);
 
 /* RESIZE_NEAREST_NEIGHBOR (NHWC): y_map[out_h] / x_map[out_w] are the source row/column of each
  * output row/column, computed by the compiler with TFLite's float32 index math. */

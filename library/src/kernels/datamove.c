@@ -2,7 +2,6 @@
  * Data movement, int8. Bit-exact with TFLite's reference_ops::Transpose, Pad,
  * Concatenation and ResizeNearestNeighbor (pure byte moves; no arithmetic on values).
  */
-#include <stdarg.h>
 #include <string.h>
 
 #include "tinyml/datamove.h"
@@ -50,20 +49,18 @@ void tinyml_pad_s8(const tinyml_pad_params_t *p, const int8_t *input, int8_t *ou
     }
 }
 
-void tinyml_concat_s8(const tinyml_concat_params_t *p, const int32_t *sizes, int8_t *output, ...) {
-    va_list ap;
+void tinyml_concat_s8(const tinyml_concat_params_t *p, const int32_t *sizes, const int8_t *const *inputs,
+                      int8_t *output) {
     int32_t i, o;
     int32_t offset = 0;
-    va_start(ap, output);
     for (i = 0; i < p->num_inputs; ++i) {
-        const int8_t *x = va_arg(ap, const int8_t *);
+        const int8_t *x = inputs[i];
         const int32_t n = sizes[i];
         for (o = 0; o < p->outer; ++o) {
             memcpy(output + o * p->out_stride + offset, x + o * n, (size_t)n);
         }
         offset += n;
     }
-    va_end(ap);
 }
 
 void tinyml_resize_nearest_s8(const tinyml_resize_nn_params_t *p, const int32_t *y_map, const int32_t *x_map,

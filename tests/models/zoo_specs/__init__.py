@@ -20,3 +20,4 @@ class Spec:
     seed: int = 0
     data: Callable[[np.random.Generator, tuple], np.ndarray] = normal  # representative sample
     converter: dict[str, Any] = field(default_factory=dict)  # extra TFLiteConverter attributes
+    post: Callable[[bytes], bytes] | None = None  # rewrite the converted flatbuffer (e.g. RESHAPE -> SQUEEZE)

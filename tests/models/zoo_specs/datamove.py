@@ -1,13 +1,9 @@
 """Data movement: TRANSPOSE, PAD/PADV2, CONCATENATION, RESIZE_NEAREST_NEIGHBOR, RESHAPE/SQUEEZE.
 
 The converter rewrites every static-shape tf.squeeze into RESHAPE, so the SQUEEZE model is made by
-turning the converter's RESHAPE ops back into SQUEEZE ops in the flatbuffer (`reshape_to_squeeze`).
-make_zoo.py has no post-processing hook yet, so build that one model with
-
-    cd tests/models && /work/tfvenv/bin/python -m zoo_specs.datamove
+turning the converter's RESHAPE ops back into SQUEEZE ops in the flatbuffer (`reshape_to_squeeze`,
+applied through Spec.post).
 """
-
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -164,7 +160,6 @@ def squeeze_chain():
     return tf.keras.Model(inp, x)
 
 
-SQUEEZE_SPEC = Spec("datamove_squeeze", squeeze_chain, seed=18)
 SQUEEZE_DIMS = [[1, -1], []]  # squeeze_dims for the model's RESHAPE ops, in order
 
 
@@ -191,9 +186,4 @@ def reshape_to_squeeze(data: bytes, dims_list: list[list[int]]) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-if __name__ == "__main__":
-    import make_zoo
-
-    out = Path(make_zoo.OUT) / f"{SQUEEZE_SPEC.name}.tflite"
-    out.write_bytes(reshape_to_squeeze(make_zoo.convert(SQUEEZE_SPEC), SQUEEZE_DIMS))
-    print(f"datamove: {out.name} {out.stat().st_size} bytes")
+SPECS.append(Spec("datamove_squeeze", squeeze_chain, seed=18, post=lambda d: reshape_to_squeeze(d, SQUEEZE_DIMS)))
