@@ -18,6 +18,20 @@ def net(layers, shape=(12, 12, 3)):
     return build
 
 
+def drop_bias(data: bytes) -> bytes:
+    """Make every CONV_2D / DEPTHWISE_CONV_2D bias-less (two inputs), as TFLite allows."""
+    from tensorflow.lite.python import schema_py_generated as fb
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+    kinds = (fb.BuiltinOperator.CONV_2D, fb.BuiltinOperator.DEPTHWISE_CONV_2D)
+    for op in model.subgraphs[0].operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        if max(code.builtinCode, code.deprecatedBuiltinCode) in kinds:
+            op.inputs = list(op.inputs)[:2]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
 def clip1(x):
     return tf.clip_by_value(x, -1.0, 1.0)
 
@@ -39,6 +53,10 @@ SPECS = [
     Spec("conv_per_tensor", net(lambda: [L.Conv2D(8, 3, padding="same", activation="relu"),
                                          L.DepthwiseConv2D(3, padding="same")]),
          converter={"_experimental_disable_per_channel": True}, seed=17),
+    # the converter always adds a (zero) bias; `drop_bias` removes it so the kernels' NULL-bias path runs
+    Spec("conv_no_bias", net(lambda: [L.Conv2D(6, 3, padding="same", use_bias=False),
+                                      L.DepthwiseConv2D(3, padding="valid", use_bias=False)]), seed=19,
+         post=lambda d: drop_bias(d)),
     Spec("conv_groups2", net(lambda: [L.Conv2D(6, 3, padding="same", groups=2)], shape=(10, 10, 4)), seed=18),
     # DEPTHWISE_CONV_2D
     Spec("conv_dw_m1_same_s2", net(lambda: [L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")]),
