@@ -1,43 +1,39 @@
-/* The host as a HIL "board": the protocol over stdin/stdout (a pty in tests), nanosecond clock.
- * Lets the whole HIL stack run without hardware or an emulator. */
+/* The host as a HIL "board": implements the board-support API (tinyml_board.h) over
+ * stdin/stdout (a pty in tests) with a nanosecond clock, so the whole HIL stack runs without
+ * hardware or an emulator. stdin closing ends the program. */
 #define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "tinyml/board.h"
+#include "tinyml_board.h"
 
-static int closed;
+const char tinyml_board_name[] = "host";
 
 void tinyml_board_init(void) {}
 
-size_t tinyml_board_read(uint8_t *buf, size_t max) {
-    ssize_t n = read(0, buf, max);
-    if (n <= 0) {
-        closed = 1;
-        return 0;
-    }
-    return (size_t)n;
+int tinyml_board_getc(uint32_t timeout_ms) {
+    unsigned char c;
+    (void)timeout_ms;
+    if (read(0, &c, 1) != 1) exit(0);
+    return c;
 }
 
-void tinyml_board_write(const uint8_t *data, size_t len) {
-    while (len) {
-        ssize_t n = write(1, data, len);
-        if (n <= 0) return;
-        data += n;
-        len -= (size_t)n;
-    }
+void tinyml_board_putc(char c) {
+    if (write(1, &c, 1) != 1) exit(1);
 }
 
-int tinyml_board_closed(void) { return closed; }
+void tinyml_board_flush(void) {}
 
-uint64_t tinyml_board_cycles(void) {
+uint32_t tinyml_board_cycles(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    return (uint32_t)((uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec);
 }
 
-const char *tinyml_board_clock_source(void) { return "host-ns"; }
-uint32_t tinyml_board_clock_hz(void) { return 1000000000u; }
-uint32_t tinyml_board_stack_peak(void) { return 0; }
-uint32_t tinyml_board_stack_size(void) { return 0; }
-uint32_t tinyml_board_static_ram(void) { return 0; }
+uint32_t tinyml_board_cycles_hz(void) { return 1000000000u; }
+const char *tinyml_board_counter_name(void) { return "host-ns"; }
+int tinyml_board_has_semihosting(void) { return 0; }
+
+void tinyml_board_exit(int code) { exit(code); }

@@ -54,7 +54,7 @@ typedef struct {
     size_t (*output_bytes)(int index);
     int (*invoke)(void);
     /* board */
-    uint64_t (*cycles)(void);
+    uint32_t (*cycles)(void); /* free-running, wraps; deltas are taken modulo 2^32 */
     const char *clock_source; /* "dwt", "systick", "qemu-icount" */
     uint32_t clock_hz;
     uint32_t (*stack_peak)(void); /* bytes of stack ever used (stack painting) */

@@ -102,14 +102,14 @@ static void dispatch(const tinyml_hil_t *hil, uint8_t type, uint8_t seq, const u
         return;
     }
     case TINYML_HIL_INVOKE: {
-        uint64_t t0, t1;
+        uint32_t t0, t1;
         int status;
         t0 = hil->cycles();
         status = hil->invoke();
         t1 = hil->cycles();
         put_u32(out, (uint32_t)status);
-        put_u32(out + 4, (uint32_t)(t1 - t0));
-        put_u32(out + 8, (uint32_t)((t1 - t0) >> 32));
+        put_u32(out + 4, t1 - t0);
+        put_u32(out + 8, 0); /* high word: reserved for 64-bit counters */
         send(hil, type | 0x80, seq, out, 12);
         return;
     }
