@@ -40,7 +40,7 @@ def random_inputs(g: Graph, n: int, seed: int) -> list[list[np.ndarray]]:
         sample = []
         for ti in g.inputs:
             t = g.t(ti)
-            shape = t.shape or (1,)
+            shape = t.shape  # () for a scalar input
             if t.dtype in ("int8", "uint8", "int16"):
                 info = np.iinfo(_np_dtype(t.dtype))
                 sample.append(rng.integers(info.min, info.max + 1, size=shape).astype(_np_dtype(t.dtype)))
@@ -64,8 +64,8 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
         ref = Reference(f.read(), num_outputs=len(g.outputs))
     log(f"reference: {ref.kind}")
     samples = random_inputs(g, n, seed)
-    in_specs = [(g.t(t).shape or (1,), _np_dtype(g.t(t).dtype)) for t in g.inputs]
-    out_specs = [(g.t(t).shape or (1,), _np_dtype(g.t(t).dtype)) for t in g.outputs]
+    in_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.inputs]
+    out_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.outputs]
     with tempfile.TemporaryDirectory(prefix="tinyml-verify-") as tmp:
         wd = Path(workdir) if workdir else Path(tmp)
         host = HostModel(c.files, c.prefix, wd, in_specs, out_specs)
