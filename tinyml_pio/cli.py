@@ -34,6 +34,33 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(a: argparse.Namespace) -> int:
+    from .plan_report import run
+
+    return run(a.model, board=a.board, as_json=a.json, plot_path=a.plot, compare_tflm=a.compare_tflm)
+
+
+def _cmd_setup_offline(a: argparse.Namespace) -> int:
+    from .platformio.offline import setup_offline
+
+    return setup_offline(python=a.python, force=a.force, check_only=a.check)
+
+
+def _cmd_hil_run(a: argparse.Namespace) -> int:
+    from .hil.report import markdown, save
+    from .hil.runner import run_model
+
+    records = []
+    for model in a.model:
+        records.append(run_model(model, a.board, port=a.port, n_inputs=a.inputs, seed=a.seed,
+                                 per_layer=a.per_layer, log=print if a.verbose else (lambda s: None)))
+    if a.report:
+        save(records, a.report)
+        print(f"wrote {a.report}")
+    print(markdown(records))
+    return 0 if all(r["identical"] == r["inputs"] for r in records) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinyml-pio", description="int8 TFLite models -> bit-exact, memory-planned C.")
     p.add_argument("--version", action="version", version=f"tinyml-pio {__version__}")
@@ -55,6 +82,33 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="operators, tensors, MACs, weights and arena bytes")
     i.add_argument("model")
     i.set_defaults(fn=_cmd_inspect)
+
+    pl = sub.add_parser("plan", help="the memory plan: live bytes per operator, arena vs lower bound, board fit")
+    pl.add_argument("model")
+    pl.add_argument("--board", help="check the plan against a board's budget (board_defs/boards/*.json)")
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
+    pl.add_argument("--plot", metavar="FILE.png", help="draw the memory timeline (needs matplotlib)")
+    pl.add_argument("--compare-tflm", action="store_true", help="run TFLite Micro's allocator and compare arenas")
+    pl.set_defaults(fn=_cmd_plan)
+
+    so = sub.add_parser("setup-offline", help="make PlatformIO build without its registry (SCons from pip)")
+    so.add_argument("--python", help="the Python PlatformIO runs in (default: found automatically)")
+    so.add_argument("--force", action="store_true", help="replace an existing tool-scons package")
+    so.add_argument("--check", action="store_true", help="only report; exit 1 if setup is needed")
+    so.set_defaults(fn=_cmd_setup_offline)
+
+    hil = sub.add_parser("hil", help="hardware-in-the-loop: run models on a board and measure them")
+    hsub = hil.add_subparsers(dest="hil_cmd", required=True)
+    hr = hsub.add_parser("run", help="build the HIL firmware, flash/boot it, run inputs, write a report")
+    hr.add_argument("--board", required=True, help="host, an emulated board (qemu_mps2_an386, ...) or a PlatformIO board id")
+    hr.add_argument("--port", help="serial port or pyserial URL of a real board (e.g. /dev/ttyACM0)")
+    hr.add_argument("--model", required=True, action="append", help="a .tflite model (repeat for several)")
+    hr.add_argument("--inputs", type=int, default=10)
+    hr.add_argument("--seed", type=int, default=0)
+    hr.add_argument("--per-layer", action="store_true", help="also record cycles per operator")
+    hr.add_argument("--report", help="write the JSON report here")
+    hr.add_argument("-v", "--verbose", action="store_true")
+    hr.set_defaults(fn=_cmd_hil_run)
     return p
 
 

@@ -26,7 +26,14 @@ extern "C" {
 #define TINYML_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define TINYML_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* Per-layer hooks; the HIL firmware defines them to record cycles per operator. */
+/* Per-layer hooks around every kernel call in generated code. Building with
+ * -DTINYML_HIL_LAYER_TIMING routes them to the HIL firmware, which records cycles per operator. */
+#ifdef TINYML_HIL_LAYER_TIMING
+void tinyml_hil_layer_begin(int op_index);
+void tinyml_hil_layer_end(int op_index);
+#define TINYML_LAYER_BEGIN(op_index) tinyml_hil_layer_begin(op_index)
+#define TINYML_LAYER_END(op_index) tinyml_hil_layer_end(op_index)
+#endif
 #ifndef TINYML_LAYER_BEGIN
 #define TINYML_LAYER_BEGIN(op_index)
 #endif

@@ -1,0 +1,35 @@
+"""For each example model on each board: correctness against the host reference, latency,
+measured SRAM vs the planner's prediction, flash from the ELF."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import example_models
+from tinyml_pio.hil.runner import run_on_target
+from tinyml_pio.hil.targets import make_target
+from tinyml_pio.pipeline import compile_model
+
+MODELS = example_models()
+
+
+@pytest.mark.parametrize("model", MODELS or [None], ids=lambda p: p.parent.parent.name if p else "none")
+def test_model_on_board(model, hil_board, hil_inputs, hil_record):
+    if model is None:
+        pytest.skip("no example project models found under example_projects/*/models/")
+    c = compile_model(model, "model")
+    target = make_target(hil_board.name, hil_board.port)
+    rec = run_on_target(c, target, n_inputs=hil_inputs, per_layer=True)
+    hil_record(rec)
+    # correctness: every output identical to TFLite's reference interpreter
+    assert rec["identical"] == rec["inputs"] == hil_inputs, rec["bit_exact"]
+    # memory: the firmware's arena is exactly what the planner said
+    assert rec["arena_bytes"] == c.plan.arena_size
+    lat = rec["latency_cycles"]
+    assert 0 < lat["min"] <= lat["median"] <= lat["max"]
+    assert rec["per_layer_cycles"] is not None and len(rec["per_layer_cycles"]) == len(c.graph.ops)
+    if hil_board.name != "host":
+        # the stack is measured by painting, static RAM and flash come from the ELF
+        assert 0 < rec["stack_peak_bytes"] <= rec["stack_size_bytes"]
+        assert rec["ram_bytes"] >= c.plan.arena_size
+        assert rec["flash_bytes"] > sum(t.nbytes for t in c.graph.tensors if t.is_const) // 2

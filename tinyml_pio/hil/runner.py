@@ -1,0 +1,82 @@
+"""Run a model on a board through the HIL protocol and measure it: the engine behind
+`tinyml-pio hil run` and hil_tests/."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..ir import DTYPES
+from ..pipeline import Compiled, compile_model
+from ..reference import Reference
+from ..verify import random_inputs
+from .client import HilClient, HilError
+from .targets import Target, make_target
+
+
+def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0, per_layer: bool = False,
+                  timeout: float = 10.0, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Build, start, check identity, run `n_inputs` random inputs, compare with the TFLite reference."""
+    g = c.graph
+    fw = target.build(c, per_layer)
+    ref = Reference(Path(g.path).read_bytes(), num_outputs=len(g.outputs))
+    samples = random_inputs(g, n_inputs, seed)
+    url = target.start(fw)
+    try:
+        with HilClient(url, timeout=timeout) as cl:
+            info = cl.hello()
+            if info.model_sha256 != g.sha256:
+                raise HilError(f"the firmware on {target.name} runs model {info.model_sha256[:12]}…, expected {g.sha256[:12]}….",
+                               hint="rebuild and flash the HIL firmware for this model.")
+            cycles, identical = [], 0
+            for i, sample in enumerate(samples):
+                for k, x in enumerate(sample):
+                    cl.set_input(k, np.ascontiguousarray(x).tobytes())
+                status, cyc = cl.invoke()
+                if status != 0:
+                    raise HilError(f"invoke returned {status} on {target.name}")
+                cycles.append(cyc)
+                expect = ref.run(sample)
+                same = True
+                for k, t in enumerate(g.outputs):
+                    tensor = g.t(t)
+                    got = np.frombuffer(cl.get_output(k, tensor.nbytes), np.dtype(DTYPES[tensor.dtype][1]))
+                    same &= bool(np.array_equal(got, expect[k].reshape(-1)))
+                identical += same
+                log(f"input {i}: {cyc} cycles, {'identical' if same else 'DIFFERENT'}")
+            mem = cl.memory()
+            layers = cl.layer_cycles() if per_layer and info.per_layer else None
+    finally:
+        target.stop()
+    macs = c.macs
+    med = int(statistics.median(cycles))
+    return {
+        "model": g.name,
+        "model_sha256": g.sha256,
+        "board": target.name,
+        "clock": {"source": info.clock_source, "hz": info.clock_hz},
+        "latency_cycles": {"min": min(cycles), "median": med, "max": max(cycles)},
+        "per_layer_cycles": layers,
+        "arena_bytes": mem.arena_bytes,
+        "planned_arena_bytes": c.plan.arena_size,
+        "stack_peak_bytes": mem.stack_peak_bytes,
+        "stack_size_bytes": mem.stack_size_bytes,
+        "ram_bytes": fw.ram_bytes,
+        "flash_bytes": fw.flash_bytes,
+        "bit_exact": f"{identical}/{len(samples)}",
+        "identical": identical,
+        "inputs": len(samples),
+        "macs": macs,
+        "macs_per_cycle": macs / med if med else 0.0,
+        "reference": ref.kind,
+        "retries": cl.retried,
+    }
+
+
+def run_model(model: str | Path, board: str, port: str | None = None, n_inputs: int = 10, seed: int = 0,
+              per_layer: bool = False, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    c = compile_model(model, "model")
+    return run_on_target(c, make_target(board, port, log=log), n_inputs=n_inputs, seed=seed, per_layer=per_layer, log=log)
