@@ -1,0 +1,386 @@
+"""PlatformIO front door: convert the models named in platformio.ini during `pio run`.
+
+The tinyml-pio PlatformIO library (library/library.json) runs library/extra_script.py, which calls
+`main()` here. Options of the `[env:...]` section:
+
+    custom_tinyml_model = models/kws.tflite          ; one model, C prefix "model" ...
+    custom_tinyml_prefix = kws                       ; ... or this prefix
+    custom_tinyml_models = kws:models/kws.tflite vww:models/vww.tflite   ; several (prefix:path)
+    custom_tinyml_ram_margin = 8k                    ; RAM kept free besides the arenas (see below)
+    custom_tinyml_verify_inputs = 20                 ; inputs `-t tinyml-verify` compares
+
+For each model it runs the same pipeline as `tinyml-pio convert` (pipeline.compile_model) and writes
+PREFIX.h / PREFIX.c into $BUILD_DIR/tinyml/, adds that directory to the include path and the .c files
+to the build once. A stamp file keeps the hash of the model bytes, the prefix and the converter's
+own sources: unchanged models are not converted again. A conversion error stops the build with the
+CLI's message. Before anything is compiled the arenas are checked against the board's RAM: the
+budget of board_defs/boards/<board>.json when the board is listed there (SRAM minus its reserve),
+else upload.maximum_ram_size minus custom_tinyml_ram_margin (default 4 KB).
+
+Custom targets: `pio run -t tinyml-plan` prints each model's memory plan, `pio run -t tinyml-verify`
+compiles the generated code on the host and compares it with TFLite bit for bit.
+
+Without custom_tinyml_model(s) nothing happens: the library is then just the kernels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import TinymlError
+
+OPT_MODEL = "custom_tinyml_model"
+OPT_MODELS = "custom_tinyml_models"
+OPT_PREFIX = "custom_tinyml_prefix"
+OPT_MARGIN = "custom_tinyml_ram_margin"
+OPT_VERIFY_INPUTS = "custom_tinyml_verify_inputs"
+DEFAULT_PREFIX = "model"
+DEFAULT_MARGIN = 4096
+GEN_DIR = "tinyml"
+OBJ_DIR = "tinyml_obj"
+STAMP = "tinyml-stamp.json"
+TARGET_PLAN = "tinyml-plan"
+TARGET_VERIFY = "tinyml-verify"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    prefix: str
+    path: Path  # absolute
+    written: str  # as written in platformio.ini
+    option: str
+
+
+@dataclass
+class Generated:
+    spec: ModelSpec
+    files: list[str]
+    arena: int
+    weights: int
+    macs: int
+    fresh: bool  # converted in this run (False: the stamp said it is up to date)
+
+
+@dataclass
+class _BuildState:
+    specs: list[ModelSpec]
+    generated: list[Generated] = field(default_factory=list)
+    sources_added: bool = False
+
+
+_STATE: dict[str, _BuildState] = {}  # per $BUILD_DIR, for the life of the SCons process
+
+
+# ---- options --------------------------------------------------------------------------------
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "\n".join(str(v) for v in value)
+    return str(value)
+
+
+def _items(value: Any) -> list[str]:
+    return [t for t in re.split(r"[\s,]+", _text(value)) if t]
+
+
+def parse_models(model: Any = None, models: Any = None, prefix: Any = None,
+                 project_dir: str | os.PathLike[str] = ".") -> list[ModelSpec]:
+    """The models the options name, checked: valid unique prefixes, existing files."""
+    from ..codegen import check_prefix
+
+    base = Path(project_dir)
+    specs: list[ModelSpec] = []
+    single = _items(model)
+    if len(single) > 1:
+        raise TinymlError(f"{OPT_MODEL} names {len(single)} files ({' '.join(single)}); it takes one.",
+                          hint=f"for several models use {OPT_MODELS} = kws:models/kws.tflite vww:models/vww.tflite")
+    pfx = _text(prefix).strip()
+    if pfx and not single:
+        raise TinymlError(f"{OPT_PREFIX} = {pfx} is set but {OPT_MODEL} is not.",
+                          hint=f"set {OPT_MODEL} = path/to/model.tflite, or use {OPT_MODELS} = {pfx}:path/to/model.tflite")
+    if single:
+        specs.append(ModelSpec(pfx or DEFAULT_PREFIX, Path(), single[0], OPT_MODEL))
+    for item in _items(models):
+        name, sep, path = item.partition(":")
+        if not sep or not name or not path or re.match(r"^[A-Za-z]$", name) and path.startswith(("\\", "/")):
+            raise TinymlError(f"{OPT_MODELS} entry '{item}' is not PREFIX:PATH.",
+                              hint=f"write e.g. {OPT_MODELS} = kws:models/kws.tflite vww:models/vww.tflite")
+        specs.append(ModelSpec(name, Path(), path, OPT_MODELS))
+    out, seen = [], {}
+    for s in specs:
+        try:
+            check_prefix(s.prefix)
+        except TinymlError as e:
+            raise TinymlError(f"{s.option}: {e.args[0]}", hint=e.hint) from None
+        if s.prefix in seen:
+            raise TinymlError(f"two models use the prefix '{s.prefix}' ({seen[s.prefix]} and {s.written}).",
+                              hint="give each model its own prefix: the generated files and C symbols are named after it.")
+        seen[s.prefix] = s.written
+        p = Path(s.written).expanduser()
+        p = p if p.is_absolute() else base / p
+        if not p.is_file():
+            raise TinymlError(f"{s.option}: model file '{s.written}' not found (looked for {p}).",
+                              hint="paths are relative to the project directory (where platformio.ini is).")
+        out.append(ModelSpec(s.prefix, p.resolve(), s.written, s.option))
+    return out
+
+
+def parse_bytes(value: Any, option: str = OPT_MARGIN) -> int:
+    """'4096', '4k', '4 KB', '1M' -> bytes."""
+    text = _text(value).strip()
+    m = re.fullmatch(r"(\d+)\s*([kKmM]?)(?:[iI]?[bB])?", text)
+    if not m:
+        raise TinymlError(f"{option} = '{text}' is not a size.", hint="write bytes, e.g. 4096, 4k or 1M.")
+    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
+
+
+def _option(env, name: str, default: Any = "") -> Any:
+    try:
+        return env.GetProjectOption(name, default)
+    except Exception:  # pylint: disable=broad-except  (older cores: unknown option)
+        return default
+
+
+def wanted(env) -> bool:
+    return bool(_text(_option(env, OPT_MODEL)).strip() or _text(_option(env, OPT_MODELS)).strip())
+
+
+# ---- generation -----------------------------------------------------------------------------
+
+def tool_fingerprint() -> str:
+    """Version plus the converter's own sources: a changed generator regenerates every model."""
+    from .. import __version__
+
+    pkg = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(__version__.encode())
+    for p in sorted(pkg.rglob("*")):
+        if p.suffix in (".py", ".j2") and "__pycache__" not in p.parts and "platformio" not in p.relative_to(pkg).parts[:1]:
+            h.update(str(p.relative_to(pkg)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _header_define(text: str, prefix: str, name: str) -> int:
+    m = re.search(rf"#define\s+{re.escape(prefix.upper())}_{name}\s+(\d+)", text)
+    return int(m.group(1)) if m else 0
+
+
+def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = print) -> list[Generated]:
+    """Convert what changed since the stamp; remove files of models no longer configured."""
+    from ..pipeline import compile_model, write_output
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    stamp_path = outdir / STAMP
+    try:
+        old = json.loads(stamp_path.read_text()).get("models", {})
+    except (OSError, ValueError):
+        old = {}
+    tool = tool_fingerprint()
+    result, new = [], {}
+    for s in specs:
+        key = hashlib.sha256(s.path.read_bytes() + b"\0" + s.prefix.encode() + b"\0" + tool.encode()).hexdigest()
+        prev = old.get(s.prefix)
+        if prev and prev.get("key") == key and all((outdir / f).is_file() for f in prev.get("files", [])):
+            g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False)
+        else:
+            c = compile_model(s.path, s.prefix)
+            write_output(c.files, outdir)
+            header = c.files.get(f"{s.prefix}.h", "")
+            g = Generated(s, sorted(c.files), c.plan.arena_size, _header_define(header, s.prefix, "WEIGHTS_BYTES"),
+                          c.macs, fresh=True)
+        new[s.prefix] = {"key": key, "files": g.files, "arena": g.arena, "weights": g.weights, "macs": g.macs,
+                         "model": str(s.path)}
+        result.append(g)
+        log(f"tinyml: {s.prefix} <- {s.written}: arena {g.arena} B, weights {g.weights} B, {g.macs} MACs"
+            f" ({'converted' if g.fresh else 'up to date'})")
+    keep = {f for g in result for f in g.files}
+    for prefix, prev in old.items():
+        for f in prev.get("files", []):
+            if f not in keep and (outdir / f).is_file():
+                (outdir / f).unlink()
+    stamp_path.write_text(json.dumps({"models": new}, indent=2))
+    return result
+
+
+# ---- budget ---------------------------------------------------------------------------------
+
+def _board_defs_entry(board_id: str):
+    """The board_defs/boards entry whose platformio_board is this board (None if none)."""
+    try:
+        from ..boards import list_boards
+
+        return next((b for b in list_boards() if b.platformio_board == board_id), None)
+    except TinymlError:
+        return None
+
+
+def ram_budget(env) -> tuple[int, str] | None:
+    """(bytes the arenas may use, where that figure comes from); None when the board is unknown."""
+    board_id = env.subst("$BOARD") if "BOARD" in env else ""
+    if not board_id:
+        return None
+    ram = int(env.BoardConfig().get("upload.maximum_ram_size", 0) or 0)
+    margin_opt = _text(_option(env, OPT_MARGIN)).strip()
+    entry = None if margin_opt else _board_defs_entry(board_id)
+    if entry is not None:
+        return entry.arena_budget, (f"{entry.sram_bytes} B SRAM - {entry.reserved_sram_bytes} B reserved for stack "
+                                    f"and firmware, board_defs/boards/{entry.id}.json")
+    if not ram:
+        return None
+    margin = parse_bytes(margin_opt) if margin_opt else DEFAULT_MARGIN
+    return ram - margin, f"{ram} B RAM (upload.maximum_ram_size) - {margin} B margin ({OPT_MARGIN})"
+
+
+def check_budget(env, generated: list[Generated]) -> None:
+    budget = ram_budget(env)
+    if budget is None or not generated:
+        return
+    limit, where = budget
+    total = sum(g.arena for g in generated)
+    if total <= limit:
+        return
+    parts = " + ".join(f"{g.spec.prefix} {g.arena}" for g in generated)
+    board_id = env.subst("$BOARD")
+    raise TinymlError(
+        f"the tensor arena{'s need' if len(generated) > 1 else ' needs'} {total} B"
+        f"{f' ({parts})' if len(generated) > 1 else ''} but board '{board_id}' has {max(limit, 0)} B for "
+        f"{'them' if len(generated) > 1 else 'it'} ({where}): {total - limit} B over.",
+        hint=f"use a smaller model or a board with more RAM (`tinyml-pio plan MODEL --board {board_id}` shows where "
+             f"the memory goes), or set {OPT_MARGIN} = N if the rest of the firmware needs less RAM.")
+
+
+# ---- custom targets -------------------------------------------------------------------------
+
+def _plan_action(specs: list[ModelSpec], board_id: str):
+    def action(target, source, env):  # pylint: disable=unused-argument
+        from .. import plan_report
+
+        entry = _board_defs_entry(board_id) if board_id else None
+        try:
+            for s in specs:
+                print(f"== {s.prefix} ({s.written}) ==")
+                rep = plan_report.build_report(str(s.path), board=entry.id if entry else None)
+                print(plan_report.format_text(rep))
+                print()
+        except TinymlError as e:
+            sys.stderr.write(f"Error: {e}\n")
+            return 1
+        return 0
+
+    return action
+
+
+def _verify_action(specs: list[ModelSpec], n: int):
+    def action(target, source, env):  # pylint: disable=unused-argument
+        from ..pipeline import compile_model
+
+        failed = 0
+        for s in specs:
+            try:
+                from ..verify import verify_compiled
+
+                r = verify_compiled(compile_model(s.path, s.prefix), n=n, log=lambda m, p=s.prefix: print(f"{p}: {m}"))
+            except TinymlError as e:
+                sys.stderr.write(f"Error: {s.prefix}: {e}\n")
+                failed += 1
+                continue
+            except ImportError as e:
+                sys.stderr.write(f"Error: host verification needs the reference interpreter ({e}).\n"
+                                 f"What to do: {sys.executable} -m pip install 'tinyml-pio[verify]'\n")
+                return 1
+            print(f"{s.prefix}: bit-exact {r.identical}/{r.total} inputs (reference: {r.reference})")
+            if not r.ok:
+                failed += 1
+                if r.mismatch:
+                    print(f"{s.prefix}: {r.mismatch}")
+        return 1 if failed else 0
+
+    return action
+
+
+def _register_targets(default_env, specs: list[ModelSpec], board_id: str, verify_inputs: int) -> None:
+    targets = default_env.get("__PIO_TARGETS") or {}
+    if TARGET_PLAN not in targets:
+        default_env.AddCustomTarget(name=TARGET_PLAN, dependencies=None, actions=[_plan_action(specs, board_id)],
+                                    title="tinyml: memory plan", description="Print each model's arena plan")
+    if TARGET_VERIFY not in targets:
+        default_env.AddCustomTarget(name=TARGET_VERIFY, dependencies=None,
+                                    actions=[_verify_action(specs, verify_inputs)], title="tinyml: verify on host",
+                                    description="Compile the generated code on the host and compare with TFLite")
+
+
+# ---- entry points ---------------------------------------------------------------------------
+
+def configure(env, default_env, projenv=None, library_dir: str | None = None,
+              log: Callable[[str], None] = print) -> list[Generated]:
+    """Everything the extra script does; raises TinymlError for the user's mistakes.
+
+    `env` is the library's build environment, `default_env` PlatformIO's global one, `projenv`
+    the project sources' one. Safe to call more than once per build (PlatformIO may construct the
+    library builder again): conversion, sources and targets happen once, include paths are
+    (re)applied to whatever environment is passed.
+    """
+    if not wanted(env):
+        return []
+    build_dir = env.subst("$BUILD_DIR")
+    outdir = Path(build_dir) / GEN_DIR
+    state = _STATE.get(build_dir)
+    if state is None:
+        specs = parse_models(_option(env, OPT_MODEL), _option(env, OPT_MODELS), _option(env, OPT_PREFIX),
+                             env.subst("$PROJECT_DIR"))
+        _check_versions(library_dir, log)
+        state = _BuildState(specs)
+        state.generated = generate(specs, outdir, log)
+        check_budget(env, state.generated)
+        _STATE[build_dir] = state
+    inc = [str(outdir)]
+    if library_dir:
+        inc.append(os.path.join(library_dir, "include"))
+    for e in (env, projenv, default_env):
+        if e is not None:
+            e.AppendUnique(CPPPATH=inc)
+    if not state.sources_added:
+        c_files = [f for g in state.generated for f in g.files if f.endswith(".c")]
+        src_filter = "-<*> " + " ".join(f"+<{f}>" for f in c_files)
+        env.BuildSources(os.path.join("$BUILD_DIR", OBJ_DIR), str(outdir), src_filter)
+        state.sources_added = True
+        board_id = env.subst("$BOARD") if "BOARD" in env else ""
+        n = int(_text(_option(env, OPT_VERIFY_INPUTS, "20")).strip() or 20)
+        _register_targets(default_env, state.specs, board_id, n)
+    return state.generated
+
+
+def _check_versions(library_dir: str | None, log: Callable[[str], None]) -> None:
+    from .. import __version__
+
+    if not library_dir:
+        return
+    try:
+        lib_version = json.loads(Path(library_dir, "library.json").read_text()).get("version")
+    except (OSError, ValueError):
+        return
+    if lib_version and lib_version != __version__:
+        log(f"Warning: tinyml-pio library {lib_version} with the tinyml-pio Python package {__version__}: "
+            "the generated code and the kernels may not match; install the same version of both.")
+
+
+def main(env, projenv=None, library_dir: str | None = None, default_env=None) -> None:
+    """Called by library/extra_script.py inside `pio run`; a TinymlError ends the build with its message."""
+    if default_env is None:
+        from SCons.Script import DefaultEnvironment  # pylint: disable=import-error,import-outside-toplevel
+
+        default_env = DefaultEnvironment()
+    try:
+        configure(env, default_env, projenv=projenv, library_dir=library_dir)
+    except TinymlError as e:
+        sys.stderr.write(f"Error: {e}\n")
+        env.Exit(1)
