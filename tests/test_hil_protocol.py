@@ -113,6 +113,29 @@ def test_hung_board_fails_within_timeout(model, board):
         proc.send_signal(signal.SIGCONT)
 
 
+def test_board_reset_mid_run_is_reported(model, tmp_path):
+    """The firmware restarts (a new boot on the same line): the client aborts with a clear error."""
+    exe = build_host_firmware(model, tmp_path)
+    master, slave = os.openpty()
+    first = subprocess.Popen([str(exe)], stdin=master, stdout=master, close_fds=True)
+    second = None
+    try:
+        with HilClient(os.ttyname(slave), timeout=1.0, retries=0) as cl:
+            cl.hello()
+            first.kill()
+            first.wait()
+            second = subprocess.Popen([str(exe)], stdin=master, stdout=master, close_fds=True)
+            with pytest.raises(HilError, match="reset during the run"):
+                cl.invoke(timeout=1.0)
+    finally:
+        for p in (first, second):
+            if p:
+                p.kill()
+                p.wait()
+        os.close(master)
+        os.close(slave)
+
+
 def test_wrong_protocol_version_is_refused(model, tmp_path):
     exe = build_host_firmware(model, tmp_path, defines=("-DTINYML_HIL_PROTOCOL_VERSION=9",))
     proc, port, slave = _spawn(exe)
