@@ -1,0 +1,90 @@
+/*
+ * digits_cnn: classify 8x8 handwritten digits with a small int8 CNN that tinyml-pio converts to C
+ * during `pio run`.
+ *
+ * platformio.ini names the model with
+ *     custom_tinyml_models = digits:models/digits_cnn.tflite
+ * so the build generates digits.h / digits.c (prefix "digits") in .pio/build/<env>/tinyml/.
+ *
+ * For each test image of include/test_samples.h (written by train.py) it prints the raw int8
+ * outputs, the predicted class with its probability and the counter ticks one inference took,
+ * and checks the outputs against the TFLite reference. The exit code is 0 when all of them match.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "board.h"
+#include "digits.h"
+#include "test_samples.h"
+
+#if DIGITS_INPUT0_SIZE != TEST_INPUT_SIZE || DIGITS_OUTPUT0_SIZE != TEST_OUTPUT_SIZE
+#error "include/test_samples.h does not fit models/digits_cnn.tflite: run train.py again"
+#endif
+
+static void say(const char *fmt, ...) {
+    char buf[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    board_write(buf);
+}
+
+/* v with 3 decimals, without printf's float support (newlib-nano leaves it out). */
+static const char *fixed3(char *buf, size_t n, float v) {
+    long m = (long)(v * 1000.0f + (v < 0 ? -0.5f : 0.5f));
+    snprintf(buf, n, "%s%ld.%03ld", m < 0 ? "-" : "", (m < 0 ? -m : m) / 1000, (m < 0 ? -m : m) % 1000);
+    return buf;
+}
+
+int example_run(void) {
+    int s, i, matched = 0, correct = 0;
+    char num[24];
+
+    say("digits_cnn on %s: arena %d B, weights %d B, %d MACs, %d operators\n", board_name(), DIGITS_ARENA_SIZE,
+        DIGITS_WEIGHTS_BYTES, DIGITS_MACS, DIGITS_NUM_OPS);
+    say("counter: %s @ %lu Hz\n", board_counter_name(), (unsigned long)board_cycles_hz());
+
+    for (s = 0; s < TEST_NUM_SAMPLES; ++s) {
+        int8_t *in = (int8_t *)digits_input(0);
+        const int8_t *out;
+        uint32_t t0, t1;
+        int best = 0, ok, rc;
+
+        /* The images are already int8 (train.py quantized them with the model's input scale and
+         * zero point). Raw pixels p in 0..16 would be: q = round(p / 16 / DIGITS_INPUT0_SCALE) + DIGITS_INPUT0_ZERO_POINT. */
+        memcpy(in, test_inputs[s], DIGITS_INPUT0_BYTES);
+        t0 = board_cycles();
+        rc = digits_invoke();
+        t1 = board_cycles();
+        if (rc != 0) {
+            say("sample %d: invoke failed (%d)\n", s, rc);
+            return 2;
+        }
+        out = (const int8_t *)digits_output(0);
+
+        say("sample %d: out", s);
+        for (i = 0; i < DIGITS_OUTPUT0_SIZE; ++i) {
+            say(" %d", out[i]);
+            if (out[i] > out[best]) best = i;
+        }
+        ok = memcmp(out, test_expected[s], DIGITS_OUTPUT0_BYTES) == 0;
+        matched += ok;
+        correct += best == test_labels[s];
+        say(" | label %d pred %d score %s | %lu ticks | %s\n", test_labels[s], best,
+            fixed3(num, sizeof num, (out[best] - DIGITS_OUTPUT0_ZERO_POINT) * DIGITS_OUTPUT0_SCALE),
+            (unsigned long)(t1 - t0), ok ? "reference ok" : "REFERENCE MISMATCH");
+    }
+    say("summary: %d/%d outputs equal the TFLite reference, %d/%d predictions correct\n", matched, TEST_NUM_SAMPLES,
+        correct, TEST_NUM_SAMPLES);
+    return matched == TEST_NUM_SAMPLES ? 0 : 1;
+}
+
+#if !defined(ARDUINO)
+int main(void) {
+    board_init();
+    return example_run(); /* on the emulated boards: exit code to QEMU (semihosting) or halt */
+}
+#endif
