@@ -29,6 +29,8 @@ def test_model_on_board(model, hil_board, hil_inputs, hil_record):
     assert 0 < lat["min"] <= lat["median"] <= lat["max"]
     assert rec["per_layer_cycles"] is not None and len(rec["per_layer_cycles"]) == len(c.graph.ops)
     if hil_board.name != "host":
+        # the linked arena symbol is exactly the planner's arena
+        assert rec["linked_arena_bytes"] == c.plan.arena_size
         # the stack is measured by painting, static RAM and flash come from the ELF
         assert 0 < rec["stack_peak_bytes"] <= rec["stack_size_bytes"]
         assert rec["ram_bytes"] >= c.plan.arena_size

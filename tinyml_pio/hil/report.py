@@ -16,7 +16,7 @@ COLUMNS = [
 def _cell(rec: dict[str, Any], key: str) -> str:
     if key == "clock":
         c = rec["clock"]
-        return f"{c['source']} @ {c['hz'] / 1e6:g} MHz"
+        return f"{c['source']} @ {c['hz'] / 1e6:g} MHz" + (" (icount)" if c.get("deterministic") else "")
     if key == "latency":
         lat = rec["latency_cycles"]
         return f"{lat['min']}/{lat['median']}/{lat['max']}"

@@ -33,6 +33,8 @@ class Firmware:
     path: Path  # ELF or host executable
     ram_bytes: int | None  # static RAM (.data + .bss) from the ELF
     flash_bytes: int | None  # .text + .data (+ .rodata) from the ELF
+    arena_bytes: int | None = None  # size of the linked <prefix>_arena symbol in the ELF
+    deterministic_clock: bool = False  # emulated boards: ticks follow the instruction count (-icount)
 
 
 class Target:
@@ -55,6 +57,16 @@ def _cache_dir(*parts: str) -> Path:
     d = base.joinpath(*parts)
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def elf_symbol_size(elf: Path, symbol: str, nm_tool: str = "arm-none-eabi-nm") -> int | None:
+    """The size the linker gave `symbol` (e.g. the model's arena), or None if it is absent."""
+    out = subprocess.run([nm_tool, "-S", str(elf)], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] == symbol:
+            return int(parts[1], 16)
+    return None
 
 
 def elf_sizes(elf: Path, size_tool: str = "arm-none-eabi-size") -> tuple[int, int]:
@@ -161,7 +173,8 @@ class PlatformIOTarget(Target):
                                   hint="run `tinyml-pio setup-offline` on machines without the PlatformIO registry; "
                                   f"the project is in {proj}.")
         ram, flash = elf_sizes(elf)
-        return Firmware(elf, ram, flash)
+        return Firmware(elf, ram, flash, elf_symbol_size(elf, f"{c.prefix}_arena"),
+                        deterministic_clock=isinstance(self, EmulatedTarget))
 
     def start(self, fw: Firmware) -> str:
         if not self.port:
