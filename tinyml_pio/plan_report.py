@@ -1,0 +1,377 @@
+"""`tinyml-pio plan`: the memory plan as text, JSON or a picture, against a board and against TFLite Micro.
+
+The text report has one line per operator (in execution order) with the bytes live while it runs;
+the widest operator is marked. Below: the arena next to the lower bound, the weights (flash),
+which layers run in place, and every buffer with its offset, size and lifetime.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .boards import Board, list_boards, load_board
+from .errors import TinymlError
+from .ir import Graph
+from .ops import Layer, TensorArg, try_lower
+from .planner import Plan, plan_memory
+from .tflite_import import load_model
+
+
+@dataclass
+class PlanReport:
+    graph: Graph
+    layers: list[Layer]
+    plan: Plan
+    weights_bytes: int
+    problems: list[str] = field(default_factory=list)  # unsupported operators (planned without their scratch)
+    board: Board | None = None
+    tflm: dict[str, Any] | None = None
+
+    @property
+    def gap(self) -> int:
+        return self.plan.arena_size - self.plan.lower_bound
+
+    @property
+    def fits(self) -> bool | None:
+        if self.board is None:
+            return None
+        return self.plan.arena_size <= self.board.arena_budget and self.weights_bytes <= self.board.weights_budget
+
+
+def layers_for_planning(g: Graph) -> tuple[list[Layer], list[str]]:
+    """Lower the model; operators that cannot be lowered yet become placeholders (no scratch, no in-place)."""
+    lowered, problems = try_lower(g)
+    layers = [l if l is not None else Layer(op=op, func=None, comment="unsupported") for op, l in zip(g.ops, lowered)]
+    return layers, problems
+
+
+def weights_bytes(g: Graph, layers: list[Layer]) -> int:
+    """Flash bytes the generated code holds: constant tensors the kernels read plus per-layer constants
+    (the same sum the generated source's header comment reports)."""
+    used: set[int] = set()
+    extra = 0
+    for l in layers:
+        if l.func is None and l.alias is None:  # placeholder for an unsupported operator
+            used |= {t for t in l.op.inputs if t >= 0 and g.t(t).is_const}
+            continue
+        for a in l.args:
+            if isinstance(a, TensorArg) and g.t(a.tensor).is_const:
+                used.add(a.tensor)
+        extra += sum(arr.nbytes for arr in l.consts.values())
+    return sum(g.t(t).nbytes for t in used) + extra
+
+
+def build_report(path: str, board: str | None = None, compare_tflm: bool = False) -> PlanReport:
+    g = load_model(path)
+    layers, problems = layers_for_planning(g)
+    plan = plan_memory(g, layers)
+    rep = PlanReport(g, layers, plan, weights_bytes(g, layers), problems)
+    if board:
+        rep.board = load_board(board)
+    if compare_tflm:
+        rep.tflm = tflm_arena(Path(path).read_bytes())
+    return rep
+
+
+# ---------------------------------------------------------------------------------------------
+# TFLite Micro's own figures
+
+
+_ALLOC_RE = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+
+_TFLM_SCRIPT = r"""
+import sys
+from tflite_micro import runtime
+data = open(sys.argv[1], 'rb').read()
+it = runtime.Interpreter.from_bytes(data, arena_size=int(sys.argv[2]))
+sys.stdout.flush()
+it.print_allocations()
+sys.stdout.flush()
+"""
+
+
+def tflm_arena(model: bytes, timeout: float = 120.0) -> dict[str, Any]:
+    """Run the tflite-micro interpreter's allocator on the model (in a subprocess: it prints from C and
+    may abort on models it rejects). Returns {'total', 'head', 'tail'} in bytes, or {'error': why}."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
+        f.write(model)
+        f.flush()
+        last = ""
+        for arena in (max(len(model) * 4, 1 << 20), 16 << 20, 128 << 20):
+            try:
+                r = subprocess.run([sys.executable, "-c", _TFLM_SCRIPT, f.name, str(arena)],
+                                   capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return {"error": "tflite-micro timed out"}
+            found = {k: int(v) for k, v in _ALLOC_RE.findall(r.stdout + r.stderr)}
+            if r.returncode == 0 and {"total", "head", "tail"} <= set(found):
+                return found
+            text = (r.stderr or r.stdout).strip().splitlines()
+            last = text[-1] if text else f"exit code {r.returncode}"
+            if "No module named" in last:
+                return {"error": "tflite-micro is not installed (pip install tflite-micro)"}
+            if "arena" not in (r.stdout + r.stderr).lower():
+                break  # not an arena-size problem: a bigger arena will not help
+    return {"error": f"tflite-micro refused the model: {last}"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Board budget
+
+
+def check_board(rep: PlanReport) -> None:
+    """Raise TinymlError if the model does not fit the board: by how much, where, and what would help."""
+    b = rep.board
+    if b is None or rep.fits:
+        return
+    plan, g = rep.plan, rep.graph
+    problems = []
+    hints = []
+    if plan.arena_size > b.arena_budget:
+        pos = plan.peak_position
+        op = g.ops[plan.peak_op] if plan.order else None
+        live = sorted(_live_tensors(rep, pos), key=lambda x: -x[1])[:3]
+        biggest = ", ".join(f"{name} {n} B" for name, n in live)
+        problems.append(
+            f"the arena needs {plan.arena_size} bytes but {b.name} has {b.arena_budget} for it "
+            f"({b.sram_bytes} SRAM - {b.reserved_sram_bytes} reserved for stack and firmware): "
+            f"{plan.arena_size - b.arena_budget} bytes over. The peak is {op.describe() if op else '-'} "
+            f"with {plan.live_bytes[pos] if plan.live_bytes else 0} bytes live ({biggest}).")
+        if plan.lower_bound > b.arena_budget:
+            hints.append(f"no plan can fit: {plan.lower_bound} bytes must be live at once at that operator; make its "
+                         "tensors smaller (lower input resolution, fewer channels around it, or a smaller width "
+                         "multiplier), or split the model")
+        else:
+            hints.append(f"the lower bound ({plan.lower_bound} bytes) fits, so a better plan might; please report it")
+        if b.reserved_sram_bytes:
+            hints.append(f"if your firmware needs less than {b.reserved_sram_bytes} bytes of stack and data, "
+                         f"lower reserved_sram_bytes in board_defs/boards/{b.id}.json")
+    if rep.weights_bytes > b.weights_budget:
+        problems.append(f"the weights need {rep.weights_bytes} bytes of flash but {b.name} has {b.weights_budget} "
+                        f"({b.flash_bytes} flash - {b.reserved_flash_bytes} reserved): "
+                        f"{rep.weights_bytes - b.weights_budget} bytes over.")
+        hints.append("prune or shrink the model (fewer channels or layers)")
+    others = [o for o in list_boards() if o.id != b.id and o.arena_budget >= plan.arena_size
+              and o.weights_budget >= rep.weights_bytes]
+    if others:
+        hints.append("boards it fits: " + ", ".join(o.name for o in others))
+    raise TinymlError(f"{g.path or g.name} does not fit {b.name}: " + " ".join(problems), hint="; ".join(hints) + ".")
+
+
+# ---------------------------------------------------------------------------------------------
+# Text and JSON
+
+
+def _live_tensors(rep: PlanReport, pos: int) -> list[tuple[str, int]]:
+    out = []
+    for b in rep.plan.buffers:
+        s = b.size_at(pos)
+        if s:
+            out.append((_buffer_name(b, pos, rep.plan.tensor_spans), s))
+    return out
+
+
+def _buffer_name(b, pos: int | None = None, spans: dict[int, tuple[int, int]] | None = None) -> str:
+    """'s<op>' for scratch, 't<tensor>' for a tensor; at an in-place step 't<in>>t<out>'."""
+    if b.key.startswith("s"):
+        return f"s{b.key[1:]}"
+    if pos is not None and spans:
+        here = sorted((spans[t][0], t) for t in b.tensors if t in spans and spans[t][0] <= pos <= spans[t][1])
+        if here:
+            return ">".join(f"t{t}" for _, t in here)
+    return f"t{b.key[1:]}"
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def format_text(rep: PlanReport) -> str:
+    g, plan = rep.graph, rep.plan
+    lines = [f"model: {g.path or g.name}"]
+    if rep.problems:
+        lines.append(f"warning: {len(rep.problems)} operator(s) not supported yet; planned without their kernel scratch:")
+        lines += [f"  - {p}" for p in rep.problems]
+    order_note = "reordered for memory" if plan.reordered else "model order"
+    lines.append(f"{len(plan.order)} operators ({order_note}); live bytes while each runs:")
+    lines.append("")
+    peak_pos = plan.peak_position
+    top = max(plan.live_bytes, default=0) or 1
+    lines.append(f"{'step':>4} {'op':>4}  {'type':<22} {'live':>9} {'bound':>9}  {'':<20}  live buffers")
+    for pos, op_index in enumerate(plan.order):
+        op = g.ops[op_index]
+        live = plan.live_bytes[pos]
+        bar = "#" * max(1 if live else 0, round(20 * live / top))
+        names = [n for n, _ in sorted(_live_tensors(rep, pos), key=lambda x: -x[1])]
+        shown = " ".join(names[:6]) + (f" +{len(names) - 6}" if len(names) > 6 else "")
+        mark = "  <- peak" if pos == peak_pos else ""
+        ip = " (in place)" if op_index in plan.inplace_ops else ""
+        lines.append(f"{pos:>4} {op_index:>4}  {(op.type + ip)[:22]:<22} {_fmt(live):>9} {_fmt(plan.lower_bounds[pos]):>9}  "
+                     f"{bar:<20}  {shown}{mark}")
+    lines.append("")
+    gap = rep.gap
+    pct = 100.0 * gap / plan.lower_bound if plan.lower_bound else 0.0
+    lines.append(f"arena:       {_fmt(plan.arena_size)} bytes  (placement: {plan.strategy or '-'})")
+    lines.append(f"lower bound: {_fmt(plan.lower_bound)} bytes at op {plan.peak_op}"
+                 + ("  (arena is optimal for this order)" if gap == 0 else f"  (gap {_fmt(gap)} bytes, {pct:.1f}%)"))
+    lines.append(f"TFLM greedy: {_fmt(plan.tflm_greedy_arena)} bytes  (largest-first first-fit, model order, no in-place)")
+    lines.append(f"weights:     {_fmt(rep.weights_bytes)} bytes (flash)")
+    if plan.inplace_ops:
+        lines.append(f"in place:    op " + ", ".join(str(i) for i in plan.inplace_ops))
+    if plan.reordered:
+        lines.append("order:       " + " ".join(str(i) for i in plan.order))
+    if rep.tflm is not None:
+        t = rep.tflm
+        if "error" in t:
+            lines.append(f"TFLite Micro: {t['error']}")
+        else:
+            ratio = plan.arena_size / t["head"] if t["head"] else float("nan")
+            lines.append(f"TFLite Micro: head {_fmt(t['head'])} + tail {_fmt(t['tail'])} = {_fmt(t['total'])} bytes; "
+                         f"ours/head = {ratio:.3f} (ours {_fmt(plan.arena_size)}; TFLM head = tensors+scratch, "
+                         f"tail = its runtime structures, which generated code does not need)")
+    if rep.board is not None:
+        b = rep.board
+        lines.append(f"board:       {b.name}: arena budget {_fmt(b.arena_budget)} bytes "
+                     f"({'fits' if plan.arena_size <= b.arena_budget else 'DOES NOT FIT'}, "
+                     f"{100.0 * plan.arena_size / b.arena_budget:.1f}% used), weights budget {_fmt(b.weights_budget)} bytes "
+                     f"({'fits' if rep.weights_bytes <= b.weights_budget else 'DOES NOT FIT'})")
+    lines.append("")
+    lines.append(f"{'buffer':<8} {'offset':>8} {'size':>8}  {'steps':<9}  tensors")
+    for b in sorted(plan.buffers, key=lambda b: (b.offset, b.first, b.key)):
+        if b.key.startswith("s"):
+            what = f"scratch of op {b.key[1:]}"
+        else:
+            what = ", ".join(f"t{t} {_shape(g, t)}" for t in b.tensors)
+        steps = f"{b.first}-{b.last}" if b.first != b.last else f"{b.first}"
+        if len(b.pieces) > 1:
+            what += "  pieces " + " ".join(f"[{f}-{l}:{s}]" for f, l, s in b.pieces)
+        lines.append(f"{_buffer_name(b):<8} {b.offset:>8} {b.size:>8}  {steps:<9}  {what}")
+    return "\n".join(lines)
+
+
+def _shape(g: Graph, t: int) -> str:
+    return "x".join(str(d) for d in g.t(t).shape) or "scalar"
+
+
+def to_json(rep: PlanReport) -> dict[str, Any]:
+    g, plan = rep.graph, rep.plan
+    ops = []
+    for pos, op_index in enumerate(plan.order):
+        ops.append(dict(position=pos, op_index=op_index, type=g.ops[op_index].type,
+                        live_bytes=plan.live_bytes[pos], lower_bound_bytes=plan.lower_bounds[pos],
+                        inplace=op_index in plan.inplace_ops,
+                        live=[dict(buffer=n, bytes=s) for n, s in _live_tensors(rep, pos)]))
+    out: dict[str, Any] = dict(
+        model=g.path or g.name,
+        arena_bytes=plan.arena_size,
+        lower_bound_bytes=plan.lower_bound,
+        gap_bytes=rep.gap,
+        weights_bytes=rep.weights_bytes,
+        peak_op_index=plan.peak_op,
+        peak_position=plan.peak_position,
+        peak_live_bytes=max(plan.live_bytes, default=0),
+        strategy=plan.strategy,
+        tflm_greedy_arena_bytes=plan.tflm_greedy_arena,
+        order=plan.order,
+        reordered=plan.reordered,
+        order_search_exact=plan.order_exact,
+        inplace_ops=plan.inplace_ops,
+        alignment=16,
+        ops=ops,
+        buffers=[dict(key=b.key, name=_buffer_name(b), tensors=list(b.tensors), offset=b.offset, size=b.size,
+                      first=b.first, last=b.last, pieces=[list(p) for p in b.pieces]) for b in plan.buffers],
+        tensor_offsets={str(k): v for k, v in sorted(plan.tensor_offsets.items())},
+        scratch_offsets={str(k): v for k, v in sorted(plan.scratch_offsets.items())},
+        unsupported=rep.problems,
+    )
+    if rep.board is not None:
+        b = rep.board
+        out["board"] = dict(id=b.id, name=b.name, arena_budget_bytes=b.arena_budget, weights_budget_bytes=b.weights_budget,
+                            fits=bool(rep.fits), arena_over_bytes=max(0, plan.arena_size - b.arena_budget),
+                            weights_over_bytes=max(0, rep.weights_bytes - b.weights_budget))
+    if rep.tflm is not None:
+        t = dict(rep.tflm)
+        if "head" in t and t["head"]:
+            t["ratio_ours_to_head"] = round(plan.arena_size / t["head"], 4)
+        out["tflm"] = t
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Picture
+
+
+def plot(rep: PlanReport, path: str) -> None:
+    """The memory timeline: x = execution step, y = arena offset; each tensor a rectangle."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise TinymlError("--plot needs matplotlib.", hint="pip install matplotlib") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    g, plan = rep.graph, rep.plan
+    n = max(len(plan.order), 1)
+    fig, ax = plt.subplots(figsize=(min(24, 4 + 0.45 * n), 6), dpi=110)
+    cmap = plt.get_cmap("tab20")
+    unit, scale = ("KB", 1024.0) if plan.arena_size >= 4096 else ("bytes", 1.0)
+    for i, b in enumerate(sorted(plan.buffers, key=lambda b: (b.first, b.key))):
+        scratch = b.key.startswith("s")
+        color = "0.75" if scratch else cmap(i % 20)
+        for k, (f, l, s) in enumerate(b.pieces):
+            if s <= 0:
+                continue
+            rect = Rectangle((f - 0.45, b.offset / scale), (l - f) + 0.9, s / scale, facecolor=color,
+                             edgecolor="black", linewidth=0.6, hatch="//" if scratch else None, alpha=0.9)
+            ax.add_patch(rect)
+            if s >= 0.06 * max(plan.arena_size, 1):
+                if scratch:
+                    label = f"s{b.key[1:]}"
+                else:  # the tensors stored here during this piece, e.g. "t18→t22" for an in-place chain
+                    here = sorted((plan.tensor_spans[t][0], t) for t in b.tensors if t in plan.tensor_spans
+                                  and plan.tensor_spans[t][0] <= l and plan.tensor_spans[t][1] >= f)
+                    label = "→".join(f"t{t}" for _, t in here) or f"t{b.key[1:]}"
+                ax.text((f + l) / 2, (b.offset + s / 2) / scale, label, ha="center", va="center", fontsize=7)
+    pk = plan.peak_position
+    ax.axvspan(pk - 0.5, pk + 0.5, facecolor="red", alpha=0.12, zorder=3, label=f"peak (op {plan.peak_op})")
+    ax.axhline(plan.arena_size / scale, color="black", linestyle="-", linewidth=1, label=f"arena {plan.arena_size} B")
+    ax.axhline(plan.lower_bound / scale, color="red", linestyle="--", linewidth=1, label=f"lower bound {plan.lower_bound} B")
+    if rep.tflm and "head" in rep.tflm:
+        ax.axhline(rep.tflm["head"] / scale, color="blue", linestyle=":", linewidth=1,
+                   label=f"TFLM arena head {rep.tflm['head']} B")
+    ax.plot(range(len(plan.live_bytes)), [v / scale for v in plan.live_bytes], color="0.3", marker=".",
+            linewidth=0.8, label="live bytes")
+    ax.set_xlim(-0.7, n - 0.3)
+    ax.set_ylim(0, max(plan.arena_size, (rep.tflm or {}).get("head", 0) or 0, 1) / scale * 1.08)
+    ax.set_xticks(range(len(plan.order)))
+    ax.set_xticklabels([f"{i}\n{g.ops[i].type[:10]}" for i in plan.order] if n <= 40 else [str(i) for i in plan.order],
+                       fontsize=6 if n > 20 else 7)
+    ax.set_xlabel("operator (execution order)")
+    ax.set_ylabel(f"arena offset ({unit})")
+    ax.set_title(f"{Path(g.path).name if g.path else g.name}: arena {plan.arena_size} B, lower bound {plan.lower_bound} B, "
+                 f"peak at op {plan.peak_op}", fontsize=10)
+    ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run(model: str, board: str | None = None, as_json: bool = False, plot_path: str | None = None,
+        compare_tflm: bool = False, out=print) -> int:
+    rep = build_report(model, board=board, compare_tflm=compare_tflm)
+    if plot_path:
+        plot(rep, plot_path)
+    out(json.dumps(to_json(rep), indent=2) if as_json else format_text(rep))
+    if plot_path and not as_json:
+        out(f"wrote {plot_path}")
+    check_board(rep)
+    return 0
