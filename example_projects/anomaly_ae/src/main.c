@@ -20,20 +20,22 @@
 
 #include "ae.h"
 #include "anomaly_threshold.h"
-#include "board.h"
 #include "test_samples.h"
+#include "tinyml_board.h"
 
 #if AE_INPUT0_SIZE != TEST_INPUT_SIZE || AE_OUTPUT0_SIZE != TEST_OUTPUT_SIZE || AE_INPUT0_SIZE != AE_OUTPUT0_SIZE
 #error "include/test_samples.h does not fit models/anomaly_ae.tflite: run train.py again"
 #endif
 
+/* printf-like output through the board support (tinyml_board.h): the same on every board. */
 static void say(const char *fmt, ...) {
     char buf[160];
+    const char *p = buf;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    board_write(buf);
+    while (*p) tinyml_board_putc(*p++);
 }
 
 /* v >= 0 with 7 decimals, without printf's float support (newlib-nano leaves it out). */
@@ -56,13 +58,15 @@ static float anomaly_score(const int8_t *in, const int8_t *out) {
     return sum / (float)AE_INPUT0_SIZE;
 }
 
-int example_run(void) {
+int tinyml_app_main(void); /* the entry point on every board */
+
+int tinyml_app_main(void) {
     int s, i, matched = 0, correct = 0;
     char num[24], thr[24];
 
-    say("anomaly_ae on %s: arena %d B, weights %d B, %d MACs, %d operators\n", board_name(), AE_ARENA_SIZE,
+    say("anomaly_ae on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, AE_ARENA_SIZE,
         AE_WEIGHTS_BYTES, AE_MACS, AE_NUM_OPS);
-    say("counter: %s @ %lu Hz; threshold %s\n", board_counter_name(), (unsigned long)board_cycles_hz(),
+    say("counter: %s @ %lu Hz; threshold %s\n", tinyml_board_counter_name(), (unsigned long)tinyml_board_cycles_hz(),
         fixed7(thr, sizeof thr, ANOMALY_THRESHOLD));
 
     for (s = 0; s < TEST_NUM_SAMPLES; ++s) {
@@ -75,9 +79,9 @@ int example_run(void) {
         float score;
 
         memcpy(ae_input(0), frame, AE_INPUT0_BYTES);
-        t0 = board_cycles();
+        t0 = tinyml_board_cycles();
         rc = ae_invoke();
-        t1 = board_cycles();
+        t1 = tinyml_board_cycles();
         if (rc != 0) {
             say("sample %d: invoke failed (%d)\n", s, rc);
             return 2;
@@ -101,8 +105,8 @@ int example_run(void) {
 }
 
 #if !defined(ARDUINO)
-int main(void) {
-    board_init();
-    return example_run(); /* on the emulated boards: exit code to QEMU (semihosting) or halt */
-}
+/* The emulated boards' startup code has initialised the board; main() returning ends the program
+ * (exit code to QEMU through semihosting, or halt). On Arduino boards the library's setup() calls
+ * tinyml_app_main() instead (build_flags = -D TINYML_ARDUINO_APP_MAIN). */
+int main(void) { return tinyml_app_main(); }
 #endif

@@ -15,21 +15,23 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "board.h"
 #include "digits.h"
 #include "test_samples.h"
+#include "tinyml_board.h"
 
 #if DIGITS_INPUT0_SIZE != TEST_INPUT_SIZE || DIGITS_OUTPUT0_SIZE != TEST_OUTPUT_SIZE
 #error "include/test_samples.h does not fit models/digits_cnn.tflite: run train.py again"
 #endif
 
+/* printf-like output through the board support (tinyml_board.h): the same on every board. */
 static void say(const char *fmt, ...) {
     char buf[160];
+    const char *p = buf;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    board_write(buf);
+    while (*p) tinyml_board_putc(*p++);
 }
 
 /* v with 3 decimals, without printf's float support (newlib-nano leaves it out). */
@@ -39,13 +41,15 @@ static const char *fixed3(char *buf, size_t n, float v) {
     return buf;
 }
 
-int example_run(void) {
+int tinyml_app_main(void); /* the entry point on every board */
+
+int tinyml_app_main(void) {
     int s, i, matched = 0, correct = 0;
     char num[24];
 
-    say("digits_cnn on %s: arena %d B, weights %d B, %d MACs, %d operators\n", board_name(), DIGITS_ARENA_SIZE,
+    say("digits_cnn on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, DIGITS_ARENA_SIZE,
         DIGITS_WEIGHTS_BYTES, DIGITS_MACS, DIGITS_NUM_OPS);
-    say("counter: %s @ %lu Hz\n", board_counter_name(), (unsigned long)board_cycles_hz());
+    say("counter: %s @ %lu Hz\n", tinyml_board_counter_name(), (unsigned long)tinyml_board_cycles_hz());
 
     for (s = 0; s < TEST_NUM_SAMPLES; ++s) {
         int8_t *in = (int8_t *)digits_input(0);
@@ -56,9 +60,9 @@ int example_run(void) {
         /* The images are already int8 (train.py quantized them with the model's input scale and
          * zero point). Raw pixels p in 0..16 would be: q = round(p / 16 / DIGITS_INPUT0_SCALE) + DIGITS_INPUT0_ZERO_POINT. */
         memcpy(in, test_inputs[s], DIGITS_INPUT0_BYTES);
-        t0 = board_cycles();
+        t0 = tinyml_board_cycles();
         rc = digits_invoke();
-        t1 = board_cycles();
+        t1 = tinyml_board_cycles();
         if (rc != 0) {
             say("sample %d: invoke failed (%d)\n", s, rc);
             return 2;
@@ -83,8 +87,8 @@ int example_run(void) {
 }
 
 #if !defined(ARDUINO)
-int main(void) {
-    board_init();
-    return example_run(); /* on the emulated boards: exit code to QEMU (semihosting) or halt */
-}
+/* The emulated boards' startup code has initialised the board; main() returning ends the program
+ * (exit code to QEMU through semihosting, or halt). On Arduino boards the library's setup() calls
+ * tinyml_app_main() instead (build_flags = -D TINYML_ARDUINO_APP_MAIN). */
+int main(void) { return tinyml_app_main(); }
 #endif

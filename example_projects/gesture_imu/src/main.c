@@ -15,21 +15,23 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "board.h"
 #include "gesture.h"
 #include "test_samples.h"
+#include "tinyml_board.h"
 
 #if GESTURE_INPUT0_SIZE != TEST_INPUT_SIZE || GESTURE_OUTPUT0_SIZE != TEST_OUTPUT_SIZE
 #error "include/test_samples.h does not fit models/gesture_imu.tflite: run train.py again"
 #endif
 
+/* printf-like output through the board support (tinyml_board.h): the same on every board. */
 static void say(const char *fmt, ...) {
     char buf[160];
+    const char *p = buf;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    board_write(buf);
+    while (*p) tinyml_board_putc(*p++);
 }
 
 /* v with 3 decimals, without printf's float support (newlib-nano leaves it out). */
@@ -48,14 +50,16 @@ static int8_t quantize_g(float a) {
     return (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
 }
 
-int example_run(void) {
+int tinyml_app_main(void); /* the entry point on every board */
+
+int tinyml_app_main(void) {
     int s, i, matched = 0, correct = 0;
     char num[24];
 
-    say("gesture_imu on %s: arena %d B, weights %d B, %d MACs, %d operators\n", board_name(), GESTURE_ARENA_SIZE,
+    say("gesture_imu on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, GESTURE_ARENA_SIZE,
         GESTURE_WEIGHTS_BYTES, GESTURE_MACS, GESTURE_NUM_OPS);
-    say("counter: %s @ %lu Hz; input quantization: 0 g -> %d, 1 g -> %d\n", board_counter_name(),
-        (unsigned long)board_cycles_hz(), quantize_g(0.0f), quantize_g(1.0f));
+    say("counter: %s @ %lu Hz; input quantization: 0 g -> %d, 1 g -> %d\n", tinyml_board_counter_name(),
+        (unsigned long)tinyml_board_cycles_hz(), quantize_g(0.0f), quantize_g(1.0f));
 
     for (s = 0; s < TEST_NUM_SAMPLES; ++s) {
         int8_t *in = (int8_t *)gesture_input(0);
@@ -64,9 +68,9 @@ int example_run(void) {
         int best = 0, ok, rc;
 
         memcpy(in, test_inputs[s], GESTURE_INPUT0_BYTES);
-        t0 = board_cycles();
+        t0 = tinyml_board_cycles();
         rc = gesture_invoke();
-        t1 = board_cycles();
+        t1 = tinyml_board_cycles();
         if (rc != 0) {
             say("sample %d: invoke failed (%d)\n", s, rc);
             return 2;
@@ -91,8 +95,8 @@ int example_run(void) {
 }
 
 #if !defined(ARDUINO)
-int main(void) {
-    board_init();
-    return example_run(); /* on the emulated boards: exit code to QEMU (semihosting) or halt */
-}
+/* The emulated boards' startup code has initialised the board; main() returning ends the program
+ * (exit code to QEMU through semihosting, or halt). On Arduino boards the library's setup() calls
+ * tinyml_app_main() instead (build_flags = -D TINYML_ARDUINO_APP_MAIN). */
+int main(void) { return tinyml_app_main(); }
 #endif
