@@ -37,6 +37,14 @@ void tinyml_board_putc(char c);
 int tinyml_board_getc(uint32_t timeout_ms);
 void tinyml_board_flush(void);
 
+/* printf-style output over tinyml_board_putc (library/src/boards/board_print.c; lines up to 159
+ * characters), so applications print the same way on every board. */
+void tinyml_board_printf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* 1 when a semihosting host (QEMU -semihosting, a debugger) answers (probed on the first call). */
 int tinyml_board_has_semihosting(void);
 

@@ -13,7 +13,6 @@
  * (include/anomaly_threshold.h, chosen by train.py) and the counter ticks one inference took, and
  * checks the outputs against the TFLite reference. The exit code is 0 when all of them match.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,17 +25,6 @@
 #if AE_INPUT0_SIZE != TEST_INPUT_SIZE || AE_OUTPUT0_SIZE != TEST_OUTPUT_SIZE || AE_INPUT0_SIZE != AE_OUTPUT0_SIZE
 #error "include/test_samples.h does not fit models/anomaly_ae.tflite: run train.py again"
 #endif
-
-/* printf-like output through the board support (tinyml_board.h): the same on every board. */
-static void say(const char *fmt, ...) {
-    char buf[160];
-    const char *p = buf;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    while (*p) tinyml_board_putc(*p++);
-}
 
 /* v >= 0 with 7 decimals, without printf's float support (newlib-nano leaves it out). */
 static const char *fixed7(char *buf, size_t n, float v) {
@@ -64,9 +52,9 @@ int tinyml_app_main(void) {
     int s, i, matched = 0, correct = 0;
     char num[24], thr[24];
 
-    say("anomaly_ae on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, AE_ARENA_SIZE,
+    tinyml_board_printf("anomaly_ae on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, AE_ARENA_SIZE,
         AE_WEIGHTS_BYTES, AE_MACS, AE_NUM_OPS);
-    say("counter: %s @ %lu Hz; threshold %s\n", tinyml_board_counter_name(), (unsigned long)tinyml_board_cycles_hz(),
+    tinyml_board_printf("counter: %s @ %lu Hz; threshold %s\n", tinyml_board_counter_name(), (unsigned long)tinyml_board_cycles_hz(),
         fixed7(thr, sizeof thr, ANOMALY_THRESHOLD));
 
     for (s = 0; s < TEST_NUM_SAMPLES; ++s) {
@@ -83,23 +71,23 @@ int tinyml_app_main(void) {
         rc = ae_invoke();
         t1 = tinyml_board_cycles();
         if (rc != 0) {
-            say("sample %d: invoke failed (%d)\n", s, rc);
+            tinyml_board_printf("sample %d: invoke failed (%d)\n", s, rc);
             return 2;
         }
         out = (const int8_t *)ae_output(0);
         score = anomaly_score(frame, out);
         is_anomaly = score > ANOMALY_THRESHOLD;
 
-        say("sample %d: out", s);
-        for (i = 0; i < AE_OUTPUT0_SIZE; ++i) say(" %d", out[i]);
+        tinyml_board_printf("sample %d: out", s);
+        for (i = 0; i < AE_OUTPUT0_SIZE; ++i) tinyml_board_printf(" %d", out[i]);
         ok = memcmp(out, test_expected[s], AE_OUTPUT0_BYTES) == 0;
         matched += ok;
         correct += is_anomaly == (test_kinds[s] != 0);
-        say(" | kind %s score %s -> %s | %lu ticks | %s\n", test_kind_names[test_kinds[s]],
+        tinyml_board_printf(" | kind %s score %s -> %s | %lu ticks | %s\n", test_kind_names[test_kinds[s]],
             fixed7(num, sizeof num, score), is_anomaly ? "anomaly" : "normal", (unsigned long)(t1 - t0),
             ok ? "reference ok" : "REFERENCE MISMATCH");
     }
-    say("summary: %d/%d outputs equal the TFLite reference, %d/%d decisions correct\n", matched, TEST_NUM_SAMPLES,
+    tinyml_board_printf("summary: %d/%d outputs equal the TFLite reference, %d/%d decisions correct\n", matched, TEST_NUM_SAMPLES,
         correct, TEST_NUM_SAMPLES);
     return matched == TEST_NUM_SAMPLES ? 0 : 1;
 }

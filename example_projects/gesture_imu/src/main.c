@@ -10,7 +10,6 @@
  * outputs, the recognised gesture with its probability and the counter ticks one inference took,
  * and checks the outputs against the TFLite reference. The exit code is 0 when all of them match.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,17 +21,6 @@
 #if GESTURE_INPUT0_SIZE != TEST_INPUT_SIZE || GESTURE_OUTPUT0_SIZE != TEST_OUTPUT_SIZE
 #error "include/test_samples.h does not fit models/gesture_imu.tflite: run train.py again"
 #endif
-
-/* printf-like output through the board support (tinyml_board.h): the same on every board. */
-static void say(const char *fmt, ...) {
-    char buf[160];
-    const char *p = buf;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    while (*p) tinyml_board_putc(*p++);
-}
 
 /* v with 3 decimals, without printf's float support (newlib-nano leaves it out). */
 static const char *fixed3(char *buf, size_t n, float v) {
@@ -56,9 +44,9 @@ int tinyml_app_main(void) {
     int s, i, matched = 0, correct = 0;
     char num[24];
 
-    say("gesture_imu on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, GESTURE_ARENA_SIZE,
+    tinyml_board_printf("gesture_imu on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, GESTURE_ARENA_SIZE,
         GESTURE_WEIGHTS_BYTES, GESTURE_MACS, GESTURE_NUM_OPS);
-    say("counter: %s @ %lu Hz; input quantization: 0 g -> %d, 1 g -> %d\n", tinyml_board_counter_name(),
+    tinyml_board_printf("counter: %s @ %lu Hz; input quantization: 0 g -> %d, 1 g -> %d\n", tinyml_board_counter_name(),
         (unsigned long)tinyml_board_cycles_hz(), quantize_g(0.0f), quantize_g(1.0f));
 
     for (s = 0; s < TEST_NUM_SAMPLES; ++s) {
@@ -72,24 +60,24 @@ int tinyml_app_main(void) {
         rc = gesture_invoke();
         t1 = tinyml_board_cycles();
         if (rc != 0) {
-            say("sample %d: invoke failed (%d)\n", s, rc);
+            tinyml_board_printf("sample %d: invoke failed (%d)\n", s, rc);
             return 2;
         }
         out = (const int8_t *)gesture_output(0);
 
-        say("sample %d: out", s);
+        tinyml_board_printf("sample %d: out", s);
         for (i = 0; i < GESTURE_OUTPUT0_SIZE; ++i) {
-            say(" %d", out[i]);
+            tinyml_board_printf(" %d", out[i]);
             if (out[i] > out[best]) best = i;
         }
         ok = memcmp(out, test_expected[s], GESTURE_OUTPUT0_BYTES) == 0;
         matched += ok;
         correct += best == test_labels[s];
-        say(" | label %s pred %s score %s | %lu ticks | %s\n", test_class_names[test_labels[s]], test_class_names[best],
+        tinyml_board_printf(" | label %s pred %s score %s | %lu ticks | %s\n", test_class_names[test_labels[s]], test_class_names[best],
             fixed3(num, sizeof num, (out[best] - GESTURE_OUTPUT0_ZERO_POINT) * GESTURE_OUTPUT0_SCALE),
             (unsigned long)(t1 - t0), ok ? "reference ok" : "REFERENCE MISMATCH");
     }
-    say("summary: %d/%d outputs equal the TFLite reference, %d/%d predictions correct\n", matched, TEST_NUM_SAMPLES,
+    tinyml_board_printf("summary: %d/%d outputs equal the TFLite reference, %d/%d predictions correct\n", matched, TEST_NUM_SAMPLES,
         correct, TEST_NUM_SAMPLES);
     return matched == TEST_NUM_SAMPLES ? 0 : 1;
 }

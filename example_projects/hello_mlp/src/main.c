@@ -9,25 +9,12 @@
  * the cycles one inference took. tests/test_platformio.py feeds the same inputs to the host build
  * and to TFLite and compares the printed outputs bit for bit.
  */
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "mlp.h"
 #include "tinyml_board.h"
 
 #define NUM_SAMPLES 4
-
-/* printf-like output through the board support (tinyml_board.h): the same on every board. */
-static void say(const char *fmt, ...) {
-    char buf[128];
-    const char *p = buf;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    while (*p) tinyml_board_putc(*p++);
-}
 
 /* ---- the example ------------------------------------------------------------------------------ */
 
@@ -38,7 +25,7 @@ int tinyml_app_main(void); /* the entry point on every board */
 
 int tinyml_app_main(void) {
     int s, i;
-    say("hello_mlp on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, MLP_ARENA_SIZE,
+    tinyml_board_printf("hello_mlp on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, MLP_ARENA_SIZE,
         MLP_WEIGHTS_BYTES, MLP_MACS, MLP_NUM_OPS);
     for (s = 0; s < NUM_SAMPLES; ++s) {
         MLP_INPUT0_TYPE *in = (MLP_INPUT0_TYPE *)mlp_input(0);
@@ -51,19 +38,19 @@ int tinyml_app_main(void) {
         rc = mlp_invoke();
         t1 = tinyml_board_cycles();
         if (rc != 0) {
-            say("sample %d: invoke failed (%d)\n", s, rc);
+            tinyml_board_printf("sample %d: invoke failed (%d)\n", s, rc);
             return 1;
         }
         out = (const MLP_OUTPUT0_TYPE *)mlp_output(0);
-        say("sample %d: output", s);
+        tinyml_board_printf("sample %d: output", s);
         for (i = 0; i < MLP_OUTPUT0_SIZE; ++i) {
-            say(" %d", (int)out[i]);
+            tinyml_board_printf(" %d", (int)out[i]);
             if (out[i] > out[best]) best = i;
         }
-        say(" | class %d | %lu cycles\n", best, (unsigned long)(t1 - t0));
+        tinyml_board_printf(" | class %d | %lu cycles\n", best, (unsigned long)(t1 - t0));
     }
-    say("cycle counter: %s @ %lu Hz\n", tinyml_board_counter_name(), (unsigned long)tinyml_board_cycles_hz());
-    say("done\n");
+    tinyml_board_printf("cycle counter: %s @ %lu Hz\n", tinyml_board_counter_name(), (unsigned long)tinyml_board_cycles_hz());
+    tinyml_board_printf("done\n");
     return 0;
 }
 
