@@ -356,14 +356,14 @@ UNBALANCED = ZOO / "plan_unbalanced.tflite"
 
 EXPECTED_UNBALANCED = """\
 buffer     offset     size  steps      tensors
-t14             0    12288  0-1        t14 1x16x16x48
-t12             0     1024  2-3        t12 1x16x16x4
-t16             0     8704  4-5        t16 1x16x16x34
+t0              0    12288  0-4        t0 1x16x16x8, t14 1x16x16x48, t15 1x16x16x2  pieces [0-0:2048] [1-2:12288] [3-4:512]
+s5              0       34  5          scratch of op 5
 t18             0        8  6          t18 1x8
-t13          8704     8192  3-4        t13 1x16x16x32
-t17          8704     2048  5-6        t17 1x16x16x8
-t0          12288     2048  0-2        t0 1x16x16x8
-t15         16896      512  1-4        t15 1x16x16x2
+t13           512     8192  3-4        t13 1x16x16x32
+t16          8704     8704  4-6        t16 1x16x16x34, t17 1x16x16x8  pieces [4-5:8704] [6-6:2048]
+t12         12288     1024  0-3        t12 1x16x16x4
+s2          13312        8  1          scratch of op 2
+s3          13312       48  2          scratch of op 3
 """
 
 
@@ -371,16 +371,20 @@ def test_hand_checked_plan_of_a_branched_model():
     """plan_unbalanced: input t0 16x16x8 (2048 B) feeds branch a (1x1 conv to 4 ch, t12 1 KB, then 3x3 conv
     to 32 ch, t13 8 KB) and branch b (1x1 conv to 48 ch, t14 12 KB, then 1x1 to 2 ch, t15 512 B); a concat
     (t16, 8704 B), a 1x1 conv (t17) and a mean (t18) follow. In model order b's 12 KB intermediate runs beside
-    a's 8 KB output (22528 B, TFLM's arena). Running b first makes the concat the peak:
-    t13 + t15 + t16 = 8192 + 512 + 8704 = 17408 B, the lower bound. Checked by hand, step by step:
-    0-1: t14 [0, 12288), t0 [12288, 14336), t15 [16896, 17408) from step 1;
-    2-3: t12 [0, 1024) reuses t14's bytes; t0 (to step 2) and t13 (from step 3) never meet;
-    4:   t16 [0, 8704), t13 [8704, 16896), t15 [16896, 17408): tight, no gap;
-    5-6: t17 [8704, 10752) beside t16; t18 [0, 8) after t16 died at step 5."""
+    a's 8 KB output (22528 B, TFLM's arena). Running a's 1x1 conv first lets t0 die at b's first conv, which
+    then grows t0 into t14 in place (1x1 stride 1, one 8-byte input pixel of scratch); b's second 1x1 conv
+    shrinks t14 into t15 in place. The concat is the peak: t13 + t15 + t16 = 8192 + 512 + 8704 = 17408 B,
+    the lower bound. Checked by hand, step by step:
+    0:   t0 [0, 2048), t12 [12288, 13312) (op 0);
+    1-2: t0's buffer holds t14 [0, 12288) (op 2 in place, scratch s2 [13312, 13320)), then op 3 in place
+         (scratch s3 [13312, 13360)); t12 stays above;
+    3-4: t15 [0, 512) in t0's buffer, t13 [512, 8704) beside it, t16 [8704, 17408) from step 4: tight;
+    5-6: op 5 writes t17 over t16 in place ([8704, 10752) from step 6, scratch s5 [0, 34)), t18 [0, 8)."""
     from tinyml_pio.plan_report import build_report, format_text
 
     rep = build_report(str(UNBALANCED))
-    assert rep.plan.order == [2, 3, 0, 1, 4, 5, 6]
+    assert rep.plan.order == [0, 2, 3, 1, 4, 5, 6]
+    assert rep.plan.inplace_ops == [2, 3, 5]
     assert rep.plan.arena_size == rep.plan.lower_bound == 17408
     text = format_text(rep)
     table = text[text.index("buffer     offset"):]
@@ -420,7 +424,8 @@ def test_plan_over_budget_board(tmp_path, monkeypatch, capsys):
     assert main(["plan", str(ZOO / "plan_residual.tflite"), "--board", "tiny16k"]) == 2
     err = capsys.readouterr().err
     assert "does not fit Tiny-16K" in err
-    assert "28672" in err and "12288" in err and "16384 bytes over" in err  # 28672 - (16384 - 4096)
+    # the depthwise conv runs in place: its 12 KB input and output share bytes, plus one 16x16 channel plane
+    assert "16640" in err and "12288" in err and "4352 bytes over" in err  # 16640 - (16384 - 4096)
     assert "operator #2 (DEPTHWISE_CONV_2D)" in err
     assert "What to do:" in err and "no plan can fit" in err
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,9 +92,20 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str) -> dict[str
     ctx = _Ctx(g, plan, prefix)
     weights: dict[int, Tensor] = {}
     calls = []
+    inplace = set(plan.inplace_ops)
     for layer in plan.ordered(layers):  # execution order chosen by the planner
+        in_place = layer.op.index in inplace
+        func, layer_args = layer.call(in_place)
+        if in_place:
+            ti, to = layer.inplace or (-1, -1)
+            if plan.tensor_offsets.get(ti) != plan.tensor_offsets.get(to):
+                raise AssertionError(f"planner bug: op {layer.op.index} runs in place but its input and output "
+                                     "start at different offsets")
+            if func != layer.func:  # a dedicated in-place kernel: say so next to the call
+                layer = dataclasses.replace(layer, func=func, comment=(layer.comment + ", " if layer.comment else "")
+                                            + "in place")
         args = []
-        for a in layer.args:
+        for a in layer_args:
             if isinstance(a, TensorArg):
                 t = g.t(a.tensor)
                 if t.is_const:

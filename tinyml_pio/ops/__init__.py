@@ -77,7 +77,21 @@ class Layer:
     macs: int = 0
     alias: tuple[int, int] | None = None  # (input tensor, output tensor) sharing memory
     inplace: tuple[int, int] | None = None  # (input, output) the kernel may share if input dies here
+    # In-place contract details (tinyml_pio/planner/lifetimes.py): extra scratch the kernel needs only
+    # when it runs in place (planned only then), and whether the output may be *larger* than the input.
+    inplace_scratch_bytes: int = 0
+    inplace_grow: bool = False
+    # The kernel call used instead of (func, args) when the planner runs this layer in place; None:
+    # the same call (kernels such as the LUT that are in-place safe as they are).
+    inplace_func: str | None = None
+    inplace_args: list[Arg] | None = None
     comment: str = ""
+
+    def call(self, in_place: bool) -> tuple[str | None, list[Arg]]:
+        """(function, arguments) of the kernel call, in place or not."""
+        if in_place and self.inplace_func is not None:
+            return self.inplace_func, list(self.args if self.inplace_args is None else self.inplace_args)
+        return self.func, list(self.args)
 
 
 Lowering = Callable[[Graph, Op], Layer]

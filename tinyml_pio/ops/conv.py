@@ -9,6 +9,12 @@ the odd "offset" pixel goes to the bottom/right and needs no code, the loops sto
 
 The input zero point is NOT folded into the bias: padded taps are skipped, so the fold would be
 wrong on the borders. The kernels apply `acc += w * (x + input_offset)` like the reference.
+
+In place (TinyEngine-style; the planner decides, see planner/lifetimes.py): a depthwise layer with
+depth multiplier 1 and batch 1 can write its output over its input with one input channel plane
+(in_h * in_w bytes) of scratch, any stride/dilation/padding; a 1x1 stride-1 convolution can with
+one input pixel (in_c bytes) of scratch, also when the output has more channels than the input
+(`inplace_grow`). The in-place kernels are separate functions, chosen at generation time.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op, Tensor
-from . import (Layer, ConstArg, TensorArg, Unsupported, activation, inp, out, register, require_const,
+from . import (Layer, ConstArg, ScratchArg, TensorArg, Unsupported, activation, inp, out, register, require_const,
                require_dtype, require_nonconst, require_quant)
 
 
@@ -123,15 +129,22 @@ def lower_conv(g: Graph, op: Op) -> Layer:
                   dilation_h=geo["dilation_h"], dilation_w=geo["dilation_w"],
                   pad_h=geo["pad_h"], pad_w=geo["pad_w"], **qp)
     groups = in_c // fc
+    # 1x1, stride 1 (so no padding): output pixel p depends on input pixel p only -> in place possible.
+    pointwise = (fh, fw, geo["stride_h"], geo["stride_w"], geo["pad_h"], geo["pad_w"]) == (1, 1, 1, 1, 0, 0)
+    weights_args = [TensorArg(w.index), *bias_arg, ConstArg("mult"), ConstArg("shift")]
     return Layer(
         op=op,
         func="tinyml_conv2d_s8",
         header="tinyml/conv.h",
         params_type="tinyml_conv2d_params_t",
         params=params,
-        args=[TensorArg(x.index), TensorArg(w.index), *bias_arg, ConstArg("mult"), ConstArg("shift"),
-              TensorArg(y.index, const=False)],
+        args=[TensorArg(x.index), *weights_args, TensorArg(y.index, const=False)],
         consts=consts,
+        inplace=(x.index, y.index) if pointwise else None,
+        inplace_scratch_bytes=in_c if pointwise else 0,
+        inplace_grow=pointwise and out_c > in_c,
+        inplace_func="tinyml_conv1x1_inplace_s8" if pointwise else None,
+        inplace_args=[TensorArg(y.index, const=False), *weights_args, ScratchArg()] if pointwise else None,
         macs=geo["batches"] * geo["out_h"] * geo["out_w"] * out_c * fh * fw * fc,
         comment=f"{fh}x{fw} conv, stride {geo['stride_h']}x{geo['stride_w']}, dilation "
                 f"{geo['dilation_h']}x{geo['dilation_w']}, pad {geo['pad_h']}/{geo['pad_w']}"
@@ -162,15 +175,22 @@ def lower_depthwise(g: Graph, op: Op) -> Layer:
                   filter_h=fh, filter_w=fw, stride_h=geo["stride_h"], stride_w=geo["stride_w"],
                   dilation_h=geo["dilation_h"], dilation_w=geo["dilation_w"],
                   pad_h=geo["pad_h"], pad_w=geo["pad_w"], **qp)
+    # Multiplier 1, batch 1: output channel c reads input channel c only and is stored in channel c's
+    # slots, so saving input plane c in scratch first makes in place safe (the output is never larger).
+    in_place = mult == 1 and geo["batches"] == 1
+    weights_args = [TensorArg(w.index), *bias_arg, ConstArg("mult"), ConstArg("shift")]
     return Layer(
         op=op,
         func="tinyml_depthwise_conv2d_s8",
         header="tinyml/depthwise_conv.h",
         params_type="tinyml_dwconv2d_params_t",
         params=params,
-        args=[TensorArg(x.index), TensorArg(w.index), *bias_arg, ConstArg("mult"), ConstArg("shift"),
-              TensorArg(y.index, const=False)],
+        args=[TensorArg(x.index), *weights_args, TensorArg(y.index, const=False)],
         consts=consts,
+        inplace=(x.index, y.index) if in_place else None,
+        inplace_scratch_bytes=geo["in_h"] * geo["in_w"] if in_place else 0,
+        inplace_func="tinyml_depthwise_conv2d_inplace_s8" if in_place else None,
+        inplace_args=[TensorArg(y.index, const=False), *weights_args, ScratchArg()] if in_place else None,
         macs=geo["batches"] * geo["out_h"] * geo["out_w"] * out_c * fh * fw,
         comment=f"{fh}x{fw} depthwise x{mult}, stride {geo['stride_h']}x{geo['stride_w']}, dilation "
                 f"{geo['dilation_h']}x{geo['dilation_w']}, pad {geo['pad_h']}/{geo['pad_w']}",

@@ -5,8 +5,11 @@ Steps (each in its own module):
 - `ordering`: choose the operator order. Candidates are the model's own order and the order with
   the smallest peak of live bytes (exact DP over downsets for small graphs, beam search beyond).
 - `lifetimes`: buffers over that order. RESHAPE/SQUEEZE outputs alias their input; a layer with
-  `inplace=(input, output)` writes its output over its input when the input dies there and the
-  output is not larger; kernel scratch is a buffer live for its layer only.
+  `inplace=(input, output)` writes its output over its input when the input dies there, the
+  output is not larger (or the kernel allows it: `inplace_grow`) and the in-place kernel's extra
+  scratch (`inplace_scratch_bytes`, e.g. a depthwise channel plane) costs less than it saves;
+  kernel scratch is a buffer live for its layer only. `Plan.inplace_ops` tells codegen which
+  layers to call in place.
 - `placement`: offsets. TFLite Micro's largest-first first fit, best fit, other sequences and
   seeded random restarts; the smallest arena wins. The search stops at the lower bound.
 
@@ -154,7 +157,7 @@ def plan_memory(g: Graph, layers: list[Layer], *, reorder: bool = True, inplace:
         offsets[t] = by_key[f"t{grp}"].offset
         tensor_buffers[t] = f"t{grp}"
     scratch = {int(b.key[1:]): b.offset for b in lt.buffers if b.key.startswith("s")}
-    for op_index in scratch_ops(layers):
+    for op_index in scratch_ops(layers, lt.inplace_ops):
         scratch.setdefault(op_index, 0)  # the kernel takes a pointer but needs no bytes this time
     return Plan(
         arena_size=arena,

@@ -15,16 +15,18 @@ In-place contract (what a lowering promises when it sets these Layer fields):
   The planner uses it only when `x` dies at this layer, is not a graph output, and `y` is not
   larger. Element-wise kernels that read element i before writing element i (LUT, QUANTIZE,
   ADD with the same shape) qualify as they are.
-- `inplace_scratch_bytes=n` (read with getattr until the field exists on Layer): extra scratch the
-  kernel needs only when it runs in place; added to the layer's scratch buffer when in place is
-  chosen, and in place is chosen only if n is smaller than what it saves. The kernel tells the two
-  modes apart by `input == output` and finds the bytes at its ScratchArg pointer. TinyEngine's
-  depthwise: for each channel c, copy input plane c (in_h*in_w bytes, stride in_c) to scratch,
-  then compute output channel c from scratch into out[(oy*out_w+ox)*C + c]; only channel c's
-  slots are written, and their input is already saved (depth_multiplier 1, batch 1, any stride).
+- `inplace_scratch_bytes=n`: extra scratch the kernel needs only when it runs in place; added to
+  the layer's scratch buffer when in place is chosen, and in place is chosen only if n is smaller
+  than what it saves. Such kernels have a separate in-place function (`Layer.inplace_func` with
+  `Layer.inplace_args`, which holds a ScratchArg); codegen calls it for the ops in
+  `Plan.inplace_ops`. TinyEngine's depthwise (multiplier 1, batch 1): for each channel c, copy
+  input plane c (in_h*in_w bytes, stride in_c) to scratch, then compute output channel c from
+  scratch into out[(oy*out_w+ox)*C + c]; only channel c's slots are written, and their input is
+  already saved (any stride, dilation, padding).
 - `inplace_grow=True`: the output may also be larger than the input (a 1x1 stride-1 conv writing
   pixel p at p*out_c after copying input pixel p to scratch; walking pixels from the last one
-  when out_c > in_c, from the first otherwise).
+  when out_c > in_c, from the first otherwise; the argument is in library/src/kernels/conv.c).
+  From this layer on the buffer is the output's size; before it, the input's.
 """
 
 from __future__ import annotations
@@ -110,16 +112,14 @@ def alias_roots(layers: list[Layer]) -> dict[int, int]:
 
 
 def inplace_scratch(layer: Layer) -> int:
-    """Extra scratch a kernel needs only when it runs in place (e.g. a depthwise channel plane).
-
-    Read with getattr so lowerings can adopt the field (`Layer.inplace_scratch_bytes`) when ready."""
-    return int(getattr(layer, "inplace_scratch_bytes", 0) or 0)
+    """Extra scratch a kernel needs only when it runs in place (e.g. a depthwise channel plane)."""
+    return int(layer.inplace_scratch_bytes or 0)
 
 
 def inplace_grow(layer: Layer) -> bool:
     """The kernel can also write a *larger* output over its input (e.g. a 1x1 conv walking pixels
-    backwards with one input pixel in scratch). Off unless the lowering sets `Layer.inplace_grow`."""
-    return bool(getattr(layer, "inplace_grow", False))
+    backwards with one input pixel in scratch)."""
+    return bool(layer.inplace_grow)
 
 
 def position_lower_bound(sizes: list[int]) -> int:
@@ -252,6 +252,8 @@ def compute_lifetimes(g: Graph, layers: list[Layer], order: list[int] | None = N
                      spans={r: (s[0], s[1]) for r, s in spans.items()}, live_bytes=live, lower_bounds=lbs)
 
 
-def scratch_ops(layers: list[Layer]) -> set[int]:
-    """Op indices whose kernel call takes a scratch pointer (it needs an offset even if 0 bytes)."""
-    return {l.op.index for l in layers if any(isinstance(a, ScratchArg) for a in l.args)}
+def scratch_ops(layers: list[Layer], inplace_ops: list[int] | tuple[int, ...] = ()) -> set[int]:
+    """Op indices whose kernel call takes a scratch pointer (it needs an offset even if 0 bytes);
+    for the ops in `inplace_ops`, the call of their in-place kernel (Layer.call)."""
+    ip = set(inplace_ops)
+    return {l.op.index for l in layers if any(isinstance(a, ScratchArg) for a in l.call(l.op.index in ip)[1])}

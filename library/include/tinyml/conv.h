@@ -28,6 +28,14 @@ typedef struct {
 void tinyml_conv2d_s8(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
                       const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *output);
 
+/* 1x1 convolution with stride 1 (pad 0, any groups), IN PLACE: `data` holds the input
+ * [pixels][in_c] on entry and the output [pixels][out_c] on return, both starting at `data`
+ * (the buffer must hold max(input, output) bytes). scratch: in_c bytes (one input pixel).
+ * Pixels are walked from the last one when out_c > in_c, from the first otherwise, so no unread
+ * input is overwritten (see conv.c). Same results as tinyml_conv2d_s8 on separate buffers. */
+void tinyml_conv1x1_inplace_s8(const tinyml_conv2d_params_t *p, int8_t *data, const int8_t *filter,
+                               const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *scratch);
+
 /* The filter taps [*lo, *hi) of a window starting at `origin` (may be negative) that fall inside
  * [0, size): shared with the depthwise kernel. */
 void tinyml_conv_tap_range(int32_t origin, int32_t dilation, int32_t size, int32_t taps, int32_t *lo,

@@ -30,6 +30,14 @@ void tinyml_depthwise_conv2d_s8(const tinyml_dwconv2d_params_t *p, const int8_t 
                                 const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                 int8_t *output);
 
+/* IN PLACE (TinyEngine-style), depth_multiplier 1 and batches 1 only: `data` holds the input
+ * [in_h][in_w][C] on entry and the output [out_h][out_w][C] on return (any stride, dilation or
+ * padding; a stride-2 layer shrinks the tensor in place). scratch: in_h * in_w bytes, one input
+ * channel plane. Same results as tinyml_depthwise_conv2d_s8 on separate buffers. */
+void tinyml_depthwise_conv2d_inplace_s8(const tinyml_dwconv2d_params_t *p, int8_t *data, const int8_t *filter,
+                                        const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                        int8_t *scratch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -49,3 +49,48 @@ void tinyml_conv2d_s8(const tinyml_conv2d_params_t *p, const int8_t *input, cons
         }
     }
 }
+
+/* 1x1, stride 1, in place. Pixel p's input is the in_c bytes at p * in_c, its output the out_c bytes
+ * at p * out_c (pixels = batches * h * w; with a 1x1 stride-1 filter output pixel p reads input
+ * pixel p only). Each step copies input pixel p to scratch, then writes output pixel p from it, so
+ * overwriting pixel p's own input is harmless. What must hold: writing output pixel p never touches
+ * the input of a pixel not processed yet, and reading input pixel p finds it untouched by the
+ * outputs written before.
+ *
+ *  - out_c > in_c: walk p = pixels-1 .. 0. Unprocessed pixels are q < p; their input ends at
+ *    (q + 1) * in_c <= p * in_c <= p * out_c, where output p begins. Outputs written before are
+ *    those of q > p, starting at q * out_c >= (p + 1) * out_c >= (p + 1) * in_c, past input p.
+ *  - out_c <= in_c: walk p = 0 .. pixels-1. Unprocessed pixels are q > p; their input starts at
+ *    q * in_c >= (p + 1) * in_c >= (p + 1) * out_c, where output p ends. Outputs written before
+ *    (q < p) end at p * out_c <= p * in_c, where input p begins.
+ *
+ * Per output value the arithmetic (and its order) is that of tinyml_conv2d_s8, so it is bit-exact too. */
+void tinyml_conv1x1_inplace_s8(const tinyml_conv2d_params_t *p, int8_t *data, const int8_t *filter,
+                               const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *scratch) {
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    const int32_t groups = p->in_c / p->filter_c;
+    const int32_t per_group = p->out_c / groups;
+    const int32_t backwards = p->out_c > p->in_c;
+    int32_t n, oc, ic;
+    for (n = 0; n < pixels; ++n) {
+        const int32_t pix = backwards ? pixels - 1 - n : n;
+        const int8_t *x = data + pix * p->in_c;
+        int8_t *y = data + pix * p->out_c;
+        for (ic = 0; ic < p->in_c; ++ic) {
+            scratch[ic] = x[ic];
+        }
+        for (oc = 0; oc < p->out_c; ++oc) {
+            const int8_t *xs = scratch + (oc / per_group) * p->filter_c;
+            const int8_t *w = filter + oc * p->filter_c;
+            int32_t acc = 0;
+            for (ic = 0; ic < p->filter_c; ++ic) {
+                acc += (int32_t)w[ic] * ((int32_t)xs[ic] + p->input_offset);
+            }
+            if (bias) {
+                acc += bias[oc];
+            }
+            acc = tinyml_requantize(acc, mult[oc], shift[oc]) + p->output_offset;
+            y[oc] = (int8_t)tinyml_clamp(acc, p->act_min, p->act_max);
+        }
+    }
+}

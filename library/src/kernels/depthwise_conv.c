@@ -40,3 +40,49 @@ void tinyml_depthwise_conv2d_s8(const tinyml_dwconv2d_params_t *p, const int8_t 
         }
     }
 }
+
+/* In place, depth_multiplier 1, batch 1 (TinyEngine). Channel by channel: copy input plane c
+ * (in_h * in_w bytes, stride C) to scratch, then compute output channel c from scratch into
+ * data[(oy * out_w + ox) * C + c]. Every byte written for channel c has an address = c (mod C),
+ * i.e. it is a channel-c slot of the input layout: input channel c is already saved, and the
+ * input channels c' > c still to be read sit at other residues, so they are intact when their
+ * turn comes. Output slots stay below out_h * out_w * C <= in_h * in_w * C bytes (the output is
+ * never larger than the input: SAME gives ceil(in / stride), VALID less), so a stride-2 layer
+ * shrinks the tensor in place. Per output value the arithmetic (and its order) is that of
+ * tinyml_depthwise_conv2d_s8, so it is bit-exact too. */
+void tinyml_depthwise_conv2d_inplace_s8(const tinyml_dwconv2d_params_t *p, int8_t *data, const int8_t *filter,
+                                        const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                        int8_t *scratch) {
+    const int32_t channels = p->in_c;
+    const int32_t plane = p->in_h * p->in_w;
+    int32_t c, i, oy, ox, ky, kx;
+    for (c = 0; c < channels; ++c) {
+        const int32_t bias_c = bias ? bias[c] : 0;
+        for (i = 0; i < plane; ++i) {
+            scratch[i] = data[i * channels + c];
+        }
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            int32_t ky_lo, ky_hi;
+            tinyml_conv_tap_range(iy0, p->dilation_h, p->in_h, p->filter_h, &ky_lo, &ky_hi);
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                int32_t kx_lo, kx_hi;
+                int32_t acc = 0;
+                tinyml_conv_tap_range(ix0, p->dilation_w, p->in_w, p->filter_w, &kx_lo, &kx_hi);
+                for (ky = ky_lo; ky < ky_hi; ++ky) {
+                    const int32_t iy = iy0 + ky * p->dilation_h;
+                    for (kx = kx_lo; kx < kx_hi; ++kx) {
+                        const int32_t ix = ix0 + kx * p->dilation_w;
+                        const int32_t xv = scratch[iy * p->in_w + ix];
+                        const int32_t wv = filter[(ky * p->filter_w + kx) * channels + c];
+                        acc += wv * (xv + p->input_offset);
+                    }
+                }
+                acc += bias_c;
+                acc = tinyml_requantize(acc, mult[c], shift[c]) + p->output_offset;
+                data[(oy * p->out_w + ox) * channels + c] = (int8_t)tinyml_clamp(acc, p->act_min, p->act_max);
+            }
+        }
+    }
+}
