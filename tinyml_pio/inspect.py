@@ -24,6 +24,8 @@ def inspect_model(path: str) -> str:
         check_io(g)
     except TinymlError as e:
         problems.insert(0, f"model: {e.args[0]}")
+    plan = plan_memory(g, [l for l in layers if l]) if not problems else None
+    inplace = set(plan.inplace_ops) if plan else set()
     lines = [f"model: {g.path}", f"sha256: {g.sha256}",
              f"description: {g.description or '-'}",
              f"inputs:  " + ", ".join(f"#{t} {_shape(g, t)} {_quant(g, t)}" for t in g.inputs),
@@ -31,6 +33,8 @@ def inspect_model(path: str) -> str:
              "", f"{'op':>4}  {'type':<26} {'output':<24} {'MACs':>10}  kernel"]
     for op, layer in zip(g.ops, layers):
         kernel = "UNSUPPORTED" if layer is None else (layer.func or "(alias)")
+        if layer is not None and op.index in inplace:
+            kernel = f"{layer.inplace_func or layer.func} (in place)"
         macs = layer.macs if layer else 0
         outs = ", ".join(_shape(g, t) for t in op.outputs)
         lines.append(f"{op.index:>4}  {op.type:<26} {outs:<24} {macs:>10}  {kernel}")
@@ -45,7 +49,7 @@ def inspect_model(path: str) -> str:
         lines += [f"  - {p}" for p in problems]
         lines.append("arena: unknown until every operator is supported")
     else:
-        plan = plan_memory(g, [l for l in layers if l])
+        assert plan is not None
         lines.append(f"arena: {plan.arena_size} bytes (lower bound {plan.lower_bound})")
     return "\n".join(lines)
 
