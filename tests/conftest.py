@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from tinyml_pio.hostbuild import compiler, library_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / "tests" / "models" / "zoo"
@@ -22,3 +28,39 @@ def shared_or_skip(name: str) -> Path:
     if not p.is_file():
         pytest.skip(f"../shared/models/{name} not present (tests with third-party models need ../shared beside the repo)")
     return p
+
+
+def run_host_c(tmp_path: Path, program: str, stdin: str) -> list[str]:
+    """Compile a C program against the kernel headers with the host compiler (-std=c99 -Wall -Wextra
+    -Werror -O2), run it with `stdin` and return its output split on white space."""
+    src = tmp_path / "t.c"
+    src.write_text(program)
+    exe = tmp_path / "t"
+    subprocess.run([compiler(), "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-I", str(library_dir() / "include"),
+                    str(src), "-o", str(exe)], check=True)
+    return subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, check=True).stdout.split()
+
+
+def missing_toolchain(*modules: str) -> str | None:
+    """Why firmware cannot be built and run in QEMU here (the first missing tool, or Python module among
+    platformio, SCons, serial and `modules`), or None."""
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            return f"{tool} not on PATH (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
+    for mod in ("platformio", "SCons", "serial", *modules):
+        try:
+            __import__(mod)
+        except ImportError:
+            return f"python module {mod} missing"
+    return None
+
+
+def offline_pio_env(core_dir: Path) -> dict[str, str]:
+    """Environment for `pio run` with a fresh PlatformIO core dir made offline-capable by setup-offline,
+    so the builds never reach for the registry."""
+    env = dict(os.environ, PLATFORMIO_CORE_DIR=str(core_dir), PLATFORMIO_NO_ANSI="true",
+               PLATFORMIO_SETTING_ENABLE_TELEMETRY="No", PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL="1000")
+    r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "setup-offline", "--python", sys.executable],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return env

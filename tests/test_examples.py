@@ -13,9 +13,7 @@ expected outputs committed in test_samples.h are what the reference gives for th
 from __future__ import annotations
 
 import configparser
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, missing_toolchain, offline_pio_env
 
 EXAMPLES = ROOT / "example_projects"
 PROJECTS = ["digits_cnn", "gesture_imu", "anomaly_ae"]
@@ -127,32 +125,15 @@ def test_example_expected_outputs_match_reference(project):
 
 # ---- build and run in QEMU --------------------------------------------------------------------
 
-def _have_toolchain() -> str | None:
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
-        if shutil.which(tool) is None:
-            return f"{tool} not on PATH (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
-    for mod in ("platformio", "SCons", "serial", "tflite_runtime"):
-        try:
-            __import__(mod)
-        except ImportError:
-            return f"python module {mod} missing"
-    return None
-
-
-needs_toolchain = pytest.mark.skipif(_have_toolchain() is not None, reason=str(_have_toolchain()))
+_MISSING = missing_toolchain("tflite_runtime")
+needs_toolchain = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 
 
 @pytest.fixture(scope="module")
 def pio_env(tmp_path_factory):
     """Environment for `pio run`: a fresh PlatformIO core dir made offline-capable by setup-offline
     (as tests/test_platformio.py does), so the builds never reach for the registry."""
-    base = tmp_path_factory.mktemp("pio-examples")
-    env = dict(os.environ, PLATFORMIO_CORE_DIR=str(base / "core"), PLATFORMIO_NO_ANSI="true",
-               PLATFORMIO_SETTING_ENABLE_TELEMETRY="No", PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL="1000")
-    r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "setup-offline", "--python", sys.executable],
-                       env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return env
+    return offline_pio_env(tmp_path_factory.mktemp("pio-examples") / "core")
 
 
 def build(project: str, env_name: str, workspace: Path, env: dict) -> Path:

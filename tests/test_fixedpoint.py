@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import struct
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,10 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ZOO
+from conftest import ZOO, run_host_c
 from tinyml_pio import fixedpoint as fp
 from tinyml_pio import quant
-from tinyml_pio.hostbuild import compiler, library_dir
 
 int32s = st.integers(min_value=quant.INT32_MIN, max_value=quant.INT32_MAX)
 nonpos32 = st.integers(min_value=quant.INT32_MIN, max_value=0)
@@ -136,18 +134,13 @@ int main(void) {
 
 
 def test_c_fixedpoint_equals_python_model(tmp_path):
-    src = tmp_path / "t.c"
-    src.write_text(C_PROGRAM)
-    exe = tmp_path / "t"
-    subprocess.run([compiler(), "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-I", str(library_dir() / "include"),
-                    str(src), "-o", str(exe)], check=True)
     rng = np.random.default_rng(3)
     n = 20000
     xs = np.concatenate([rng.integers(quant.INT32_MIN, quant.INT32_MAX, n, endpoint=True),
                          rng.integers(1 << 19, 1 << 26, n), [quant.INT32_MIN, quant.INT32_MAX, 0, -1, 1, 1 << 19]])
     es = rng.integers(-31, 32, xs.size)
     inp = "\n".join(f"{x} {e}" for x, e in zip(xs, es))
-    out = subprocess.run([str(exe)], input=inp, capture_output=True, text=True, check=True).stdout.split()
+    out = run_host_c(tmp_path, C_PROGRAM, inp)
     got = np.array(out, np.int64).reshape(-1, 6)
     np.testing.assert_array_equal(got[:, 0], fp.one_over_one_plus_x_for_x_in_0_1(np.where(xs < 0, -xs - 1, xs)))
     np.testing.assert_array_equal(got[:, 1], fp.log_x_for_x_greater_than_or_equal_to_1(np.maximum(xs, 1 << 19), 12, 5))

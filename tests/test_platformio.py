@@ -11,7 +11,6 @@ checks the printed outputs equal the host build and the TFLite reference bit for
 from __future__ import annotations
 
 import json
-import os
 import re
 import runpy
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import missing_toolchain, offline_pio_env
 from tinyml_pio.errors import TinymlError
 from tinyml_pio.platformio import extra, qemu
 from tinyml_pio.platformio.offline import setup_offline
@@ -289,19 +289,8 @@ def test_setup_offline_in_a_fresh_core_dir(tmp_path, monkeypatch, capsys):
 
 # ---- (b) real builds in QEMU -------------------------------------------------------------------
 
-def _have_toolchain() -> str | None:
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
-        if shutil.which(tool) is None:
-            return f"{tool} not on PATH (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
-    for mod in ("platformio", "SCons", "serial"):
-        try:
-            __import__(mod)
-        except ImportError:
-            return f"python module {mod} missing"
-    return None
-
-
-needs_toolchain = pytest.mark.skipif(_have_toolchain() is not None, reason=str(_have_toolchain()))
+_MISSING = missing_toolchain()
+needs_toolchain = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 
 
 @pytest.fixture(scope="module")
@@ -312,12 +301,7 @@ def pio_project(tmp_path_factory):
     shutil.copytree(EXAMPLE, proj, ignore=shutil.ignore_patterns(".pio"))
     ini = proj / "platformio.ini"
     ini.write_text(ini.read_text().replace("symlink://../../", f"symlink://{ROOT.as_posix()}/"))
-    env = dict(os.environ, PLATFORMIO_CORE_DIR=str(base / "core"), PLATFORMIO_NO_ANSI="true",
-               PLATFORMIO_SETTING_ENABLE_TELEMETRY="No", PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL="1000")
-    r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "setup-offline", "--python", sys.executable],
-                       env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return proj, env
+    return proj, offline_pio_env(base / "core")
 
 
 def _pio(project: Path, env: dict, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:

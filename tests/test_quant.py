@@ -4,15 +4,14 @@ C helpers in common.h vs the Python model, compiled on the host."""
 from __future__ import annotations
 
 import math
-import subprocess
 from fractions import Fraction
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import run_host_c
 from tinyml_pio import quant
-from tinyml_pio.hostbuild import compiler, library_dir
 
 int32s = st.integers(min_value=quant.INT32_MIN, max_value=quant.INT32_MAX)
 scales = st.floats(min_value=1e-12, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -97,11 +96,6 @@ int main(void) {
 
 
 def test_c_requantize_equals_python_model(tmp_path):
-    src = tmp_path / "t.c"
-    src.write_text(C_PROGRAM)
-    exe = tmp_path / "t"
-    subprocess.run([compiler(), "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-I", str(library_dir() / "include"),
-                    str(src), "-o", str(exe)], check=True)
     rng = np.random.default_rng(7)
     n = 20000
     xs = np.concatenate([rng.integers(-(1 << 20), 1 << 20, n), rng.integers(quant.INT32_MIN, quant.INT32_MAX, n),
@@ -111,7 +105,7 @@ def test_c_requantize_equals_python_model(tmp_path):
     ms, ss = np.array(ms, np.int64), np.array(ss, np.int64)
     xs = np.where(ss > 0, np.clip(xs, -(1 << 20), 1 << 20), xs)  # TFLite only left-shifts small accumulators
     inp = "\n".join(f"{x} {m} {s}" for x, m, s in zip(xs, ms, ss))
-    out = subprocess.run([str(exe)], input=inp, capture_output=True, text=True, check=True).stdout.split()
+    out = run_host_c(tmp_path, C_PROGRAM, inp)
     got = np.array(out, np.int64).reshape(-1, 2)
     np.testing.assert_array_equal(got[:, 0], quant.multiply_by_quantized_multiplier(xs, ms, ss))
     np.testing.assert_array_equal(got[:, 1], quant.saturating_rounding_doubling_high_mul(xs, ms))

@@ -145,8 +145,9 @@ def exp_on_negative_values(a, integer_bits: int) -> np.ndarray:
     return np.where(a == 0, one(0), result)
 
 
-def one_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
-    """1 / (1 + a) for a in [0, 1), Q0.31 in and out (Newton-Raphson, 3 iterations)."""
+def _reciprocal_of_half_denominator(a) -> np.ndarray:
+    """gemmlowp's Newton-Raphson division (3 iterations) shared by the two functions below: for a in
+    Q0.31 [0, 1), 1 / ((1 + a) / 2) = 2 / (1 + a) in Q2.29."""
     half_denominator = rounding_half_sum(a, one(0))
     c48_17 = 1515870810  # Q2.29
     c_neg32_17 = -1010580540
@@ -155,18 +156,18 @@ def one_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
         hdx = srdhm(half_denominator, x)
         one_minus = wrap32(one(2) - hdx)
         x = wrap32(x + rescale(srdhm(x, one_minus), 4, 2))
+    return x
+
+
+def one_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
+    """1 / (1 + a) for a in [0, 1), Q0.31 in and out (Newton-Raphson, 3 iterations)."""
+    x = _reciprocal_of_half_denominator(a)
     return rescale(x, 1, 0)  # ExactMulByPot<-1> (Q2 -> Q1 view) then Rescale<0>
 
 
 def one_minus_x_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
-    half_denominator = rounding_half_sum(a, one(0))
-    c48_17 = 1515870810
-    c_neg32_17 = -1010580540
-    x = wrap32(c48_17 + srdhm(half_denominator, c_neg32_17))
-    for _ in range(3):
-        hdx = srdhm(half_denominator, x)
-        one_minus = wrap32(one(2) - hdx)
-        x = wrap32(x + rescale(srdhm(x, one_minus), 4, 2))
+    """(1 - a) / (1 + a) = 2 / (1 + a) - 1 for a in [0, 1), Q0.31 in and out."""
+    x = _reciprocal_of_half_denominator(a)
     return rescale(wrap32(x - one(2)), 2, 0)
 
 

@@ -182,6 +182,20 @@ def require_dtype(t: Tensor, *dtypes: str, what: str = "tensor") -> None:
         )
 
 
+def require_int8_io(x: Tensor, y: Tensor) -> None:
+    """The input x and the output y are both int8 (checked in that order)."""
+    require_dtype(x, "int8", what="input")
+    require_dtype(y, "int8", what="output")
+
+
+def int8_io(g: Graph, op: Op) -> tuple[Tensor, Tensor]:
+    """The op's first input and its output, both required to be int8."""
+    x, y = inp(g, op, 0), out(g, op)
+    assert x is not None
+    require_int8_io(x, y)
+    return x, y
+
+
 def require_quant(t: Tensor, what: str = "tensor") -> tuple[float, int]:
     """Per-tensor (scale, zero_point) of an int8 activation, or Unsupported."""
     if t.quant is None:
@@ -218,10 +232,8 @@ def shape4(shape: tuple[int, ...]) -> list[int]:
 
 def lut_layer(g: Graph, op: Op, table: np.ndarray, comment: str = "") -> Layer:
     """A unary int8 op as a 256-entry table: table[i] = f(i - 128), computed with TFLite's exact integer math."""
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None and table.shape == (256,)
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
+    assert table.shape == (256,)
+    x, y = int8_io(g, op)
     return Layer(
         op=op,
         func="tinyml_lut_s8",

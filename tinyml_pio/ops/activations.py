@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op
-from . import Layer, Unsupported, inp, lut_layer, out, register, require_dtype, require_nonconst, require_quant
+from . import Layer, Unsupported, int8_io, lut_layer, register, require_nonconst, require_quant
 
 F32 = np.float32
 _IN = np.arange(-128, 128, dtype=np.int64)  # table index i <-> input value i - 128
@@ -31,10 +31,7 @@ def _roundf_to_int(x: float) -> int:
 
 
 def _unary_int8(g: Graph, op: Op):
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
+    x, y = int8_io(g, op)
     require_nonconst(x, "input")
     in_s, in_zp = require_quant(x, "input")
     out_s, out_zp = require_quant(y, "output")

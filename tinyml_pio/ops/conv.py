@@ -24,7 +24,7 @@ import numpy as np
 from .. import quant
 from ..ir import Graph, Op, Tensor
 from . import (Layer, ConstArg, ScratchArg, TensorArg, Unsupported, activation, inp, out, register, require_const,
-               require_dtype, require_nonconst, require_quant)
+               require_dtype, require_int8_io, require_nonconst, require_quant)
 
 
 def compute_out_size(padding: str, image: int, filt: int, stride: int, dilation: int) -> int:
@@ -100,14 +100,53 @@ def _quant_params(g: Graph, op: Op, x: Tensor, w: Tensor, b: Tensor | None, y: T
 
 
 def _check_io(x: Tensor, w: Tensor | None, y: Tensor) -> Tensor:
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
+    require_int8_io(x, y)
     require_nonconst(x, "input")
     w = require_const(w, "the weights")
     require_dtype(w, "int8", what="weights")
     if len(w.shape) != 4:
         raise Unsupported(f"weights must be 4-D, got {list(w.shape)}")
     return w
+
+
+def _params(geo: dict[str, int], in_c: int, out_c: int, filter_fields: dict[str, int], qp: dict[str, int]) -> dict:
+    """The kernel's params struct in its field order (tinyml_conv2d_params_t and tinyml_dwconv2d_params_t share
+    it but for the filter fields): shapes, `filter_fields`, window geometry, quantization."""
+    return dict(batches=geo["batches"], in_h=geo["in_h"], in_w=geo["in_w"], in_c=in_c,
+                out_h=geo["out_h"], out_w=geo["out_w"], out_c=out_c, **filter_fields,
+                stride_h=geo["stride_h"], stride_w=geo["stride_w"],
+                dilation_h=geo["dilation_h"], dilation_w=geo["dilation_w"],
+                pad_h=geo["pad_h"], pad_w=geo["pad_w"], **qp)
+
+
+def _window_comment(geo: dict[str, int]) -> str:
+    return (f"stride {geo['stride_h']}x{geo['stride_w']}, dilation {geo['dilation_h']}x{geo['dilation_w']}, "
+            f"pad {geo['pad_h']}/{geo['pad_w']}")
+
+
+def _layer(op: Op, x: Tensor, w: Tensor, bias_arg: list, y: Tensor, consts: dict[str, np.ndarray], *, func: str,
+           header: str, params_type: str, params: dict, macs: int, comment: str, in_place: bool, inplace_func: str,
+           inplace_scratch_bytes: int, inplace_grow: bool = False) -> Layer:
+    """The call shared by both convolutions: func(&params, input, weights, bias, mult, shift, output),
+    or, when the planner runs the layer in place, inplace_func(&params, data, weights, bias, mult, shift,
+    scratch)."""
+    weights_args = [TensorArg(w.index), *bias_arg, ConstArg("mult"), ConstArg("shift")]
+    return Layer(
+        op=op,
+        func=func,
+        header=header,
+        params_type=params_type,
+        params=params,
+        args=[TensorArg(x.index), *weights_args, TensorArg(y.index, const=False)],
+        consts=consts,
+        inplace=(x.index, y.index) if in_place else None,
+        inplace_scratch_bytes=inplace_scratch_bytes if in_place else 0,
+        inplace_grow=in_place and inplace_grow,
+        inplace_func=inplace_func if in_place else None,
+        inplace_args=[TensorArg(y.index, const=False), *weights_args, ScratchArg()] if in_place else None,
+        macs=macs,
+        comment=comment,
+    )
 
 
 @register("CONV_2D")
@@ -123,33 +162,16 @@ def lower_conv(g: Graph, op: Op) -> Layer:
     if fc <= 0 or in_c % fc or out_c % (in_c // fc):
         raise Unsupported(f"input depth {in_c} and filter depth {fc} do not form whole groups")
     qp, consts, bias_arg = _quant_params(g, op, x, w, b, y, out_c, channel_axis=0)
-    params = dict(batches=geo["batches"], in_h=geo["in_h"], in_w=geo["in_w"], in_c=in_c,
-                  out_h=geo["out_h"], out_w=geo["out_w"], out_c=out_c, filter_h=fh, filter_w=fw, filter_c=fc,
-                  stride_h=geo["stride_h"], stride_w=geo["stride_w"],
-                  dilation_h=geo["dilation_h"], dilation_w=geo["dilation_w"],
-                  pad_h=geo["pad_h"], pad_w=geo["pad_w"], **qp)
+    params = _params(geo, in_c, out_c, dict(filter_h=fh, filter_w=fw, filter_c=fc), qp)
     groups = in_c // fc
     # 1x1, stride 1 (so no padding): output pixel p depends on input pixel p only -> in place possible.
     pointwise = (fh, fw, geo["stride_h"], geo["stride_w"], geo["pad_h"], geo["pad_w"]) == (1, 1, 1, 1, 0, 0)
-    weights_args = [TensorArg(w.index), *bias_arg, ConstArg("mult"), ConstArg("shift")]
-    return Layer(
-        op=op,
-        func="tinyml_conv2d_s8",
-        header="tinyml/conv.h",
-        params_type="tinyml_conv2d_params_t",
-        params=params,
-        args=[TensorArg(x.index), *weights_args, TensorArg(y.index, const=False)],
-        consts=consts,
-        inplace=(x.index, y.index) if pointwise else None,
-        inplace_scratch_bytes=in_c if pointwise else 0,
-        inplace_grow=pointwise and out_c > in_c,
-        inplace_func="tinyml_conv1x1_inplace_s8" if pointwise else None,
-        inplace_args=[TensorArg(y.index, const=False), *weights_args, ScratchArg()] if pointwise else None,
-        macs=geo["batches"] * geo["out_h"] * geo["out_w"] * out_c * fh * fw * fc,
-        comment=f"{fh}x{fw} conv, stride {geo['stride_h']}x{geo['stride_w']}, dilation "
-                f"{geo['dilation_h']}x{geo['dilation_w']}, pad {geo['pad_h']}/{geo['pad_w']}"
-                + (f", {groups} groups" if groups > 1 else ""),
-    )
+    return _layer(op, x, w, bias_arg, y, consts, func="tinyml_conv2d_s8", header="tinyml/conv.h",
+                  params_type="tinyml_conv2d_params_t", params=params,
+                  macs=geo["batches"] * geo["out_h"] * geo["out_w"] * out_c * fh * fw * fc,
+                  comment=f"{fh}x{fw} conv, {_window_comment(geo)}" + (f", {groups} groups" if groups > 1 else ""),
+                  in_place=pointwise, inplace_func="tinyml_conv1x1_inplace_s8", inplace_scratch_bytes=in_c,
+                  inplace_grow=out_c > in_c)
 
 
 @register("DEPTHWISE_CONV_2D")
@@ -170,28 +192,12 @@ def lower_depthwise(g: Graph, op: Op) -> Layer:
         # TFLite 2.14 Prepare checks depth_multiplier * in_c == filter depth (0 is tolerated by newer builds).
         raise Unsupported(f"depth_multiplier option {opt_mult} does not match the shapes ({in_c} -> {out_c} channels)")
     qp, consts, bias_arg = _quant_params(g, op, x, w, b, y, out_c, channel_axis=3)
-    params = dict(batches=geo["batches"], in_h=geo["in_h"], in_w=geo["in_w"], in_c=in_c,
-                  out_h=geo["out_h"], out_w=geo["out_w"], out_c=out_c, depth_multiplier=mult,
-                  filter_h=fh, filter_w=fw, stride_h=geo["stride_h"], stride_w=geo["stride_w"],
-                  dilation_h=geo["dilation_h"], dilation_w=geo["dilation_w"],
-                  pad_h=geo["pad_h"], pad_w=geo["pad_w"], **qp)
+    params = _params(geo, in_c, out_c, dict(depth_multiplier=mult, filter_h=fh, filter_w=fw), qp)
     # Multiplier 1, batch 1: output channel c reads input channel c only and is stored in channel c's
     # slots, so saving input plane c in scratch first makes in place safe (the output is never larger).
     in_place = mult == 1 and geo["batches"] == 1
-    weights_args = [TensorArg(w.index), *bias_arg, ConstArg("mult"), ConstArg("shift")]
-    return Layer(
-        op=op,
-        func="tinyml_depthwise_conv2d_s8",
-        header="tinyml/depthwise_conv.h",
-        params_type="tinyml_dwconv2d_params_t",
-        params=params,
-        args=[TensorArg(x.index), *weights_args, TensorArg(y.index, const=False)],
-        consts=consts,
-        inplace=(x.index, y.index) if in_place else None,
-        inplace_scratch_bytes=geo["in_h"] * geo["in_w"] if in_place else 0,
-        inplace_func="tinyml_depthwise_conv2d_inplace_s8" if in_place else None,
-        inplace_args=[TensorArg(y.index, const=False), *weights_args, ScratchArg()] if in_place else None,
-        macs=geo["batches"] * geo["out_h"] * geo["out_w"] * out_c * fh * fw,
-        comment=f"{fh}x{fw} depthwise x{mult}, stride {geo['stride_h']}x{geo['stride_w']}, dilation "
-                f"{geo['dilation_h']}x{geo['dilation_w']}, pad {geo['pad_h']}/{geo['pad_w']}",
-    )
+    return _layer(op, x, w, bias_arg, y, consts, func="tinyml_depthwise_conv2d_s8", header="tinyml/depthwise_conv.h",
+                  params_type="tinyml_dwconv2d_params_t", params=params,
+                  macs=geo["batches"] * geo["out_h"] * geo["out_w"] * out_c * fh * fw,
+                  comment=f"{fh}x{fw} depthwise x{mult}, {_window_comment(geo)}", in_place=in_place,
+                  inplace_func="tinyml_depthwise_conv2d_inplace_s8", inplace_scratch_bytes=geo["in_h"] * geo["in_w"])

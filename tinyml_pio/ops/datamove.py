@@ -22,7 +22,8 @@ import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op, Tensor
-from . import TensorListArg, ConstArg, Layer, TensorArg, Unsupported, inp, out, register, require_const, require_dtype, shape4
+from . import (TensorListArg, ConstArg, Layer, TensorArg, Unsupported, inp, int8_io, out, register, require_const,
+               require_dtype, require_int8_io, shape4)
 
 H = "tinyml/datamove.h"
 
@@ -41,17 +42,10 @@ def _strides(dims: list[int]) -> list[int]:
     return s
 
 
-def _s8_io(x: Tensor, y: Tensor) -> None:
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
-
-
 # --------------------------------------------------------------------------------------------
 @register("TRANSPOSE")
 def lower_transpose(g: Graph, op: Op) -> Layer:
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
-    _s8_io(x, y)
+    x, y = int8_io(g, op)
     rank = len(x.shape)
     if rank > 4:
         raise Unsupported(f"transpose of a rank-{rank} tensor (> 4) is not supported")
@@ -79,9 +73,7 @@ def lower_transpose(g: Graph, op: Op) -> Layer:
 # --------------------------------------------------------------------------------------------
 @register("PAD", "PADV2")
 def lower_pad(g: Graph, op: Op) -> Layer:
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
-    _s8_io(x, y)
+    x, y = int8_io(g, op)
     rank = len(x.shape)
     if rank > 4:
         raise Unsupported(f"padding a rank-{rank} tensor (> 4) is not supported")
@@ -136,7 +128,7 @@ def lower_concat(g: Graph, op: Op) -> Layer:
     if not xs:
         raise Unsupported("concatenation without inputs")
     for x in xs:
-        _s8_io(x, y)
+        require_int8_io(x, y)
     act = op.options.get("fused_activation_function", "NONE")
     if act != "NONE":
         raise Unsupported(f"fused activation {act} on CONCATENATION (TFLite rejects it)")
@@ -197,9 +189,7 @@ def nearest_neighbor_map(in_size: int, out_size: int, align_corners: bool, half_
 
 @register("RESIZE_NEAREST_NEIGHBOR")
 def lower_resize_nearest(g: Graph, op: Op) -> Layer:
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
-    _s8_io(x, y)
+    x, y = int8_io(g, op)
     if len(x.shape) != 4:
         raise Unsupported(f"input must be 4-D (NHWC), got {list(x.shape)}")
     size = require_const(inp(g, op, 1), "the output size")

@@ -73,6 +73,11 @@ def _operands(g: Graph, op: Op) -> tuple[Tensor, Tensor, Tensor]:
     return x1, x2, y
 
 
+def _quant(x1: Tensor, x2: Tensor, y: Tensor) -> list[tuple[float, int]]:
+    """Per-tensor (scale, zero point) of input 1, input 2 and the output, checked in that order."""
+    return [require_quant(t, what) for t, what in ((x1, "input 1"), (x2, "input 2"), (y, "output"))]
+
+
 # Highest rank TFLite 2.14's reference kernels accept when the two shapes differ (BroadcastAdd6DSlow,
 # MaximumMinimumBroadcastSlow up to 5-D, BroadcastMul4DSlow); beyond it the interpreter aborts, so
 # there is no reference to be bit-exact with. Same-shape operands work at any rank.
@@ -105,9 +110,7 @@ def _layer(op: Op, func: str, params_type: str, params: dict, x1: Tensor, x2: Te
 @register("ADD")
 def lower_add(g: Graph, op: Op) -> Layer:
     x1, x2, y = _operands(g, op)
-    s1, z1 = require_quant(x1, "input 1")
-    s2, z2 = require_quant(x2, "input 2")
-    so, zo = require_quant(y, "output")
+    (s1, z1), (s2, z2), (so, zo) = _quant(x1, x2, y)
     # add.cc Prepare, int8: all scale arithmetic in double except max()/2*max (float, exact) and
     # (1 << 20) * output_scale (float, an exact power-of-two scaling).
     left_shift = 20
@@ -140,9 +143,7 @@ def mul_real_multiplier(s1: float, s2: float, so: float) -> float:
 @register("MUL")
 def lower_mul(g: Graph, op: Op) -> Layer:
     x1, x2, y = _operands(g, op)
-    s1, z1 = require_quant(x1, "input 1")
-    s2, z2 = require_quant(x2, "input 2")
-    so, zo = require_quant(y, "output")
+    (s1, z1), (s2, z2), (so, zo) = _quant(x1, x2, y)
     mult, shift = quant.quantize_multiplier(mul_real_multiplier(s1, s2, so))
     act_min, act_max = quant.activation_range(activation(op), so, zo)
     return _layer(op, "tinyml_mul_s8", "tinyml_mul_params_t", dict(
@@ -157,7 +158,7 @@ def lower_maxmin(g: Graph, op: Op) -> Layer:
     # TFLite compares the raw int8 values and copies the winner, whatever the quantization says;
     # that only means max/min of the real values when all three tensors share scale and zero point
     # (what the converter produces). Anything else is rejected rather than silently mis-computed.
-    q = [require_quant(t, w) for t, w in ((x1, "input 1"), (x2, "input 2"), (y, "output"))]
+    q = _quant(x1, x2, y)
     if not all(np.float32(s) == np.float32(q[0][0]) and zp == q[0][1] for s, zp in q):
         raise Unsupported("inputs and output have different quantization "
                           f"({', '.join(f'scale {s:g} zp {zp}' for s, zp in q)}); TFLite compares raw int8 "

@@ -10,15 +10,15 @@ import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op
-from . import Layer, TensorArg, ConstArg, Unsupported, activation, inp, out, register, require_const, require_dtype, require_quant, require_nonconst
+from . import (Layer, TensorArg, ConstArg, Unsupported, activation, inp, out, register, require_const, require_dtype,
+               require_int8_io, require_quant, require_nonconst)
 
 
 @register("FULLY_CONNECTED")
 def lower(g: Graph, op: Op) -> Layer:
     x, w, b, y = inp(g, op, 0), inp(g, op, 1), inp(g, op, 2), out(g, op)
     assert x is not None and w is not None
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
+    require_int8_io(x, y)
     require_nonconst(x, "input")
     w = require_const(w, "the weights")
     require_dtype(w, "int8", what="weights")

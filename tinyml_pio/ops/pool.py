@@ -18,7 +18,8 @@ import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op
-from . import Layer, TensorArg, Unsupported, activation, inp, out, register, require_const, require_dtype, require_nonconst, require_quant
+from . import (Layer, TensorArg, Unsupported, activation, inp, int8_io, out, register, require_const, require_dtype,
+               require_int8_io, require_nonconst, require_quant)
 
 
 def compute_padding(stride: int, in_size: int, filter_size: int, out_size: int) -> int:
@@ -36,10 +37,7 @@ def out_size(padding: str, in_size: int, filter_size: int, stride: int) -> int:
 
 @register("AVERAGE_POOL_2D", "MAX_POOL_2D")
 def lower_pool(g: Graph, op: Op) -> Layer:
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
+    x, y = int8_io(g, op)
     require_nonconst(x, "input")
     if len(x.shape) != 4 or len(y.shape) != 4:
         raise Unsupported(f"pooling needs 4-D NHWC tensors, got input {list(x.shape)} and output {list(y.shape)}")
@@ -88,8 +86,7 @@ def mean_multiplier(in_scale: float, out_scale: float, count: int) -> tuple[int,
 def lower_mean(g: Graph, op: Op) -> Layer:
     x, a, y = inp(g, op, 0), inp(g, op, 1), out(g, op)
     assert x is not None
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
+    require_int8_io(x, y)
     require_nonconst(x, "input")
     a = require_const(a, "the axis")
     require_dtype(a, "int32", what="axis")

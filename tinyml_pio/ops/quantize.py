@@ -41,6 +41,21 @@ def _raw_byte_inputs(dtype: str) -> np.ndarray:
     return np.where(b >= 128, b - 256, b) if dtype == "int8" else b
 
 
+def _affine_layer(op: Op, x: Tensor, y: Tensor, func: str, scale: float, zero_point: int, comment: str,
+                  in_place: bool) -> Layer:
+    """A float32 <-> int8/uint8 conversion with one scale and zero point: func(&params, input, output, count)."""
+    return Layer(
+        op=op,
+        func=func,
+        header="tinyml/quantize.h",
+        params_type="tinyml_quant_params_t",
+        params=dict(scale=float(np.float32(scale)), zero_point=zero_point),
+        args=[TensorArg(x.index), TensorArg(y.index, const=False), str(x.size)],
+        inplace=(x.index, y.index) if in_place else None,
+        comment=comment,
+    )
+
+
 @register("QUANTIZE")
 def lower_quantize(g: Graph, op: Op) -> Layer:
     x, y = inp(g, op, 0), out(g, op)
@@ -53,16 +68,9 @@ def lower_quantize(g: Graph, op: Op) -> Layer:
         if not out_s > 0:
             raise Unsupported("output scale must be positive")
         suffix = "s8" if y.dtype == "int8" else "u8"
-        return Layer(
-            op=op,
-            func=f"tinyml_quantize_f32_{suffix}",
-            header="tinyml/quantize.h",
-            params_type="tinyml_quant_params_t",
-            params=dict(scale=float(np.float32(out_s)), zero_point=out_zp),
-            args=[TensorArg(x.index), TensorArg(y.index, const=False), str(x.size)],
-            inplace=(x.index, y.index),
-            comment=f"float -> {y.dtype}",
-        )
+        # in place: element i's byte is written after its float was read, below the floats still to read
+        return _affine_layer(op, x, y, f"tinyml_quantize_f32_{suffix}", out_s, out_zp, f"float -> {y.dtype}",
+                             in_place=True)
     if x.dtype not in _RANGE:
         raise Unsupported(f"QUANTIZE from {x.dtype} is not supported (float32, int8 and uint8 are)")
     in_s, in_zp = _per_tensor(x, "input")
@@ -93,12 +101,5 @@ def lower_dequantize(g: Graph, op: Op) -> Layer:
     require_nonconst(x, "input")
     in_s, in_zp = _per_tensor(x, "input")
     suffix = "s8" if x.dtype == "int8" else "u8"
-    return Layer(
-        op=op,
-        func=f"tinyml_dequantize_{suffix}_f32",
-        header="tinyml/quantize.h",
-        params_type="tinyml_quant_params_t",
-        params=dict(scale=float(np.float32(in_s)), zero_point=in_zp),
-        args=[TensorArg(x.index), TensorArg(y.index, const=False), str(x.size)],
-        comment=f"{x.dtype} -> float",
-    )
+    return _affine_layer(op, x, y, f"tinyml_dequantize_{suffix}_f32", in_s, in_zp, f"{x.dtype} -> float",
+                         in_place=False)

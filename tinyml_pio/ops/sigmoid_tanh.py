@@ -13,14 +13,11 @@ import numpy as np
 
 from .. import fixedpoint as fp
 from ..ir import Graph, Op
-from . import Layer, Unsupported, inp, lut_layer, out, register, require_dtype, require_quant
+from . import Layer, Unsupported, int8_io, lut_layer, register, require_quant
 
 
 def _table(g: Graph, op: Op, transform) -> np.ndarray:
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
+    x, y = int8_io(g, op)
     in_scale, in_zp = require_quant(x, "input")
     out_scale, out_zp = require_quant(y, "output")
     if op.type == "LOGISTIC" and float(np.float32(out_scale)) != 1.0 / 256:

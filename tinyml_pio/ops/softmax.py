@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import fixedpoint as fp
-from ..ir import Graph, Op
-from . import ConstArg, Layer, TensorArg, Unsupported, inp, out, register, require_dtype, require_quant
+from ..ir import Graph, Op, Tensor
+from . import ConstArg, Layer, TensorArg, Unsupported, int8_io, register, require_quant
 
 
 def _rows(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -26,12 +26,27 @@ def _rows(shape: tuple[int, ...]) -> tuple[int, int]:
     return outer, depth
 
 
+def _row_layer(op: Op, x: Tensor, y: Tensor, func: str, params_type: str, table_name: str, table: np.ndarray,
+               comment: str = "", **params: int) -> Layer:
+    """The call shared by both kernels: func(&params, table, input, output) on the rows of the last axis,
+    with `params` after the row count and depth; in place (a row is read before it is overwritten)."""
+    outer, depth = _rows(x.shape)
+    return Layer(
+        op=op,
+        func=func,
+        header="tinyml/softmax.h",
+        params_type=params_type,
+        params=dict(outer=outer, depth=depth, **params),
+        args=[ConstArg(table_name), TensorArg(x.index), TensorArg(y.index, const=False)],
+        consts={table_name: table.astype(np.int32)},
+        inplace=(x.index, y.index),
+        comment=comment,
+    )
+
+
 @register("SOFTMAX")
 def lower_softmax(g: Graph, op: Op) -> Layer:
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
+    x, y = int8_io(g, op)
     in_scale, _ = require_quant(x, "input")
     out_scale, out_zp = require_quant(y, "output")
     # SoftmaxPrepare: TF_LITE_ENSURE_EQ(zero_point, -128), TF_LITE_ENSURE_NEAR(scale, 1/256, 0.001/256)
@@ -43,26 +58,13 @@ def lower_softmax(g: Graph, op: Op) -> Layer:
     if not real > 1.0:
         raise Unsupported(f"beta * input scale ({beta:g} * {in_scale:g}) is too small for TFLite's int8 softmax")
     c = fp.SoftmaxConsts(float(np.float32(in_scale)), beta)
-    outer, depth = _rows(x.shape)
-    return Layer(
-        op=op,
-        func="tinyml_softmax_s8",
-        header="tinyml/softmax.h",
-        params_type="tinyml_softmax_params_t",
-        params=dict(outer=outer, depth=depth),
-        args=[ConstArg("exp"), TensorArg(x.index), TensorArg(y.index, const=False)],
-        consts={"exp": c.exp_table.astype(np.int32)},
-        inplace=(x.index, y.index),
-        comment=f"beta={beta:g} input_multiplier={c.mult} left_shift={c.left_shift} diff_min={c.diff_min}",
-    )
+    return _row_layer(op, x, y, "tinyml_softmax_s8", "tinyml_softmax_params_t", "exp", c.exp_table,
+                      comment=f"beta={beta:g} input_multiplier={c.mult} left_shift={c.left_shift} diff_min={c.diff_min}")
 
 
 @register("LOG_SOFTMAX")
 def lower_log_softmax(g: Graph, op: Op) -> Layer:
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
+    x, y = int8_io(g, op)
     in_scale, _ = require_quant(x, "input")
     out_scale, out_zp = require_quant(y, "output")
     if float(np.float32(out_scale)) != 16.0 / 256 or out_zp != 127:
@@ -71,15 +73,6 @@ def lower_log_softmax(g: Graph, op: Op) -> Layer:
     if not float(np.float32(in_scale)) * float(1 << (31 - fp.SCALED_DIFF_INTEGER_BITS)) > 1.0:
         raise Unsupported(f"input scale {in_scale:g} is too small for TFLite's int8 log_softmax")
     c = fp.LogSoftmaxConsts(float(np.float32(in_scale)))
-    outer, depth = _rows(x.shape)
-    return Layer(
-        op=op,
-        func="tinyml_log_softmax_s8",
-        header="tinyml/softmax.h",
-        params_type="tinyml_log_softmax_params_t",
-        params=dict(outer=outer, depth=depth, input_multiplier=c.mult, input_shift=c.left_shift,
-                    reverse_multiplier=c.rev_mult, reverse_shift=c.rev_shift, diff_min=c.diff_min),
-        args=[ConstArg("exp_q12"), TensorArg(x.index), TensorArg(y.index, const=False)],
-        consts={"exp_q12": c.exp_q12_table.astype(np.int32)},
-        inplace=(x.index, y.index),
-    )
+    return _row_layer(op, x, y, "tinyml_log_softmax_s8", "tinyml_log_softmax_params_t", "exp_q12", c.exp_q12_table,
+                      input_multiplier=c.mult, input_shift=c.left_shift, reverse_multiplier=c.rev_mult,
+                      reverse_shift=c.rev_shift, diff_min=c.diff_min)

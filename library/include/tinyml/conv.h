@@ -36,8 +36,30 @@ void tinyml_conv2d_s8(const tinyml_conv2d_params_t *p, const int8_t *input, cons
 void tinyml_conv1x1_inplace_s8(const tinyml_conv2d_params_t *p, int8_t *data, const int8_t *filter,
                                const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *scratch);
 
+/* The window of one output position along one axis (height or width): `origin` is the input
+ * position of tap 0 (negative inside the top/left padding), [lo, hi) the taps inside the input. */
+typedef struct {
+    int32_t origin;
+    int32_t lo, hi;
+} tinyml_conv_window_t;
+
+/* The window of output position `out`, from that axis' stride, top/left padding, dilation, input
+ * size and filter taps. Tap k reads position origin + k * dilation; [lo, hi) keeps the k with
+ * 0 <= position < size. Every convolution and depthwise kernel finds its windows with it. */
+TINYML_INLINE tinyml_conv_window_t tinyml_conv_window(int32_t out, int32_t stride, int32_t pad, int32_t dilation,
+                                                      int32_t size, int32_t taps) {
+    tinyml_conv_window_t win;
+    const int32_t origin = out * stride - pad;
+    const int32_t first = origin < 0 ? (-origin + dilation - 1) / dilation : 0;
+    const int32_t end = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+    win.origin = origin;
+    win.lo = TINYML_MIN(first, taps);
+    win.hi = TINYML_MAX(TINYML_MIN(end, taps), win.lo);
+    return win;
+}
+
 /* The filter taps [*lo, *hi) of a window starting at `origin` (may be negative) that fall inside
- * [0, size): shared with the depthwise kernel. */
+ * [0, size): tinyml_conv_window's taps, as a function. */
 void tinyml_conv_tap_range(int32_t origin, int32_t dilation, int32_t size, int32_t taps, int32_t *lo,
                            int32_t *hi);
 

@@ -3,11 +3,9 @@
 
 void tinyml_conv_tap_range(int32_t origin, int32_t dilation, int32_t size, int32_t taps, int32_t *lo,
                            int32_t *hi) {
-    /* tap k reads position origin + k * dilation; keep the k with 0 <= position < size. */
-    int32_t first = origin < 0 ? (-origin + dilation - 1) / dilation : 0;
-    int32_t end = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-    *lo = TINYML_MIN(first, taps);
-    *hi = TINYML_MAX(TINYML_MIN(end, taps), *lo);
+    const tinyml_conv_window_t win = tinyml_conv_window(origin, 1, 0, dilation, size, taps);
+    *lo = win.lo;
+    *hi = win.hi;
 }
 
 void tinyml_conv2d_s8(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
@@ -17,20 +15,18 @@ void tinyml_conv2d_s8(const tinyml_conv2d_params_t *p, const int8_t *input, cons
     int32_t b, oy, ox, oc, ky, kx, ic;
     for (b = 0; b < p->batches; ++b) {
         for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            int32_t ky_lo, ky_hi;
-            tinyml_conv_tap_range(iy0, p->dilation_h, p->in_h, p->filter_h, &ky_lo, &ky_hi);
+            const tinyml_conv_window_t wy =
+                tinyml_conv_window(oy, p->stride_h, p->pad_h, p->dilation_h, p->in_h, p->filter_h);
             for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                int32_t kx_lo, kx_hi;
-                tinyml_conv_tap_range(ix0, p->dilation_w, p->in_w, p->filter_w, &kx_lo, &kx_hi);
+                const tinyml_conv_window_t wx =
+                    tinyml_conv_window(ox, p->stride_w, p->pad_w, p->dilation_w, p->in_w, p->filter_w);
                 for (oc = 0; oc < p->out_c; ++oc) {
                     const int32_t in_ch0 = (oc / per_group) * p->filter_c;
                     int32_t acc = 0;
-                    for (ky = ky_lo; ky < ky_hi; ++ky) {
-                        const int32_t iy = iy0 + ky * p->dilation_h;
-                        for (kx = kx_lo; kx < kx_hi; ++kx) {
-                            const int32_t ix = ix0 + kx * p->dilation_w;
+                    for (ky = wy.lo; ky < wy.hi; ++ky) {
+                        const int32_t iy = wy.origin + ky * p->dilation_h;
+                        for (kx = wx.lo; kx < wx.hi; ++kx) {
+                            const int32_t ix = wx.origin + kx * p->dilation_w;
                             const int8_t *x = input + ((b * p->in_h + iy) * p->in_w + ix) * p->in_c + in_ch0;
                             const int8_t *w = filter + ((oc * p->filter_h + ky) * p->filter_w + kx) * p->filter_c;
                             for (ic = 0; ic < p->filter_c; ++ic) {

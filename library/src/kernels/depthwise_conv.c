@@ -8,22 +8,20 @@ void tinyml_depthwise_conv2d_s8(const tinyml_dwconv2d_params_t *p, const int8_t 
     int32_t b, oy, ox, ic, m, ky, kx;
     for (b = 0; b < p->batches; ++b) {
         for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            int32_t ky_lo, ky_hi;
-            tinyml_conv_tap_range(iy0, p->dilation_h, p->in_h, p->filter_h, &ky_lo, &ky_hi);
+            const tinyml_conv_window_t wy =
+                tinyml_conv_window(oy, p->stride_h, p->pad_h, p->dilation_h, p->in_h, p->filter_h);
             for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const tinyml_conv_window_t wx =
+                    tinyml_conv_window(ox, p->stride_w, p->pad_w, p->dilation_w, p->in_w, p->filter_w);
                 int8_t *y = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                int32_t kx_lo, kx_hi;
-                tinyml_conv_tap_range(ix0, p->dilation_w, p->in_w, p->filter_w, &kx_lo, &kx_hi);
                 for (ic = 0; ic < p->in_c; ++ic) {
                     for (m = 0; m < p->depth_multiplier; ++m) {
                         const int32_t oc = ic * p->depth_multiplier + m;
                         int32_t acc = 0;
-                        for (ky = ky_lo; ky < ky_hi; ++ky) {
-                            const int32_t iy = iy0 + ky * p->dilation_h;
-                            for (kx = kx_lo; kx < kx_hi; ++kx) {
-                                const int32_t ix = ix0 + kx * p->dilation_w;
+                        for (ky = wy.lo; ky < wy.hi; ++ky) {
+                            const int32_t iy = wy.origin + ky * p->dilation_h;
+                            for (kx = wx.lo; kx < wx.hi; ++kx) {
+                                const int32_t ix = wx.origin + kx * p->dilation_w;
                                 const int32_t xv = input[((b * p->in_h + iy) * p->in_w + ix) * p->in_c + ic];
                                 const int32_t wv = filter[(ky * p->filter_w + kx) * p->out_c + oc];
                                 acc += wv * (xv + p->input_offset);
@@ -62,18 +60,16 @@ void tinyml_depthwise_conv2d_inplace_s8(const tinyml_dwconv2d_params_t *p, int8_
             scratch[i] = data[i * channels + c];
         }
         for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            int32_t ky_lo, ky_hi;
-            tinyml_conv_tap_range(iy0, p->dilation_h, p->in_h, p->filter_h, &ky_lo, &ky_hi);
+            const tinyml_conv_window_t wy =
+                tinyml_conv_window(oy, p->stride_h, p->pad_h, p->dilation_h, p->in_h, p->filter_h);
             for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                int32_t kx_lo, kx_hi;
+                const tinyml_conv_window_t wx =
+                    tinyml_conv_window(ox, p->stride_w, p->pad_w, p->dilation_w, p->in_w, p->filter_w);
                 int32_t acc = 0;
-                tinyml_conv_tap_range(ix0, p->dilation_w, p->in_w, p->filter_w, &kx_lo, &kx_hi);
-                for (ky = ky_lo; ky < ky_hi; ++ky) {
-                    const int32_t iy = iy0 + ky * p->dilation_h;
-                    for (kx = kx_lo; kx < kx_hi; ++kx) {
-                        const int32_t ix = ix0 + kx * p->dilation_w;
+                for (ky = wy.lo; ky < wy.hi; ++ky) {
+                    const int32_t iy = wy.origin + ky * p->dilation_h;
+                    for (kx = wx.lo; kx < wx.hi; ++kx) {
+                        const int32_t ix = wx.origin + kx * p->dilation_w;
                         const int32_t xv = scratch[iy * p->in_w + ix];
                         const int32_t wv = filter[(ky * p->filter_w + kx) * channels + c];
                         acc += wv * (xv + p->input_offset);

@@ -8,7 +8,11 @@ static void window(int32_t origin, int32_t filter, int32_t size, int32_t *start,
     *end = TINYML_MIN(filter, size - origin);
 }
 
-void tinyml_avgpool_s8(const tinyml_pool_params_t *p, const int8_t *input, int8_t *output) {
+/* The window loops of both pools. `is_max` is a constant at each (always inlined) call, so each
+ * public kernel compiles to its own loops with no per-element test. The average sums the window
+ * and divides by the number of positions inside the input, rounding half away from zero; the
+ * maximum starts from -128. */
+TINYML_INLINE void pool_s8(const tinyml_pool_params_t *p, const int8_t *input, int8_t *output, int is_max) {
     int32_t b, oy, ox, c, fy, fx;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->depth;
@@ -22,14 +26,15 @@ void tinyml_avgpool_s8(const tinyml_pool_params_t *p, const int8_t *input, int8_
                 window(ix0, p->filter_w, p->in_w, &fx0, &fx1);
                 count = (fy1 - fy0) * (fx1 - fx0);
                 for (c = 0; c < p->depth; ++c) {
-                    int32_t acc = 0;
+                    int32_t acc = is_max ? -128 : 0;
                     for (fy = fy0; fy < fy1; ++fy) {
                         const int8_t *row = in_b + ((iy0 + fy) * p->in_w + ix0) * p->depth + c;
                         for (fx = fx0; fx < fx1; ++fx) {
-                            acc += row[fx * p->depth];
+                            const int32_t v = row[fx * p->depth];
+                            acc = is_max ? TINYML_MAX(acc, v) : acc + v;
                         }
                     }
-                    if (count > 0) {
+                    if (!is_max && count > 0) {
                         /* round half away from zero; C division truncates toward zero */
                         acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
                     }
@@ -40,31 +45,12 @@ void tinyml_avgpool_s8(const tinyml_pool_params_t *p, const int8_t *input, int8_
     }
 }
 
+void tinyml_avgpool_s8(const tinyml_pool_params_t *p, const int8_t *input, int8_t *output) {
+    pool_s8(p, input, output, 0);
+}
+
 void tinyml_maxpool_s8(const tinyml_pool_params_t *p, const int8_t *input, int8_t *output) {
-    int32_t b, oy, ox, c, fy, fx;
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * p->in_h * p->in_w * p->depth;
-        for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            int32_t fy0, fy1;
-            window(iy0, p->filter_h, p->in_h, &fy0, &fy1);
-            for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                int32_t fx0, fx1;
-                window(ix0, p->filter_w, p->in_w, &fx0, &fx1);
-                for (c = 0; c < p->depth; ++c) {
-                    int32_t m = -128;
-                    for (fy = fy0; fy < fy1; ++fy) {
-                        const int8_t *row = in_b + ((iy0 + fy) * p->in_w + ix0) * p->depth + c;
-                        for (fx = fx0; fx < fx1; ++fx) {
-                            m = TINYML_MAX(m, (int32_t)row[fx * p->depth]);
-                        }
-                    }
-                    *output++ = (int8_t)tinyml_clamp(m, p->act_min, p->act_max);
-                }
-            }
-        }
-    }
+    pool_s8(p, input, output, 1);
 }
 
 void tinyml_mean_s8(const tinyml_mean_params_t *p, const int8_t *input, int8_t *output) {

@@ -21,7 +21,8 @@ extern int main(void);
 
 void Reset_Handler(void);
 void tinyml_bsp_default_handler(void);
-void HardFault_Handler(void);
+/* HardFault runs the default handler (a strong alias: unlike the handlers below, not overridable). */
+void HardFault_Handler(void) __attribute__((alias("tinyml_bsp_default_handler")));
 void SysTick_Handler(void);
 
 /* Weak aliases so an application can override any handler by defining it. */
@@ -88,19 +89,9 @@ void Reset_Handler(void) {
 
 extern void tinyml_bsp_fault(uint32_t *frame, uint32_t exc_return, uint32_t ipsr);
 
-/* Find the stacked frame (MSP or PSP) and hand it to C. Returning from tinyml_bsp_fault
- * resumes the program (used to skip a semihosting BKPT when no host is attached). */
-__attribute__((naked)) void HardFault_Handler(void) {
-    __asm volatile(
-        "tst lr, #4\n"
-        "ite eq\n"
-        "mrseq r0, msp\n"
-        "mrsne r0, psp\n"
-        "mov r1, lr\n"
-        "mrs r2, ipsr\n"
-        "b tinyml_bsp_fault\n");
-}
-
+/* Every fault and unexpected interrupt (HardFault_Handler is an alias): find the stacked frame
+ * (MSP or PSP) and hand it to C. Returning from tinyml_bsp_fault resumes the program (used to skip a
+ * semihosting BKPT when no host is attached). */
 __attribute__((naked)) void tinyml_bsp_default_handler(void) {
     __asm volatile(
         "tst lr, #4\n"
