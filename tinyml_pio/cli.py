@@ -12,10 +12,10 @@ from .errors import TinymlError
 def _cmd_convert(a: argparse.Namespace) -> int:
     from .pipeline import compile_model, write_output
 
-    c = compile_model(a.model, a.prefix)
+    c = compile_model(a.model, a.prefix, target=a.target)
     for p in write_output(c.files, a.output):
         print(f"wrote {p}")
-    print(f"arena {c.plan.arena_size} bytes, {c.macs} MACs, {len(c.graph.ops)} operators")
+    print(f"arena {c.plan.arena_size} bytes, {c.macs} MACs, {len(c.graph.ops)} operators, kernels: {c.kernels}")
     return 0
 
 
@@ -47,13 +47,15 @@ def _cmd_setup_offline(a: argparse.Namespace) -> int:
 
 
 def _cmd_hil_run(a: argparse.Namespace) -> int:
+    from .cpu import CpuFeatures
     from .hil.report import markdown, save
     from .hil.runner import run_model
 
+    cpu = CpuFeatures.portable() if a.kernels == "portable" else None
     records = []
     for model in a.model:
         records.append(run_model(model, a.board, port=a.port, n_inputs=a.inputs, seed=a.seed,
-                                 per_layer=a.per_layer, log=print if a.verbose else (lambda s: None)))
+                                 per_layer=a.per_layer, log=print if a.verbose else (lambda s: None), cpu=cpu))
     if a.report:
         save(records, a.report)
         print(f"wrote {a.report}")
@@ -70,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model")
     c.add_argument("-o", "--output", required=True, help="output directory")
     c.add_argument("--prefix", default="model", help="C identifier prefix (default: model)")
+    c.add_argument("--target", default=None,
+                   help="the CPU the code is for, choosing kernel variants: portable (default), a CPU "
+                   "(cortex-m4, cortex-m0plus, ...) or a board of board_defs (nano33ble, qemu_mps2_an386, ...)")
     c.set_defaults(fn=_cmd_convert)
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")
@@ -107,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     hr.add_argument("--seed", type=int, default=0)
     hr.add_argument("--per-layer", action="store_true", help="also record cycles per operator")
     hr.add_argument("--report", help="write the JSON report here")
+    hr.add_argument("--kernels", choices=("auto", "portable"), default="auto",
+                    help="auto: the kernel variants the board's CPU can run (default); portable: none")
     hr.add_argument("-v", "--verbose", action="store_true")
     hr.set_defaults(fn=_cmd_hil_run)
     return p

@@ -34,7 +34,10 @@ def library_dir() -> Path:
 
 
 def kernel_sources() -> list[Path]:
-    return sorted((library_dir() / "src" / "kernels").glob("*.c"))
+    """The portable kernels, then the CPU-specific variants (src/kernels/arm/): those build everywhere
+    (without their CPU extension they forward to the portable kernel), so one library serves all."""
+    kernels = library_dir() / "src" / "kernels"
+    return sorted(kernels.glob("*.c")) + sorted(kernels.glob("arm/*.c"))
 
 
 def compiler() -> str:
@@ -66,8 +69,8 @@ def kernel_archive(opt: str = "-O2", defines: tuple[str, ...] = ()) -> Path:
         return lib
     with tempfile.TemporaryDirectory() as tmp:
         objs = []
-        for src in srcs:
-            obj = Path(tmp) / (src.stem + ".o")
+        for i, src in enumerate(srcs):
+            obj = Path(tmp) / f"{i:02d}_{src.stem}.o"  # kernels/x.c and kernels/arm/x.c may share a stem
             _run([cc, *WARN_FLAGS, opt, *defines, "-I", str(library_dir() / "include"), "-c", str(src), "-o", str(obj)])
             objs.append(str(obj))
         _run(["ar", "rcs", str(Path(tmp) / "libtinyml.a"), *objs])

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .codegen import check_prefix, generate
+from .cpu import CpuFeatures
 from .errors import TinymlError
 from .ir import Graph
 from .ops import Layer, lower_graph
+from .passes import apply_variants, kernels_label
 from .planner import Plan, plan_memory
 from .tflite_import import load_model
 
@@ -23,21 +25,40 @@ class Compiled:
     plan: Plan
     files: dict[str, str]
     prefix: str
+    target: CpuFeatures = field(default_factory=CpuFeatures.portable)
+    variants: dict[int, str] = field(default_factory=dict)  # op index -> CPU feature of its kernel variant
 
     @property
     def macs(self) -> int:
         return sum(l.macs for l in self.layers)
 
+    @property
+    def kernels(self) -> str:
+        """The kernel variants the generated code calls: "portable", "dsp", ..."""
+        return kernels_label(self.variants)
 
-def compile_model(path: str | os.PathLike[str], prefix: str = "model") -> Compiled:
-    """Import, lower, plan and generate; raises TinymlError for anything wrong with the model."""
+
+def compile_model(path: str | os.PathLike[str], prefix: str = "model",
+                  target: CpuFeatures | str | None = None) -> Compiled:
+    """Import, lower, pick kernel variants, plan and generate; raises TinymlError for anything wrong
+    with the model.
+
+    `target` is the CPU the code will run on (a `CpuFeatures`, a board or CPU name): kernels with a
+    variant for one of its features (passes/variants.py) call that variant. None or "portable"
+    (the default, and what host verification uses) calls only the portable kernels."""
     check_prefix(prefix)
+    cpu = CpuFeatures.resolve(target)
     graph = load_model(path)
     check_io(graph)
     layers = lower_graph(graph)
+    layers, variants = apply_variants(layers, cpu)
     plan = plan_memory(graph, layers)
-    files = generate(graph, layers, plan, prefix)
-    return Compiled(graph=graph, layers=layers, plan=plan, files=files, prefix=prefix)
+    note = ""
+    if cpu.cpu or not cpu.is_portable:  # a known CPU: say what was chosen for it
+        note = (f"{kernels_label(variants)}; target {cpu.name} ({cpu.cpu or '?'}, "
+                f"features: {', '.join(cpu.features) or 'none'})")
+    files = generate(graph, layers, plan, prefix, kernels=note)
+    return Compiled(graph=graph, layers=layers, plan=plan, files=files, prefix=prefix, target=cpu, variants=variants)
 
 
 def check_io(g: Graph) -> None:

@@ -86,8 +86,9 @@ class _Ctx:
         return f"({q}{t.ctype} *)({self.prefix}_arena + {self.plan.tensor_offsets[t.index]})"
 
 
-def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str) -> dict[str, str]:
-    """Return {filename: text} for `<prefix>.h` and `<prefix>.c`."""
+def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: str = "") -> dict[str, str]:
+    """Return {filename: text} for `<prefix>.h` and `<prefix>.c`; `kernels` (e.g. "dsp; target
+    qemu_mps2_an386 (cortex-m4, features: dsp)") names the kernel variants in the source's header comment."""
     check_prefix(prefix)
     ctx = _Ctx(g, plan, prefix)
     weights: dict[int, Tensor] = {}
@@ -169,6 +170,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str) -> dict[str
         weights_bytes=sum(t.nbytes for t in weights.values()) + sum(a.nbytes for l in layers for a in l.consts.values()),
         macs=sum(l.macs for l in layers),
         headers=headers,
+        kernels=kernels,
         inputs=io(g.inputs),
         outputs=io(g.outputs),
     )

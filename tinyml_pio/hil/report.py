@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = [
-    ("model", "model"), ("board", "board"), ("clock", "clock"), ("latency (min/med/max)", "latency"),
+    ("model", "model"), ("board", "board"), ("kernels", "kernels"), ("clock", "clock"), ("latency (min/med/max)", "latency"),
     ("MACs/cycle", "macs_per_cycle"), ("arena B", "arena_bytes"), ("stack peak B", "stack_peak_bytes"),
     ("RAM B", "ram_bytes"), ("flash B", "flash_bytes"), ("bit-exact", "bit_exact"),
 ]

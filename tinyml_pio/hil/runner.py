@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..cpu import CpuFeatures
 from ..ir import DTYPES
 from ..pipeline import Compiled, compile_model
 from ..reference import Reference
@@ -21,7 +22,7 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
                   timeout: float = 10.0, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Build, start, check identity, run `n_inputs` random inputs, compare with the TFLite reference."""
     g = c.graph
-    fw = target.build(c, per_layer)
+    fw = target.build(c, per_layer)  # generated for the target's CPU (kernel variants)
     ref = Reference(Path(g.path).read_bytes(), num_outputs=len(g.outputs))
     samples = random_inputs(g, n_inputs, seed)
     url = target.start(fw)
@@ -57,6 +58,7 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
         "model": g.name,
         "model_sha256": g.sha256,
         "board": target.name,
+        "kernels": fw.kernels,
         "clock": {"source": info.clock_source, "hz": info.clock_hz,
                   "deterministic": fw.deterministic_clock,
                   "note": ("QEMU -icount: ticks follow the executed instruction count" if fw.deterministic_clock
@@ -81,6 +83,9 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
 
 
 def run_model(model: str | Path, board: str, port: str | None = None, n_inputs: int = 10, seed: int = 0,
-              per_layer: bool = False, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    c = compile_model(model, "model")
-    return run_on_target(c, make_target(board, port, log=log), n_inputs=n_inputs, seed=seed, per_layer=per_layer, log=log)
+              per_layer: bool = False, log: Callable[[str], None] = lambda s: None,
+              cpu: CpuFeatures | None = None) -> dict[str, Any]:
+    """`cpu` overrides the board's CPU features (None: the board's; CpuFeatures.portable(): no variants)."""
+    target = make_target(board, port, log=log, cpu=cpu)
+    c = compile_model(model, "model", target=target.cpu)
+    return run_on_target(c, target, n_inputs=n_inputs, seed=seed, per_layer=per_layer, log=log)

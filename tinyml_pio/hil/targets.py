@@ -6,6 +6,10 @@ One interface for every kind of board:
   arm-none-eabi-gcc, booted in qemu-system-arm with UART0 on a TCP socket (`socket://` URL);
 - real boards: a PlatformIO build and `pio run -t upload` for the PlatformIO board id; the user
   gives the serial port (`--port /dev/ttyACM0`).
+
+Each target knows its CPU (`cpu`, a tinyml_pio.cpu.CpuFeatures): `build` generates the model's code
+for it, so boards with the DSP extension run the DSP kernel variants and the host the portable ones.
+Pass `cpu=CpuFeatures.portable()` to measure a board with the portable kernels instead.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..cpu import CpuFeatures
 from ..errors import TinymlError
 from ..hostbuild import library_dir
-from ..pipeline import Compiled
+from ..pipeline import Compiled, compile_model
 from .firmware import build_host_firmware, hil_sources
 
 
@@ -35,12 +40,20 @@ class Firmware:
     flash_bytes: int | None  # .text + .data (+ .rodata) from the ELF
     arena_bytes: int | None = None  # size of the linked <prefix>_arena symbol in the ELF
     deterministic_clock: bool = False  # emulated boards: ticks follow the instruction count (-icount)
+    kernels: str = "portable"  # the kernel variants the firmware's model code calls ("dsp", ...)
 
 
 class Target:
     """Build, start and stop one board. `start` returns the serial URL of the running firmware."""
 
     name: str
+    cpu: CpuFeatures = CpuFeatures.portable()
+
+    def for_cpu(self, c: Compiled) -> Compiled:
+        """The model generated for this target's CPU (kernel variants); `c` itself when it already is."""
+        if c.target == self.cpu:
+            return c
+        return compile_model(c.graph.path, c.prefix, target=self.cpu)
 
     def build(self, c: Compiled, per_layer: bool) -> Firmware:
         raise NotImplementedError
@@ -92,9 +105,10 @@ class HostTarget(Target):
         self._tmp = tempfile.TemporaryDirectory(prefix="tinyml-hil-host-")
 
     def build(self, c: Compiled, per_layer: bool) -> Firmware:
+        c = self.for_cpu(c)
         defines = ("-DTINYML_HIL_LAYER_TIMING",) if per_layer else ()
         exe = build_host_firmware(c, Path(self._tmp.name), defines=defines)
-        return Firmware(exe, None, None)
+        return Firmware(exe, None, None, kernels=c.kernels)
 
     def start(self, fw: Firmware) -> str:
         master, slave = os.openpty()
@@ -129,16 +143,29 @@ def _pio() -> str:
     raise TinymlError("PlatformIO ('pio') was not found.", hint="pip install platformio (it is a dependency of tinyml-pio).")
 
 
+def _library_fingerprint() -> str:
+    """The C library's sources: a changed kernel must not reuse a firmware cached with the old one."""
+    lib = library_dir()
+    h = hashlib.sha256()
+    for p in sorted(lib.rglob("*")):
+        if p.is_file() and p.suffix in (".c", ".h", ".cpp", ".json", ".py"):
+            h.update(str(p.relative_to(lib)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
 class PlatformIOTarget(Target):
     """Build the HIL firmware as a generated PlatformIO project (one env per board)."""
 
     def __init__(self, board: str, port: str | None = None, platform: str | None = None,
-                 log: Callable[[str], None] = lambda s: None):
+                 log: Callable[[str], None] = lambda s: None, cpu: CpuFeatures | None = None):
         self.name = board
         self.port = port
         self.platform = platform
         self.log = log
         self.project: Path | None = None
+        # the board's CPU (board_defs/boards; portable for boards it does not list) unless told otherwise
+        self.cpu = cpu if cpu is not None else CpuFeatures.for_board(board)
 
     def _platformio_ini(self, per_layer: bool) -> str:
         # Arduino cores: the library's setup()/loop() forward to the HIL firmware's C functions
@@ -155,9 +182,10 @@ class PlatformIOTarget(Target):
         ])
 
     def build(self, c: Compiled, per_layer: bool) -> Firmware:
+        c = self.for_cpu(c)
         files = hil_sources(c)
         ini = self._platformio_ini(per_layer)
-        key = hashlib.sha256(json.dumps([ini, sorted(files.items())]).encode()).hexdigest()[:16]
+        key = hashlib.sha256(json.dumps([ini, sorted(files.items()), _library_fingerprint()]).encode()).hexdigest()[:16]
         proj = _cache_dir("hil", f"{self.name}-{key}")
         self.project = proj
         (proj / "src").mkdir(exist_ok=True)
@@ -175,7 +203,7 @@ class PlatformIOTarget(Target):
                                   f"the project is in {proj}.")
         ram, flash = elf_sizes(elf)
         return Firmware(elf, ram, flash, elf_symbol_size(elf, f"{c.prefix}_arena"),
-                        deterministic_clock=isinstance(self, EmulatedTarget))
+                        deterministic_clock=isinstance(self, EmulatedTarget), kernels=c.kernels)
 
     def start(self, fw: Firmware) -> str:
         if not self.port:
@@ -193,8 +221,8 @@ class PlatformIOTarget(Target):
 class EmulatedTarget(PlatformIOTarget):
     """An emulated board: PlatformIO build for the board in board_defs/platform, run in QEMU."""
 
-    def __init__(self, board: str, log: Callable[[str], None] = lambda s: None):
-        super().__init__(board, platform=f"symlink://{platform_dir()}", log=log)
+    def __init__(self, board: str, log: Callable[[str], None] = lambda s: None, cpu: CpuFeatures | None = None):
+        super().__init__(board, platform=f"symlink://{platform_dir()}", log=log, cpu=cpu)
         self.state_dir: Path | None = None
 
     def start(self, fw: Firmware) -> str:
@@ -223,11 +251,13 @@ def emulated_boards() -> list[str]:
         return []
 
 
-def make_target(board: str, port: str | None = None, log: Callable[[str], None] = lambda s: None) -> Target:
+def make_target(board: str, port: str | None = None, log: Callable[[str], None] = lambda s: None,
+                cpu: CpuFeatures | None = None) -> Target:
+    """The target for a board name; `cpu` overrides the board's CPU features (e.g. portable kernels)."""
     if board == "host":
         return HostTarget()
     if board in emulated_boards():
-        return EmulatedTarget(board, log=log)
+        return EmulatedTarget(board, log=log, cpu=cpu)
     platform = os.environ.get("TINYML_PIO_PLATFORM")
     if not platform:
         raise TinymlError(
@@ -235,4 +265,4 @@ def make_target(board: str, port: str | None = None, log: Callable[[str], None] 
             "and no PlatformIO platform is set for it.",
             hint="for a real board set TINYML_PIO_PLATFORM (e.g. ststm32) and pass --port; its firmware needs a "
             "board-support package implementing tinyml_board.h.")
-    return PlatformIOTarget(board, port=port, platform=platform, log=log)
+    return PlatformIOTarget(board, port=port, platform=platform, log=log, cpu=cpu)

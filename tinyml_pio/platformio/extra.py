@@ -8,14 +8,21 @@ The tinyml-pio PlatformIO library (library/library.json) runs library/extra_scri
     custom_tinyml_models = kws:models/kws.tflite vww:models/vww.tflite   ; several (prefix:path)
     custom_tinyml_ram_margin = 8k                    ; RAM kept free besides the arenas (see below)
     custom_tinyml_verify_inputs = 20                 ; inputs `-t tinyml-verify` compares
+    custom_tinyml_kernels = auto                     ; auto (the board's CPU picks) or portable
 
 For each model it runs the same pipeline as `tinyml-pio convert` (pipeline.compile_model) and writes
 PREFIX.h / PREFIX.c into $BUILD_DIR/tinyml/, adds that directory to the include path and the .c files
 to the build once. A stamp file keeps the hash of the model bytes, the prefix and the converter's
-own sources: unchanged models are not converted again. A conversion error stops the build with the
+own sources and the kernel target: unchanged models are not converted again. A conversion error stops the build with the
 CLI's message. Before anything is compiled the arenas are checked against the board's RAM: the
 budget of board_defs/boards/<board>.json when the board is listed there (SRAM minus its reserve),
 else upload.maximum_ram_size minus custom_tinyml_ram_margin (default 4 KB).
+
+Kernel variants: the generated code calls the optimized kernels of library/src/kernels/arm/ that
+the board's CPU can run (tinyml_pio/passes/variants.py), e.g. the DSP-extension kernels on
+Cortex-M4/M7/M33/M55. The CPU comes from board_defs/boards/<board>.json when the board is listed
+there, else from PlatformIO's build.cpu (tinyml_pio/cpu.py); the summary line names the choice
+("kernels: dsp"). custom_tinyml_kernels = portable keeps every layer on the portable kernels.
 
 Custom targets: `pio run -t tinyml-plan` prints each model's memory plan, `pio run -t tinyml-verify`
 compiles the generated code on the host and compares it with TFLite bit for bit.
@@ -34,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..cpu import CpuFeatures
 from ..errors import TinymlError
 
 OPT_MODEL = "custom_tinyml_model"
@@ -41,6 +49,7 @@ OPT_MODELS = "custom_tinyml_models"
 OPT_PREFIX = "custom_tinyml_prefix"
 OPT_MARGIN = "custom_tinyml_ram_margin"
 OPT_VERIFY_INPUTS = "custom_tinyml_verify_inputs"
+OPT_KERNELS = "custom_tinyml_kernels"
 DEFAULT_PREFIX = "model"
 DEFAULT_MARGIN = 4096
 GEN_DIR = "tinyml"
@@ -66,6 +75,7 @@ class Generated:
     weights: int
     macs: int
     fresh: bool  # converted in this run (False: the stamp said it is up to date)
+    kernels: str = "portable"  # kernel variants the generated code calls ("dsp", ...)
 
 
 @dataclass
@@ -174,9 +184,13 @@ def _header_define(text: str, prefix: str, name: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = print) -> list[Generated]:
-    """Convert what changed since the stamp; remove files of models no longer configured."""
+def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = print,
+             target: CpuFeatures | None = None) -> list[Generated]:
+    """Convert what changed since the stamp (model, prefix, converter, kernel target); remove files
+    of models no longer configured. `target` picks the kernel variants (None: portable)."""
     from ..pipeline import compile_model, write_output
+
+    target = CpuFeatures.resolve(target)
 
     outdir.mkdir(parents=True, exist_ok=True)
     stamp_path = outdir / STAMP
@@ -187,21 +201,23 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
     tool = tool_fingerprint()
     result, new = [], {}
     for s in specs:
-        key = hashlib.sha256(s.path.read_bytes() + b"\0" + s.prefix.encode() + b"\0" + tool.encode()).hexdigest()
+        key = hashlib.sha256(s.path.read_bytes() + b"\0" + s.prefix.encode() + b"\0" + tool.encode()
+                             + b"\0" + repr(target).encode()).hexdigest()
         prev = old.get(s.prefix)
         if prev and prev.get("key") == key and all((outdir / f).is_file() for f in prev.get("files", [])):
-            g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False)
+            g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False,
+                          kernels=prev.get("kernels", "portable"))
         else:
-            c = compile_model(s.path, s.prefix)
+            c = compile_model(s.path, s.prefix, target=target)
             write_output(c.files, outdir)
             header = c.files.get(f"{s.prefix}.h", "")
             g = Generated(s, sorted(c.files), c.plan.arena_size, _header_define(header, s.prefix, "WEIGHTS_BYTES"),
-                          c.macs, fresh=True)
+                          c.macs, fresh=True, kernels=c.kernels)
         new[s.prefix] = {"key": key, "files": g.files, "arena": g.arena, "weights": g.weights, "macs": g.macs,
-                         "model": str(s.path)}
+                         "kernels": g.kernels, "target": target.key(), "model": str(s.path)}
         result.append(g)
-        log(f"tinyml: {s.prefix} <- {s.written}: arena {g.arena} B, weights {g.weights} B, {g.macs} MACs"
-            f" ({'converted' if g.fresh else 'up to date'})")
+        log(f"tinyml: {s.prefix} <- {s.written}: arena {g.arena} B, weights {g.weights} B, {g.macs} MACs, "
+            f"kernels: {g.kernels} ({'converted' if g.fresh else 'up to date'})")
     keep = {f for g in result for f in g.files}
     for prefix, prev in old.items():
         for f in prev.get("files", []):
@@ -209,6 +225,25 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
                 (outdir / f).unlink()
     stamp_path.write_text(json.dumps({"models": new}, indent=2))
     return result
+
+
+# ---- kernel target ---------------------------------------------------------------------------
+
+def kernel_target(env) -> CpuFeatures:
+    """The CPU the generated code is for: board_defs/boards when it lists the board, else PlatformIO's
+    build.cpu; portable without a board (native builds) or with custom_tinyml_kernels = portable."""
+    choice = _text(_option(env, OPT_KERNELS)).strip().lower() or "auto"
+    if choice not in ("auto", "portable"):
+        raise TinymlError(f"{OPT_KERNELS} = {choice} is not auto or portable.",
+                          hint="auto (default) uses the kernel variants the board's CPU can run; portable uses none.")
+    board_id = env.subst("$BOARD") if "BOARD" in env else ""
+    if choice == "portable" or not board_id:
+        return CpuFeatures.portable()
+    try:
+        config = env.BoardConfig()
+    except Exception:  # pylint: disable=broad-except  (no board configuration)
+        config = None
+    return CpuFeatures.from_platformio(config, board_id)
 
 
 # ---- budget ---------------------------------------------------------------------------------
@@ -339,7 +374,7 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
                              env.subst("$PROJECT_DIR"))
         _check_versions(library_dir, log)
         state = _BuildState(specs)
-        state.generated = generate(specs, outdir, log)
+        state.generated = generate(specs, outdir, log, target=kernel_target(env))
         check_budget(env, state.generated)
         _STATE[build_dir] = state
     inc = [str(outdir)]

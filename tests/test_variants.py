@@ -1,0 +1,469 @@
+"""Kernel variants chosen by the board's CPU (tinyml_pio/cpu.py, tinyml_pio/passes/variants.py,
+library/src/kernels/arm/).
+
+- target detection: board_defs boards, PlatformIO board configurations, CPU names, portable;
+- the pass: which layers change, what the generated code says, that nothing else changes;
+- the front doors: the PlatformIO extra script (target in the stamp, "kernels: dsp" in its summary),
+  the HIL targets, the CLI;
+- the C side: the DSP kernel builds for every Cortex-M (a forwarding fallback without DSP, real
+  SXTB16/SMLAD with it), code generated for a DSP core still links for Cortex-M0+ and the host;
+- bit-exactness of tinyml_fully_connected_s8_dsp on emulated Cortex-M4/M7/M33/M55 (QEMU) against
+  TFLite, on FC layers with awkward depths (1, 3, 4, 5, 7, 250), odd batch counts, odd output
+  depths, per-channel weights and -128 weights, plus the zoo's FC models and Arm's DNN-S KWS model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SHARED_MODELS, ZOO
+from fc_models import AWKWARD, fc_chain
+from tinyml_pio.boards import Board, list_boards, load_board
+from tinyml_pio.cpu import CpuFeatures
+from tinyml_pio.errors import TinymlError
+from tinyml_pio.hostbuild import HostModel, kernel_sources, library_dir
+from tinyml_pio.passes import variants as V
+from tinyml_pio.pipeline import compile_model
+
+FC_MODEL = ZOO / "fc_relu.tflite"
+DSP_FUNC = "tinyml_fully_connected_s8_dsp"
+PORTABLE_FUNC = "tinyml_fully_connected_s8"
+EMULATED = ["qemu_mps2_an386", "qemu_mps2_an500", "qemu_mps2_an505", "qemu_mps3_an547"]
+ARM = shutil.which("arm-none-eabi-gcc")
+needs_arm = pytest.mark.skipif(ARM is None, reason="arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi)")
+
+
+# ---- target detection -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cpu, dsp, mve", [
+    ("cortex-m0", False, False), ("cortex-m0plus", False, False), ("cortex-m3", False, False),
+    ("cortex-m23", False, False), ("cortex-m4", True, False), ("cortex-m7", True, False),
+    ("cortex-m33", True, False), ("cortex-m33+nodsp", False, False), ("Cortex-M55", True, True),
+    ("cortex-m55+nomve", True, False), ("cortex-m85", True, True), ("xtensa-lx7", False, False), ("", False, False),
+])
+def test_features_from_cpu_name(cpu, dsp, mve):
+    t = CpuFeatures.from_cpu(cpu)
+    assert (t.dsp, t.mve) == (dsp, mve)
+    assert t.features == tuple(f for f, on in (("mve", mve), ("dsp", dsp)) if on)  # best first
+    assert t.is_portable == (not dsp and not mve)
+
+
+def test_m33_dsp_follows_the_board_definition():
+    assert CpuFeatures.from_cpu("cortex-m33", dsp=False).dsp is False  # optional on M33: the board decides
+    assert CpuFeatures.from_cpu("cortex-m4", dsp=False).dsp is True  # fixed on M4: a CPU name is enough
+    m33 = Board(id="m33_nodsp", name="M33 without DSP", mcu="x", cpu="cortex-m33", fpu="none", dsp=False, mve=False,
+                clock_hz=1, sram_bytes=1, flash_bytes=1, reserved_sram_bytes=0)
+    assert CpuFeatures.from_board(m33).is_portable
+
+
+def test_every_board_def():
+    for b in list_boards():
+        t = CpuFeatures.from_board(b)
+        arm = b.cpu.startswith("cortex-m")
+        assert t.name == b.id and t.dsp == (arm and b.dsp) and t.mve == (arm and b.mve), b.id
+    assert CpuFeatures.for_board("pico").is_portable  # Cortex-M0+
+    assert CpuFeatures.for_board("esp32s3").is_portable  # Xtensa's "dsp" is not the Arm DSP extension
+    assert CpuFeatures.for_board("qemu_mps2_an386").features == ("dsp",)
+    assert CpuFeatures.for_board("qemu_mps3_an547").features == ("mve", "dsp")
+    assert CpuFeatures.for_board("disco_f746ng").name == "stm32f746g_disco"  # by PlatformIO id
+    assert CpuFeatures.for_board("host").is_portable and CpuFeatures.for_board("no_such_board").is_portable
+
+
+def test_features_from_platformio_board_config():
+    # the emulated boards' PlatformIO manifests (nested JSON) agree with board_defs
+    for b in EMULATED:
+        cfg = json.loads((ROOT / "board_defs" / "platform" / "boards" / f"{b}.json").read_text())
+        assert CpuFeatures.from_platformio(cfg).dsp, b
+        assert CpuFeatures.from_platformio(cfg, b) == CpuFeatures.for_board(b)
+    # a board board_defs does not know: build.cpu decides (PlatformIO's BoardConfig takes dotted keys)
+    assert CpuFeatures.from_platformio(_BoardConfig({"build.cpu": "cortex-m0plus"}), "some_m0_board").is_portable
+    t = CpuFeatures.from_platformio(_BoardConfig({"build.cpu": "cortex-m33"}), "some_m33_board")
+    assert t.features == ("dsp",) and t.name == "some_m33_board"
+    assert CpuFeatures.from_platformio(_BoardConfig({}), "native").is_portable  # no build.cpu
+    assert CpuFeatures.from_platformio(None, "").is_portable
+
+
+def test_resolve():
+    assert CpuFeatures.resolve(None) == CpuFeatures.resolve("portable") == CpuFeatures.resolve("host") == CpuFeatures()
+    assert CpuFeatures.resolve("cortex-m4").dsp and not CpuFeatures.resolve("cortex-m0plus").dsp
+    assert CpuFeatures.resolve("nano33ble") == CpuFeatures.from_board(load_board("nano33ble"))
+    assert CpuFeatures.resolve(load_board("nano33ble")).dsp
+    t = CpuFeatures.resolve("cortex-m7")
+    assert CpuFeatures.resolve(t) is t
+    with pytest.raises(TinymlError, match="unknown target 'bogus'") as e:
+        CpuFeatures.resolve("bogus")
+    assert "What to do:" in str(e.value)
+
+
+# ---- the pass ---------------------------------------------------------------------------------
+
+def test_portable_target_changes_nothing():
+    portable = compile_model(FC_MODEL, "m")
+    for target in (None, "portable", "pico", "cortex-m0plus", "esp32s3"):
+        c = compile_model(FC_MODEL, "m", target=target)
+        assert c.kernels == "portable" and c.variants == {}
+        assert DSP_FUNC not in c.files["m.c"] and "tinyml/arm/" not in c.files["m.c"]
+        assert [l.func for l in c.layers] == [l.func for l in portable.layers]
+    assert compile_model(FC_MODEL, "m", target=None).files == portable.files  # the default
+
+
+def test_dsp_target_swaps_fc_kernels_and_nothing_else():
+    portable = compile_model(ZOO / "fixedpoint_dense_sigmoid.tflite", "m")
+    c = compile_model(ZOO / "fixedpoint_dense_sigmoid.tflite", "m", target="qemu_mps2_an386")
+    assert c.kernels == "dsp" and c.target == CpuFeatures.for_board("qemu_mps2_an386")
+    fc = [l.op.index for l in portable.layers if l.func == PORTABLE_FUNC]
+    assert fc and sorted(c.variants) == fc and set(c.variants.values()) == {"dsp"}
+    for p, v in zip(portable.layers, c.layers):
+        if p.op.index in fc:
+            assert (v.func, v.header) == (DSP_FUNC, "tinyml/arm/fully_connected_dsp.h")
+            assert v.comment.endswith("kernel variant: dsp")
+        else:  # the logistic's LUT is untouched
+            assert (v.func, v.header, v.comment) == (p.func, p.header, p.comment)
+        assert (v.args, v.params, v.scratch_bytes, v.inplace) == (p.args, p.params, p.scratch_bytes, p.inplace)
+        assert all(np.array_equal(v.consts[k], p.consts[k]) for k in p.consts)
+    # same plan; the source differs only in the function names, the header and the comments
+    assert c.plan.arena_size == portable.plan.arena_size and c.plan.tensor_offsets == portable.plan.tensor_offsets
+    assert c.files["m.h"] == portable.files["m.h"]
+    text = c.files["m.c"]
+    assert text.count(f"{DSP_FUNC}(") == len(fc) and f"{PORTABLE_FUNC}(" not in text
+    assert '#include "tinyml/arm/fully_connected_dsp.h"' in text
+    assert " * kernels: dsp; target qemu_mps2_an386 (cortex-m4, features: dsp)" in text
+    for i in fc:
+        assert re.search(rf"/\* op {i}: FULLY_CONNECTED \(.*\) kernel variant: dsp \*/\n(\s+\w+\(\d+\);\n)?\s+{DSP_FUNC}\(", text)
+
+    def normal(s: str) -> list[str]:
+        s = s.replace(DSP_FUNC, PORTABLE_FUNC).replace(" kernel variant: dsp */", " */")
+        return [l for l in s.splitlines() if not l.startswith((" * kernels:", '#include "tinyml/'))]
+
+    assert normal(text) == normal(portable.files["m.c"])
+
+
+def test_a_board_without_fc_layers_says_portable():
+    c = compile_model(ZOO / "conv_per_tensor.tflite", "m", target="cortex-m4")
+    assert c.kernels == "portable" and c.variants == {} and " * kernels: portable; target cortex-m4" in c.files["m.c"]
+
+
+@pytest.fixture()
+def scratch_registry():
+    saved = {k: dict(v) for k, v in V._REGISTRY.items()}
+    yield V
+    V._REGISTRY.clear()
+    V._REGISTRY.update(saved)
+
+
+def test_best_feature_wins_and_in_place_calls_are_swapped_too(scratch_registry):
+    from tinyml_pio.ops import Layer
+    from tinyml_pio.ir import Op
+
+    op = Op(index=3, type="X", inputs=[0], outputs=[1], options={})
+    layer = Layer(op=op, func="k_s8", header="tinyml/k.h", inplace=(0, 1), inplace_func="k_s8_inplace", comment="c")
+    V.register_variant("k_s8", "dsp", "k_s8_dsp", "tinyml/arm/k_dsp.h")
+    V.register_variant("k_s8_inplace", "dsp", "k_s8_inplace_dsp", "tinyml/arm/k_dsp.h")
+    (out,), used = V.apply_variants([layer], CpuFeatures.from_cpu("cortex-m4"))
+    assert (out.func, out.inplace_func, out.header, used) == ("k_s8_dsp", "k_s8_inplace_dsp", "tinyml/arm/k_dsp.h", {3: "dsp"})
+    assert out.comment == "c, kernel variant: dsp" and layer.func == "k_s8"  # the input layer is not mutated
+    assert out.call(True)[0] == "k_s8_inplace_dsp" and out.call(False)[0] == "k_s8_dsp"
+    # M55: an MVE variant beats the DSP one; without one, the DSP variant is used
+    m55 = CpuFeatures.from_cpu("cortex-m55")
+    assert V.apply_variants([layer], m55)[0][0].func == "k_s8_dsp"
+    V.register_variant("k_s8", "mve", "k_s8_mve", "tinyml/arm/k_mve.h")
+    assert V.variant_for("k_s8", m55).func == "k_s8_mve"
+    assert V.variant_for("k_s8", CpuFeatures.from_cpu("cortex-m7")).func == "k_s8_dsp"
+    assert V.variant_for("k_s8", CpuFeatures()) is None and V.variant_for(None, m55) is None
+    assert V.kernels_label({1: "dsp", 2: "mve"}) == "mve+dsp" and V.kernels_label({}) == "portable"
+    with pytest.raises(ValueError, match="unknown CPU feature"):
+        V.register_variant("k_s8", "neon", "k_s8_neon", "tinyml/arm/k_neon.h")
+
+
+def test_every_registered_variant_exists_in_the_library():
+    inc, src = library_dir() / "include", library_dir() / "src" / "kernels"
+    arm_sources = "\n".join(p.read_text() for p in sorted((src / "arm").glob("*.c")))
+    portable_sources = "\n".join(p.read_text() for p in sorted(src.glob("*.c")))
+    assert V.registered_variants()
+    for v in V.registered_variants():
+        header = (inc / v.header).read_text()
+        assert re.search(rf"\bvoid {v.func}\(", header), f"{v.header} does not declare {v.func}"
+        portable_header = re.search(rf'#include "(tinyml/[^"]+)"', header).group(1)
+        assert re.search(rf"\bvoid {v.portable}\(", (inc / portable_header).read_text())
+        assert re.search(rf"^void {v.func}\(", arm_sources, re.M), f"{v.func} is not defined in src/kernels/arm"
+        assert re.search(rf"^void {v.portable}\(", portable_sources, re.M)
+        # same parameter list as the portable kernel
+        sig = lambda text, f: re.sub(r"\s+", " ", re.search(rf"void {f}\((.*?)\);", text, re.S).group(1))  # noqa: E731
+        assert sig(header, v.func) == sig((inc / portable_header).read_text(), v.portable)
+
+
+# ---- front doors: PlatformIO extra script, HIL targets, CLI ---------------------------------------
+
+class _BoardConfig(dict):
+    def get(self, key, default=None):  # PlatformIO's BoardConfig takes dotted keys
+        return super().get(key, default)
+
+
+class _Env:
+    """The little of PlatformIO's SCons environment the extra script uses."""
+
+    def __init__(self, options, build_dir, project_dir, board=None, config=None):
+        self.options = dict(options)
+        self.vars = {"BUILD_DIR": str(build_dir), "PROJECT_DIR": str(project_dir)}
+        if board:
+            self.vars["BOARD"] = board
+        self.config = _BoardConfig(config or {})
+        self.cpppath, self.sources, self.targets = [], [], {}
+
+    def GetProjectOption(self, name, default=""):
+        return self.options.get(name, default)
+
+    def subst(self, text):
+        return re.sub(r"\$(\w+)", lambda m: self.vars.get(m.group(1), ""), text)
+
+    def __contains__(self, key):
+        return key in self.vars
+
+    def get(self, key, default=None):
+        return self.targets if key == "__PIO_TARGETS" else default
+
+    def AppendUnique(self, CPPPATH=()):
+        self.cpppath += [p for p in CPPPATH if p not in self.cpppath]
+
+    def BuildSources(self, variant_dir, src_dir, src_filter=None):
+        self.sources.append((variant_dir, src_dir, src_filter))
+
+    def AddCustomTarget(self, name, dependencies, actions, title=None, description=None):
+        self.targets[name] = actions
+
+    def BoardConfig(self):
+        return self.config
+
+
+@pytest.fixture()
+def extra():
+    from tinyml_pio.platformio import extra as mod
+
+    mod._STATE.clear()
+    yield mod
+    mod._STATE.clear()
+
+
+def test_extra_script_target_detection(extra, tmp_path):
+    k = extra.kernel_target
+    assert k(_Env({}, tmp_path, tmp_path, board="qemu_mps2_an386")).features == ("dsp",)  # board_defs
+    assert k(_Env({}, tmp_path, tmp_path, board="pico")).is_portable
+    assert k(_Env({}, tmp_path, tmp_path, board="x", config={"build.cpu": "cortex-m7"})).features == ("dsp",)
+    assert k(_Env({}, tmp_path, tmp_path, board="y", config={"build.cpu": "cortex-m3"})).is_portable
+    assert k(_Env({}, tmp_path, tmp_path)).is_portable  # no board (native)
+    opt = {extra.OPT_KERNELS: "portable"}
+    assert k(_Env(opt, tmp_path, tmp_path, board="qemu_mps2_an386")).is_portable
+    with pytest.raises(TinymlError, match="is not auto or portable"):
+        k(_Env({extra.OPT_KERNELS: "fast"}, tmp_path, tmp_path, board="qemu_mps2_an386"))
+
+
+def _example_models_option(project: Path) -> str:
+    text = (project / "platformio.ini").read_text()
+    return re.search(r"^custom_tinyml_models\s*=\s*(\S+)", text, re.M).group(1)
+
+
+@pytest.mark.parametrize("project", sorted(p.parent.name for p in (ROOT / "example_projects").glob("*/platformio.ini")))
+def test_example_projects_on_emulated_m4_use_the_dsp_kernel(extra, project, tmp_path):
+    """What `pio run -e qemu_mps2_an386` generates for every example project (tests/test_examples.py
+    and tests/test_platformio.py build and run exactly this in QEMU, bit-exact against TFLite)."""
+    proj = ROOT / "example_projects" / project
+    opts = {extra.OPT_MODELS: _example_models_option(proj)}
+    prefix = opts[extra.OPT_MODELS].partition(":")[0]
+    log: list[str] = []
+    env = _Env(opts, tmp_path / "build", proj, board="qemu_mps2_an386")
+    (g,) = extra.configure(env, _Env({}, tmp_path, proj), library_dir=str(library_dir()), log=log.append)
+    text = (tmp_path / "build" / "tinyml" / f"{prefix}.c").read_text()
+    assert g.kernels == "dsp" and f"{DSP_FUNC}(" in text and f"{PORTABLE_FUNC}(" not in text
+    assert log[0].endswith("kernels: dsp (converted)"), log
+    assert str(library_dir() / "include") in env.cpppath  # where tinyml/arm/fully_connected_dsp.h is found
+
+
+def test_stamp_regenerates_when_the_target_changes(extra, tmp_path):
+    (tmp_path / "m.tflite").write_bytes(FC_MODEL.read_bytes())
+    (spec,) = extra.parse_models("m.tflite", None, None, tmp_path)
+    out = tmp_path / "gen"
+    logs: list[str] = []
+    m4, m0 = CpuFeatures.for_board("qemu_mps2_an386"), CpuFeatures.for_board("pico")
+    assert extra.generate([spec], out, logs.append, target=m4)[0].fresh
+    (g,) = extra.generate([spec], out, logs.append, target=m4)
+    assert not g.fresh and g.kernels == "dsp" and "kernels: dsp (up to date)" in logs[-1]
+    (g,) = extra.generate([spec], out, logs.append, target=m0)
+    assert g.fresh and g.kernels == "portable" and DSP_FUNC not in (out / "model.c").read_text()
+    assert json.loads((out / "tinyml-stamp.json").read_text())["models"]["model"]["target"] == "portable"
+
+
+def test_hil_targets_know_their_cpu():
+    from tinyml_pio.hil.targets import EmulatedTarget, HostTarget, make_target
+
+    assert make_target("qemu_mps2_an386").cpu.features == ("dsp",)
+    assert make_target("qemu_mps3_an547").cpu.features == ("mve", "dsp")
+    assert make_target("qemu_mps2_an386", cpu=CpuFeatures.portable()).cpu.is_portable
+    host = HostTarget()
+    try:
+        assert host.cpu.is_portable
+    finally:
+        host.stop()
+    t = EmulatedTarget("qemu_mps2_an505")
+    portable = compile_model(FC_MODEL, "model")
+    c = t.for_cpu(portable)
+    assert c is not portable and c.kernels == "dsp" and c.target == t.cpu
+    assert t.for_cpu(c) is c  # already for this CPU: not compiled again
+
+
+def test_cli_convert_target(tmp_path, capsys):
+    from tinyml_pio.cli import main
+
+    assert main(["convert", str(FC_MODEL), "-o", str(tmp_path / "a"), "--target", "cortex-m4"]) == 0
+    assert "kernels: dsp" in capsys.readouterr().out and DSP_FUNC in (tmp_path / "a" / "model.c").read_text()
+    assert main(["convert", str(FC_MODEL), "-o", str(tmp_path / "b")]) == 0
+    assert "kernels: portable" in capsys.readouterr().out
+    assert main(["convert", str(FC_MODEL), "-o", str(tmp_path / "c"), "--target", "cortex-m99x"]) == 0  # a Cortex: no features
+    assert main(["convert", str(FC_MODEL), "-o", str(tmp_path / "d"), "--target", "bogus"]) == 2
+
+
+# ---- the C side -------------------------------------------------------------------------------
+
+def test_arm_variants_are_part_of_the_library_everywhere():
+    arm = sorted((library_dir() / "src" / "kernels" / "arm").glob("*.c"))
+    assert arm and all(p in kernel_sources() for p in arm)  # host archive, every-Cortex-M compile test
+
+
+def test_dsp_generated_code_runs_on_the_host_through_the_fallback(tmp_path):
+    """Without __ARM_FEATURE_DSP the variant forwards to the portable kernel: same outputs."""
+    path = fc_chain(tmp_path / "m.tflite", **AWKWARD["fc_awkward_chain_b3"])
+    outs = {}
+    for name, target in (("portable", None), ("dsp", "cortex-m4")):
+        c = compile_model(path, "m", target=target)
+        g = c.graph
+        specs = lambda ts: [(g.t(t).shape, np.dtype(np.int8)) for t in ts]  # noqa: E731
+        host = HostModel(c.files, "m", tmp_path / name, specs(g.inputs), specs(g.outputs))
+        rng = np.random.default_rng(0)
+        samples = [[rng.integers(-128, 128, size=g.t(g.inputs[0]).shape).astype(np.int8)] for _ in range(8)]
+        outs[name] = [o[0].copy() for o in host.run(samples)]
+    assert all(np.array_equal(a, b) for a, b in zip(outs["portable"], outs["dsp"]))
+
+
+def _objdump(obj: Path, symbol: str) -> str:
+    return subprocess.run(["arm-none-eabi-objdump", "-d", f"--disassemble={symbol}", str(obj)],
+                          capture_output=True, text=True, check=True).stdout
+
+
+@needs_arm
+@pytest.mark.parametrize("cpu, dsp", [("cortex-m0plus", False), ("cortex-m3", False), ("cortex-m4", True),
+                                      ("cortex-m7", True), ("cortex-m33", True), ("cortex-m55", True)])
+def test_dsp_kernel_uses_smlad_only_with_the_extension(cpu, dsp, tmp_path):
+    src = library_dir() / "src" / "kernels" / "arm" / "fully_connected_dsp.c"
+    obj = tmp_path / "fc_dsp.o"
+    subprocess.run([ARM, f"-mcpu={cpu}", "-mthumb", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-c",
+                    "-I", str(library_dir() / "include"), str(src), "-o", str(obj)], check=True)
+    asm = _objdump(obj, DSP_FUNC)
+    assert DSP_FUNC in asm
+    assert ("smlad" in asm and "sxtb16" in asm) == dsp, asm[-2000:]
+    if not dsp:
+        assert PORTABLE_FUNC in asm  # the fallback forwards
+
+
+@needs_arm
+@pytest.mark.parametrize("cpu, target", [("cortex-m0plus", "cortex-m4"), ("cortex-m0plus", "pico"),
+                                         ("cortex-m4", "qemu_mps2_an386")])
+def test_generated_code_links_for_cortex_m(cpu, target, tmp_path):
+    """A whole program (generated model + every kernel) links with arm-none-eabi-gcc; on Cortex-M0+
+    even code generated for a DSP core does (the variant's fallback)."""
+    c = compile_model(ZOO / "fixedpoint_dense_sigmoid.tflite", "net", target=target)
+    for name, text in c.files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "main.c").write_text('#include "net.h"\nint main(void) { return net_invoke(); }\n')
+    srcs = [str(tmp_path / "net.c"), str(tmp_path / "main.c")] + [str(s) for s in kernel_sources()]
+    elf = tmp_path / "net.elf"
+    r = subprocess.run([ARM, f"-mcpu={cpu}", "-mthumb", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2",
+                        "--specs=nosys.specs", "-I", str(library_dir() / "include"), "-I", str(tmp_path), *srcs,
+                        "-lm", "-o", str(elf)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    has_smlad = "smlad" in _objdump(elf, DSP_FUNC)
+    assert has_smlad == (cpu != "cortex-m0plus")
+
+
+# ---- bit-exact on emulated Cortex-M4/M7/M33/M55 (QEMU), through the HIL harness -------------------
+
+def _qemu_missing() -> str | None:
+    for tool in ("arm-none-eabi-gcc", "arm-none-eabi-objdump", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            return f"{tool} not on PATH (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
+    for mod in ("platformio", "SCons", "serial", "tflite_runtime"):
+        try:
+            __import__(mod)
+        except ImportError:
+            return f"python module {mod} missing"
+    return None
+
+
+needs_qemu = pytest.mark.skipif(_qemu_missing() is not None, reason=str(_qemu_missing()))
+
+
+@pytest.fixture(scope="module")
+def hil_env(tmp_path_factory):
+    """PlatformIO for the HIL builds: a fresh core dir made offline-capable by setup-offline (as
+    tests/test_examples.py does) and a private build cache; restored afterwards."""
+    base = tmp_path_factory.mktemp("hil-variants")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PLATFORMIO_CORE_DIR", str(base / "core"))
+    mp.setenv("PLATFORMIO_NO_ANSI", "true")
+    mp.setenv("PLATFORMIO_SETTING_ENABLE_TELEMETRY", "No")
+    mp.setenv("PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL", "1000")
+    mp.setenv("TINYML_PIO_CACHE", str(base / "cache"))
+    r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "setup-offline", "--python", sys.executable],
+                       capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert r.returncode == 0, r.stdout + r.stderr
+    yield base
+    mp.undo()
+
+
+def _run_dsp_on(model: Path, board: str, n_inputs: int = 6) -> dict:
+    from tinyml_pio.hil.runner import run_on_target
+    from tinyml_pio.hil.targets import EmulatedTarget
+
+    target = EmulatedTarget(board)
+    c = compile_model(model, "model", target=target.cpu)
+    assert c.kernels == "dsp" and f"{DSP_FUNC}(" in c.files["model.c"]
+    rec = run_on_target(c, target, n_inputs=n_inputs, seed=1)
+    assert rec["kernels"] == "dsp"
+    assert rec["identical"] == rec["inputs"] == n_inputs, f"{model.name} on {board}: {rec['bit_exact']}"
+    # the firmware really runs the SIMD code (not the no-DSP fallback)
+    elf = target.project / ".pio" / "build" / board / "firmware.elf"
+    asm = _objdump(elf, DSP_FUNC)
+    assert "smlad" in asm and "sxtb16" in asm, f"{board}: no SMLAD in {DSP_FUNC}"
+    return rec
+
+
+@pytest.fixture(scope="module")
+def awkward_models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fc-awkward")
+    return {name: fc_chain(d / f"{name}.tflite", **kw) for name, kw in AWKWARD.items()}
+
+
+@needs_qemu
+@pytest.mark.parametrize("board", EMULATED)
+@pytest.mark.parametrize("name", list(AWKWARD))
+def test_dsp_fc_bit_exact_on_awkward_shapes_in_qemu(name, board, awkward_models, hil_env):
+    _run_dsp_on(awkward_models[name], board)
+
+
+ZOO_FC = sorted(ZOO.glob("fc_*.tflite"))
+DNN_S = SHARED_MODELS / "armmlex__dnn_s_quantized.tflite"
+
+
+@needs_qemu
+@pytest.mark.parametrize("model", ZOO_FC + [DNN_S], ids=lambda p: p.stem)
+def test_dsp_fc_bit_exact_on_fc_models_in_qemu(model, hil_env):
+    if not model.is_file():
+        pytest.skip(f"{model} not present (../shared/models beside the repository)")
+    _run_dsp_on(model, "qemu_mps2_an386")
