@@ -79,3 +79,62 @@ def test_convert_writes_header_and_source(tmp_path):
     h = (tmp_path / "o" / "kws.h").read_text()
     assert "KWS_ARENA_SIZE" in h and "kws_invoke" in h and "sha256" in h
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["kws.c", "kws.h"]
+
+
+# ---- names from the model reach C safely; prefixes cannot collide; output is all or nothing ----
+
+def test_hostile_tensor_and_file_names_cannot_break_the_generated_c(tmp_path):
+    import shutil
+    import subprocess
+
+    from tinyml_pio.codegen import generate
+    from tinyml_pio.hostbuild import library_dir
+    from tinyml_pio.ops import lower_graph
+    from tinyml_pio.planner import plan_memory
+    from tinyml_pio.tflite_import import load_model
+
+    weird = tmp_path / 'we"ird\\??* x.tflite'
+    shutil.copy(ZOO / "fc_relu.tflite", weird)
+    g = load_model(weird)
+    for t in g.tensors:
+        t.name = "x */ int injected; /* ??/ \n\"q\""
+    layers = lower_graph(g)
+    files = generate(g, layers, plan_memory(g, layers), "m")
+    assert "int injected;" in files["m.c"]  # still there, but only inside a comment
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    r = subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", "-I", str(library_dir() / "include"),
+                        str(tmp_path / "m.c"), "-o", str(tmp_path / "m.o")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    nm = subprocess.run(["nm", str(tmp_path / "m.o")], capture_output=True, text=True).stdout
+    assert "injected" not in nm
+
+
+@pytest.mark.parametrize("prefix,message", [("int", "C keyword"), ("register", "C keyword"),
+                                            ("tinyml_lut", "reserves"), ("TinyML_x", "reserves")])
+def test_prefixes_that_would_collide_are_refused(tmp_path, prefix, message):
+    r = run_cli("convert", str(ZOO / "fc_relu.tflite"), "-o", str(tmp_path / "o"), "--prefix", prefix)
+    assert r.returncode != 0 and message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_convert_into_unusable_destinations_writes_nothing(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "out" / "model.c").mkdir(parents=True)  # a directory where a generated file would go
+    for dest, expected in ((tmp_path / "afile" / "sub", "cannot write"), (tmp_path / "out", "not a regular file")):
+        r = run_cli("convert", str(ZOO / "fc_relu.tflite"), "-o", str(dest))
+        assert r.returncode != 0 and expected in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["model.c"]  # model.h not written alone
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["verify", "MODEL", "--inputs", "0"], "at least 1"),
+    (["verify", "MODEL", "--seed", "-1"], "0 or more"),
+    (["plan", "MODEL", "--plot", "/nonexistent-dir/x.png"], "does not exist"),
+    (["plan", "MODEL", "--plot", "plot.txt"], "must end in"),
+    (["convert", "MODEL", "-o", "OUT", "--target", "cortex-m99"], "unknown target"),
+])
+def test_bad_options_are_reported_without_traceback(tmp_path, args, expected):
+    args = [str(ZOO / "fc_relu.tflite") if a == "MODEL" else str(tmp_path / "o") if a == "OUT" else a for a in args]
+    r = run_cli(*args, cwd=tmp_path)
+    assert r.returncode != 0 and expected in r.stderr and "Traceback" not in r.stderr, r.stderr

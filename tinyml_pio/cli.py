@@ -63,6 +63,28 @@ def _cmd_hil_run(a: argparse.Namespace) -> int:
     return 0 if all(r["identical"] == r["inputs"] for r in records) else 1
 
 
+def _count(text: str) -> int:
+    """argparse type: a positive number of inputs."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _seed(text: str) -> int:
+    """argparse type: a non-negative random seed."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinyml-pio", description="int8 TFLite models -> bit-exact, memory-planned C.")
     p.add_argument("--version", action="version", version=f"tinyml-pio {__version__}")
@@ -79,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")
     v.add_argument("model")
-    v.add_argument("--inputs", type=int, default=20)
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--inputs", type=_count, default=20)
+    v.add_argument("--seed", type=_seed, default=0)
     v.add_argument("--prefix", default="model")
     v.set_defaults(fn=_cmd_verify)
 
@@ -126,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     except TinymlError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 1
 
 
 if __name__ == "__main__":

@@ -142,16 +142,15 @@ class CpuFeatures:
         if text.lower() in ("", PORTABLE, "host", "none", "generic"):
             return cls.portable()
         base, _ = _split_cpu(text)
-        if base in DSP_CPUS or base in NO_DSP_CPUS or base.startswith("cortex-"):
+        if base in DSP_CPUS or base in NO_DSP_CPUS or base in MVE_CPUS:
             return cls.from_cpu(text)
         from .boards import list_boards, load_board
 
         try:
             return cls.from_board(load_board(text))
         except TinymlError:
-            raise TinymlError(f"unknown target '{target}': neither a CPU (cortex-m0plus, cortex-m4, ...) nor a "
-                              "board of board_defs/boards.",
-                              hint="use portable, a CPU name such as cortex-m4, or one of: "
+            raise TinymlError(f"unknown target '{target}': neither a known CPU nor a board of board_defs/boards.",
+                              hint="use portable, a CPU (" + ", ".join(sorted(DSP_CPUS | NO_DSP_CPUS)) + ") or one of: "
                               + ", ".join(b.id for b in list_boards())) from None
 
 

@@ -47,10 +47,18 @@ def compiler() -> str:
     return cc
 
 
+class HostBuildError(TinymlError):
+    """Generated or library C failed to build or run on the host: a tinyml-pio bug, not a user mistake."""
+
+    def __init__(self, message: str):
+        super().__init__(message, hint="this is a bug in tinyml-pio: please report it with the model and this output.")
+
+
 def _run(cmd: list[str], cwd: Path | None = None) -> None:
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise RuntimeError(f"command failed: {' '.join(cmd)}\n{r.stdout}{r.stderr}")
+        tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-30:])
+        raise HostBuildError(f"the host C build failed: {' '.join(cmd[:1])} ... exited with {r.returncode}:\n{tail}")
 
 
 def kernel_archive(opt: str = "-O2", defines: tuple[str, ...] = ()) -> Path:
@@ -62,7 +70,8 @@ def kernel_archive(opt: str = "-O2", defines: tuple[str, ...] = ()) -> Path:
     for p in srcs + headers:
         h.update(p.name.encode())
         h.update(p.read_bytes())
-    h.update(" ".join([cc, opt, *defines]).encode())
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    h.update(" ".join([cc, *version, opt, *defines]).encode())
     cache = Path(os.environ.get("TINYML_PIO_CACHE", Path.home() / ".cache" / "tinyml-pio")) / f"hostlib-{h.hexdigest()[:16]}"
     lib = cache / "libtinyml.a"
     if lib.is_file():
@@ -85,7 +94,7 @@ def build_executable(sources: dict[str, str], workdir: Path, name: str = "model"
     workdir.mkdir(parents=True, exist_ok=True)
     for fname, text in sources.items():
         (workdir / fname).write_text(text)
-    lib = kernel_archive(opt)
+    lib = kernel_archive(opt, defines)  # the same flags (sanitizers, hooks) reach the kernels
     exe = workdir / name
     cfiles = [str(workdir / f) for f in sources if f.endswith(".c")]
     _run([compiler(), *WARN_FLAGS, opt, *defines, "-I", str(workdir), "-I", str(library_dir() / "include"),
@@ -168,7 +177,7 @@ class HostModel:
         cmd = [str(self.exe), str(inp), str(outp)] + ([str(trace_path)] if trace_path else [])
         r = subprocess.run(cmd, capture_output=True)
         if r.returncode != 0:
-            raise RuntimeError(f"generated model exited with {r.returncode}: {r.stderr.decode(errors='replace')}")
+            raise HostBuildError(f"the generated model exited with {r.returncode}: {r.stderr.decode(errors='replace')[-2000:]}")
         raw = outp.read_bytes()
         res, pos = [], 0
         for _ in samples:

@@ -80,16 +80,27 @@ def check_io(g: Graph) -> None:
 
 
 def write_output(files: dict[str, str], outdir: str | os.PathLike[str]) -> list[Path]:
-    """Write all files or none: render to a temporary directory first, then move into place."""
+    """Write all files or none: check every destination, render into a temporary directory beside
+    them, then move into place; directories this call created are removed again on failure."""
     out = Path(outdir)
+    hint = "choose a writable -o directory."
     if out.exists() and not out.is_dir():
         raise TinymlError(f"output path {out} exists and is not a directory.", hint="choose another -o directory.")
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out, prefix=".tinyml-") as tmp:
-        for name, text in files.items():
-            Path(tmp, name).write_text(text)
-        written = []
-        for name in files:
-            os.replace(Path(tmp, name), out / name)
-            written.append(out / name)
-    return written
+    for name in files:
+        dest = out / name
+        if dest.exists() and not dest.is_file():
+            raise TinymlError(f"cannot write {dest}: it exists and is not a regular file.", hint="remove it or " + hint)
+    created = next((p for p in [out, *out.parents][::-1] if not p.exists()), None)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out, prefix=".tinyml-") as tmp:
+            for name, text in files.items():
+                Path(tmp, name).write_text(text)
+            for name in files:
+                os.replace(Path(tmp, name), out / name)
+    except OSError as e:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        where = e.filename or out
+        raise TinymlError(f"cannot write the generated files to {out}: {e.strerror} ({where}).", hint=hint) from None
+    return [out / name for name in files]

@@ -361,12 +361,34 @@ def plot(rep: PlanReport, path: str) -> None:
                  f"peak at op {plan.peak_op}", fontsize=10)
     ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        fig.savefig(path)
+    except OSError as e:
+        raise TinymlError(f"cannot write the plot to {path}: {e.strerror}.", hint="choose a writable path.") from None
+    finally:
+        plt.close(fig)
+
+
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+
+
+def check_plot_path(path: str) -> None:
+    """Reject an unusable --plot path before any work is done."""
+    p = Path(path)
+    if p.suffix.lower() not in PLOT_FORMATS:
+        raise TinymlError(f"--plot {path}: the file name must end in {', '.join(PLOT_FORMATS)}.",
+                          hint="e.g. --plot memory.png")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise TinymlError(f"--plot {path}: the directory {parent} does not exist.", hint="create it or choose another path.")
+    if p.exists() and not p.is_file():
+        raise TinymlError(f"--plot {path}: exists and is not a regular file.", hint="choose another path.")
 
 
 def run(model: str, board: str | None = None, as_json: bool = False, plot_path: str | None = None,
         compare_tflm: bool = False, out=print) -> int:
+    if plot_path:
+        check_plot_path(plot_path)
     rep = build_report(model, board=board, compare_tflm=compare_tflm)
     if plot_path:
         plot(rep, plot_path)

@@ -25,7 +25,9 @@ class Reference:
             except ImportError as e:
                 errors.append(f"{kind}: not installed ({e})")
             except Exception as e:  # the interpreters raise RuntimeError/ValueError on models they refuse
-                errors.append(f"{kind}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}")
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                errors.append(f"{kind}: {first[:120]}{'...' if len(first) > 120 else ''}")
+        self.refused = errors  # why earlier interpreters were not used (shown by verify)
         if not self.kind:
             raise TinymlError("no reference interpreter accepts this model: " + "; ".join(errors),
                               hint="install the verification extras: pip install 'tinyml-pio[verify]'.")

@@ -62,7 +62,7 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
     g = c.graph
     with open(g.path, "rb") as f:
         ref = Reference(f.read(), num_outputs=len(g.outputs))
-    log(f"reference: {ref.kind}")
+    log(f"reference: {ref.kind}" + (f" (not used: {'; '.join(ref.refused)})" if ref.refused else ""))
     samples = random_inputs(g, n, seed)
     in_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.inputs]
     out_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.outputs]
@@ -73,18 +73,27 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
         identical, bad = 0, []
         for i, (s, o) in enumerate(zip(samples, ours)):
             r = ref.run(s)
-            same = all(a.shape == b.reshape(a.shape).shape and np.array_equal(a, b.reshape(a.shape)) for a, b in zip(o, r))
+            same = _identical(o, r)
             if same:
                 identical += 1
             else:
                 bad.append(i)
-                diffs = [np.abs(a.astype(np.float64) - b.reshape(a.shape).astype(np.float64)).max() for a, b in zip(o, r)]
-                log(f"input {i}: outputs differ (max abs diff {max(diffs):g})")
+                diffs = [np.abs(a.astype(np.float64) - b.reshape(a.shape).astype(np.float64)).max()
+                         for a, b in zip(o, r) if a.size == b.size]
+                log(f"input {i}: outputs differ" + (f" (max abs diff {max(diffs):g})" if diffs else " (count or size)"))
         result = VerifyResult(identical, len(samples), ref.kind, mismatched_inputs=bad)
         if bad:
             result.mismatch = _first_bad_op(c, ref, samples[bad[0]], wd, in_specs, out_specs)
             log(result.mismatch)
     return result
+
+
+def _identical(ours: list[np.ndarray], theirs: list[np.ndarray]) -> bool:
+    """Every output present on both sides, same element count and dtype, every value equal."""
+    if len(ours) != len(theirs):
+        return False
+    return all(a.size == b.size and a.dtype == b.dtype and np.array_equal(a.reshape(-1), b.reshape(-1))
+               for a, b in zip(ours, theirs))
 
 
 def _first_bad_op(c: Compiled, ref: Reference, sample: list[np.ndarray], wd: Path, in_specs, out_specs) -> str:

@@ -26,12 +26,45 @@ _ENV = jinja2.Environment(
 )
 
 _C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if inline int long "
+    "register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while "
+    "_Bool _Complex _Imaginary".split())
+
+
+def c_comment(text: object) -> str:
+    """Text from the model (tensor names, file names) made safe inside a /* ... */ comment."""
+    s = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return s.replace("*/", "*\\/").replace("/*", "/\\*").replace("??", "?\\?")
+
+
+def c_string(text: object) -> str:
+    """Text from the model made safe inside a C string literal (escapes, no trigraphs)."""
+    out = []
+    for ch in str(text):
+        if ch in '\\"?':
+            out.append("\\" + ch)
+        elif ch.isascii() and ch.isprintable():
+            out.append(ch)
+        else:
+            out.extend(f"\\{b:03o}" for b in ch.encode())
+    return "".join(out)
+
+
+_ENV.filters["c_comment"] = c_comment
+_ENV.filters["c_string"] = c_string
 
 
 def check_prefix(prefix: str) -> str:
+    """A model prefix must be a C identifier whose names cannot collide with C or the library."""
     if not _C_IDENT.match(prefix):
         raise TinymlError(f"prefix '{prefix}' is not a valid C identifier.",
                           hint="use letters, digits and '_' only, not starting with a digit (e.g. --prefix kws).")
+    if prefix in _C_KEYWORDS:
+        raise TinymlError(f"prefix '{prefix}' is a C keyword.", hint="choose another prefix (e.g. --prefix kws).")
+    if prefix.upper().startswith("TINYML"):
+        raise TinymlError(f"prefix '{prefix}' starts with 'tinyml', which the kernel library reserves for its own names.",
+                          hint="choose another prefix (e.g. --prefix kws).")
     return prefix
 
 

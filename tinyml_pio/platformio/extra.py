@@ -131,10 +131,12 @@ def parse_models(model: Any = None, models: Any = None, prefix: Any = None,
             check_prefix(s.prefix)
         except TinymlError as e:
             raise TinymlError(f"{s.option}: {e.args[0]}", hint=e.hint) from None
-        if s.prefix in seen:
-            raise TinymlError(f"two models use the prefix '{s.prefix}' ({seen[s.prefix]} and {s.written}).",
+        key = s.prefix.upper()  # macros are upper-case: kws and KWS would collide
+        if key in seen:
+            raise TinymlError(f"two models use the prefix '{s.prefix}' ({seen[key]} and {s.written}); prefixes "
+                              "must differ in more than letter case.",
                               hint="give each model its own prefix: the generated files and C symbols are named after it.")
-        seen[s.prefix] = s.written
+        seen[key] = s.written
         p = Path(s.written).expanduser()
         p = p if p.is_absolute() else base / p
         if not p.is_file():
