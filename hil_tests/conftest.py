@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-pytest_plugins = ["tinyml_pio.hil.pytest_plugin"]
+pytest_plugins = ["tinyml_pio.hil.pytest_plugin", "tinyml_pio.pytest_strict"]
 
 
 def example_models() -> list[Path]:

@@ -6,21 +6,17 @@ from __future__ import annotations
 import pytest
 
 from conftest import example_models
-from tinyml_pio.hil.runner import run_on_target
-from tinyml_pio.hil.targets import make_target
 from tinyml_pio.pipeline import compile_model
 
 MODELS = example_models()
 
 
 @pytest.mark.parametrize("model", MODELS or [None], ids=lambda p: p.parent.parent.name if p else "none")
-def test_model_on_board(model, hil_board, hil_inputs, hil_record):
+def test_model_on_board(model, hil_board, hil_inputs, hil_run):
     if model is None:
         pytest.skip("no example project models found under example_projects/*/models/")
     c = compile_model(model, "model")
-    target = make_target(hil_board.name, hil_board.port)
-    rec = run_on_target(c, target, n_inputs=hil_inputs, per_layer=True)
-    hil_record(rec)
+    rec = hil_run(c, per_layer=True)  # in the report even when the run fails
     # correctness: every output identical to TFLite's reference interpreter
     assert rec["identical"] == rec["inputs"] == hil_inputs, rec["bit_exact"]
     # memory: the firmware's arena is exactly what the planner said

@@ -326,7 +326,7 @@ def test_cli_convert_target(tmp_path, capsys):
     assert "kernels: dsp" in capsys.readouterr().out and DSP_FUNC in (tmp_path / "a" / "model.c").read_text()
     assert main(["convert", str(FC_MODEL), "-o", str(tmp_path / "b")]) == 0
     assert "kernels: portable" in capsys.readouterr().out
-    assert main(["convert", str(FC_MODEL), "-o", str(tmp_path / "c"), "--target", "cortex-m99x"]) == 0  # a Cortex: no features
+    assert main(["convert", str(FC_MODEL), "-o", str(tmp_path / "c"), "--target", "cortex-m99x"]) == 2  # unknown CPU: refused
     assert main(["convert", str(FC_MODEL), "-o", str(tmp_path / "d"), "--target", "bogus"]) == 2
 
 

@@ -47,20 +47,47 @@ def _cmd_setup_offline(a: argparse.Namespace) -> int:
 
 
 def _cmd_hil_run(a: argparse.Namespace) -> int:
+    import os
+    import signal
+    import threading
+    from pathlib import Path
+
     from .cpu import CpuFeatures
     from .hil.report import markdown, save
-    from .hil.runner import run_model
+    from .hil.runner import run_models
 
-    cpu = CpuFeatures.portable() if a.kernels == "portable" else None
-    records = []
-    for model in a.model:
-        records.append(run_model(model, a.board, port=a.port, n_inputs=a.inputs, seed=a.seed,
-                                 per_layer=a.per_layer, log=print if a.verbose else (lambda s: None), cpu=cpu))
+    # what can be checked before a long run is checked now (--inputs: by argparse)
+    if a.report:
+        if Path(a.report).is_dir():
+            raise TinymlError(f"--report {a.report} is a directory; give the JSON file's path.")
+        parent = Path(a.report).resolve().parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise TinymlError(f"--report {a.report}: the directory {parent} does not exist or is not writable.",
+                              hint="create the directory or write the report elsewhere.")
+    missing = [m for m in a.model if not Path(m).is_file()]
+    if missing:
+        raise TinymlError(f"model file not found: {', '.join(missing)}")
+
+    def _terminated(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)  # one is enough: let the cleanup run
+        print("tinyml-pio hil run: terminated; stopping the board", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    # `kill`, a CI timeout: unwind, so the board (QEMU) is stopped
+    previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
+    try:
+        cpu = CpuFeatures.portable() if a.kernels == "portable" else None
+        records = run_models(a.model, a.board, port=a.port, n_inputs=a.inputs, seed=a.seed, per_layer=a.per_layer,
+                             log=print if a.verbose else (lambda s: None), cpu=cpu,
+                             on_error=lambda model, e: print(f"error: {model} on {a.board}: {e}", file=sys.stderr))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if a.report:
         save(records, a.report)
         print(f"wrote {a.report}")
     print(markdown(records))
-    return 0 if all(r["identical"] == r["inputs"] for r in records) else 1
+    return 0 if all(not r.get("error") and r["identical"] == r["inputs"] for r in records) else 1
 
 
 def _count(text: str) -> int:
@@ -130,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     hr.add_argument("--board", required=True, help="host, an emulated board (qemu_mps2_an386, ...) or a PlatformIO board id")
     hr.add_argument("--port", help="serial port or pyserial URL of a real board (e.g. /dev/ttyACM0)")
     hr.add_argument("--model", required=True, action="append", help="a .tflite model (repeat for several)")
-    hr.add_argument("--inputs", type=int, default=10)
-    hr.add_argument("--seed", type=int, default=0)
+    hr.add_argument("--inputs", type=_count, default=10)
+    hr.add_argument("--seed", type=_seed, default=0)
     hr.add_argument("--per-layer", action="store_true", help="also record cycles per operator")
     hr.add_argument("--report", help="write the JSON report here")
     hr.add_argument("--kernels", choices=("auto", "portable"), default="auto",

@@ -49,33 +49,63 @@ class HilClient:
         self.close()
 
     def request(self, ftype: int, payload: bytes = b"", timeout: float | None = None) -> bytes:
-        """Send one command and return the response payload; resend on timeout or a corrupted reply."""
+        """Send one command and return the response payload; resend on timeout or a corrupted reply.
+
+        A resent request is the same frame (same seq): the firmware answers it from the reply it
+        kept instead of executing it again, so a retried INVOKE does not run the model twice."""
         self.seq = (self.seq + 1) & 0xFF
         frame = P.encode(ftype, self.seq, payload)
         timeout = timeout or self.timeout
+        bad_before = self.parser.bad
         for attempt in range(self.retries + 1):
             if attempt:
                 self.retried += 1
-            self.port.write(frame)
-            self.port.flush()
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                data = self.port.read(4096)
-                if not data:
-                    continue
-                for f in self.parser.feed(data):
-                    if f.type == P.BOOT and self.info is not None:
-                        raise HilError(f"the board on {self.url} reset during the run (it announced a new boot).",
-                                       hint="check power, the stack size and the watchdog; the run was aborted.")
-                    if f.seq != self.seq:
-                        continue
-                    if f.type == P.ERROR:
-                        raise HilError(f"the firmware refused command 0x{ftype:02x}: "
-                                       f"{f.payload[1:].decode(errors='replace')} (code {f.payload[0] if f.payload else '?'})")
-                    if f.type == ftype | 0x80:
-                        return f.payload
+            try:
+                answer = self._attempt(frame, ftype, timeout)
+            except serial.SerialException as e:
+                raise HilError(f"lost the connection to the board on {self.url}: {e}",
+                               hint="check the cable and that nothing else uses the port; an emulator may have exited.") from None
+            if answer is not None:
+                return answer
+        corrupted = self.parser.bad - bad_before
+        if corrupted:
+            raise HilError(f"no intact answer from the board on {self.url} (command 0x{ftype:02x}, {self.retries + 1} tries, "
+                           f"{corrupted} corrupted frames).",
+                           hint="check the cable, the baud rate and for other programs writing to the port.")
         raise HilError(f"the board on {self.url} stopped answering (command 0x{ftype:02x}, {self.retries + 1} tries of {timeout:g} s).",
                        hint="check that the HIL firmware is flashed and running and that the port is right.")
+
+    def _attempt(self, frame: bytes, ftype: int, timeout: float) -> bytes | None:
+        """Send the request once; its answer, or None after the timeout or a corrupted frame."""
+        self.port.write(frame)
+        self.port.flush()
+        bad = self.parser.bad
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = self.port.read(4096)
+            if not data:
+                continue
+            answer = self._answer(self.parser.feed(data), ftype)
+            if answer is not None:
+                return answer
+            if self.parser.bad > bad:
+                return None  # a corrupted frame (most likely the reply): ask again without waiting out the timeout
+        return None
+
+    def _answer(self, frames: list[P.Frame], ftype: int) -> bytes | None:
+        """The payload answering the pending request among `frames`, if there."""
+        for f in frames:
+            if f.type == P.BOOT and self.info is not None:
+                raise HilError(f"the board on {self.url} reset during the run (it announced a new boot).",
+                               hint="check power, the stack size and the watchdog; the run was aborted.")
+            if f.seq != self.seq:
+                continue
+            if f.type == P.ERROR:
+                raise HilError(f"the firmware refused command 0x{ftype:02x}: "
+                               f"{f.payload[1:].decode(errors='replace')} (code {f.payload[0] if f.payload else '?'})")
+            if f.type == ftype | 0x80:
+                return f.payload
+        return None
 
     def hello(self) -> P.Info:
         payload = self.request(P.HELLO)

@@ -7,6 +7,7 @@ from pathlib import Path
 import jinja2
 
 from .. import __version__
+from ..codegen import c_string
 from ..pipeline import Compiled
 from .protocol import DTYPE_CODES
 
@@ -24,7 +25,7 @@ def hil_sources(c: Compiled) -> dict[str, str]:
 
     files = dict(c.files)
     files["hil_main.c"] = _ENV.get_template("hil_glue.c.j2").render(
-        prefix=c.prefix, PREFIX=c.prefix.upper(), version=__version__, name=g.name,
+        prefix=c.prefix, PREFIX=c.prefix.upper(), version=__version__, name=c_string(g.name),
         inputs=tensors(g.inputs), outputs=tensors(g.outputs))
     return files
 

@@ -13,6 +13,10 @@ Payloads
   MEMORY                                           -> stack_peak u32, stack_size u32, arena u32, static_ram u32
   LAYERS     first u16                             -> num_ops u16, cycles u32 * k (from `first`)
   BOOT       (unsolicited, firmware start)            version u8: the host treats it mid-run as a reset
+
+Retries: the host resends an unanswered (or corruptly answered) request as the same frame; the
+firmware answers a repeat of its last request (same type, seq and CRC) with the reply it kept,
+without executing it again.
 """
 
 from __future__ import annotations

@@ -2,27 +2,34 @@
 
 Options:
   --hil-board NAME       a board to test (repeatable): host, qemu_mps2_an386, ... or a PlatformIO id
-  --hil-port URL         serial port for a single real board
+  --hil-port URL         the serial port of a real board: only with exactly one --hil-board (for
+                         several real boards, give each its port in an inventory)
   --hil-inventory FILE   a lab's boards (TOML):  [[board]] name = "..."  port = "/dev/ttyACM0"  platform = "ststm32"
-  --hil-inputs N         inputs per model (default 10)
+                         (platform: the board's PlatformIO platform; default $TINYML_PIO_PLATFORM)
+  --hil-inputs N         inputs per model (default 10, at least 1)
   --hil-report FILE      write every result as JSON (a markdown table is printed at the end)
 
 Every test that takes the `hil_board` fixture runs once per board. Each board's tests carry an
 xdist group named after the board, so `pytest -n <boards> --dist loadgroup` gives one worker per
 board: a rack of boards is tested in parallel, and no board is ever shared by two workers.
+
+The `hil_run` fixture runs a compiled model on the test's board and adds the result to the report,
+a failure included (board, model, error, bit-exact "error"), so the table shows every run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .report import markdown
+from .report import markdown, record_filename
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,12 @@ class BoardSpec:
 
     def __str__(self) -> str:
         return self.name
+
+    def target(self, **kw: Any):
+        """The board's HIL target (tinyml_pio.hil.targets.make_target with its port and platform)."""
+        from .targets import make_target
+
+        return make_target(self.name, self.port, platform=self.platform, **kw)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,13 +58,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def boards_from_options(config: pytest.Config) -> list[BoardSpec]:
-    boards = [BoardSpec(b, config.getoption("--hil-port")) for b in config.getoption("--hil-board")]
+    """The boards to test; a pytest usage error (no traceback) for options that do not fit together."""
+    names = config.getoption("--hil-board")
+    port = config.getoption("--hil-port")
+    if port and len(names) != 1:
+        raise pytest.UsageError(
+            f"--hil-port {port} is the serial port of one real board, but {len(names)} --hil-board were given. "
+            "Give exactly one --hil-board with --hil-port, or list several boards with their ports in --hil-inventory.")
+    boards = [BoardSpec(b, port) for b in names]
     inv = config.getoption("--hil-inventory")
     if inv:
-        data = tomllib.loads(Path(inv).read_text())
-        for b in data.get("board", []):
+        try:
+            data = tomllib.loads(Path(inv).read_text())
+        except OSError as e:
+            raise pytest.UsageError(f"--hil-inventory {inv}: cannot read it ({e.strerror or e}).") from None
+        except tomllib.TOMLDecodeError as e:
+            raise pytest.UsageError(f"--hil-inventory {inv}: not valid TOML ({e}).") from None
+        for i, b in enumerate(data.get("board", [])):
+            if not isinstance(b, dict) or not isinstance(b.get("name"), str):
+                raise pytest.UsageError(f"--hil-inventory {inv}: [[board]] number {i + 1} has no name = \"...\".")
             boards.append(BoardSpec(b["name"], b.get("port"), b.get("platform")))
     return boards
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    n = config.getoption("--hil-inputs")
+    if n < 1:
+        raise pytest.UsageError(f"--hil-inputs must be at least 1 (got {n}).")
+    out = config.getoption("--hil-report")
+    if out:
+        parent = Path(out).resolve().parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise pytest.UsageError(f"--hil-report {out}: the directory {parent} does not exist or is not writable.")
+    boards_from_options(config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -77,13 +116,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture()
 def hil_record(request: pytest.FixtureRequest):
-    """Call with a result dict to add it to the session's report."""
+    """Call with a result dict to add it to the session's report (one file per board and model)."""
     d = _records_dir(request.config)
     d.mkdir(parents=True, exist_ok=True)
 
     def add(rec: dict) -> None:
-        name = f"{rec['board']}__{rec['model']}.json"
-        (d / name).write_text(json.dumps(rec))
+        (d / record_filename(rec)).write_text(json.dumps(rec))
 
     return add
 
@@ -91,6 +129,38 @@ def hil_record(request: pytest.FixtureRequest):
 @pytest.fixture()
 def hil_inputs(request: pytest.FixtureRequest) -> int:
     return request.config.getoption("--hil-inputs")
+
+
+@pytest.fixture()
+def hil_run(hil_board: BoardSpec, hil_inputs: int, hil_record):
+    """Call with a Compiled model (and run_on_target's keywords): runs it on the test's board and
+    records the result, or the error when the run fails (the error is raised again)."""
+    from .runner import error_record, run_on_target
+
+    def run(c, **kw: Any) -> dict:
+        kw.setdefault("n_inputs", hil_inputs)
+        try:
+            rec = run_on_target(c, hil_board.target(), **kw)
+        except Exception as e:
+            hil_record(error_record(c.graph.path, hil_board.name, e))
+            raise
+        hil_record(rec)
+        return rec
+
+    return run
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A HIL test that failed on a TinymlError (a board that stopped answering, a board without a
+    platform, a build error) shows the error's text, not a traceback through the harness."""
+    outcome = yield
+    rep = outcome.get_result()
+    from ..errors import TinymlError
+
+    if rep.failed and call.excinfo is not None and call.excinfo.errisinstance(TinymlError) \
+            and "hil_board" in getattr(item, "fixturenames", ()):
+        rep.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

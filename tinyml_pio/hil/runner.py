@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from pathlib import Path
 from typing import Any, Callable
@@ -10,6 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..cpu import CpuFeatures
+from ..errors import TinymlError
 from ..ir import DTYPES
 from ..pipeline import Compiled, compile_model
 from ..reference import Reference
@@ -21,12 +23,14 @@ from .targets import Target, make_target
 def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0, per_layer: bool = False,
                   timeout: float = 10.0, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Build, start, check identity, run `n_inputs` random inputs, compare with the TFLite reference."""
+    if n_inputs < 1:
+        raise TinymlError(f"the number of inputs must be at least 1 (got {n_inputs}).")
     g = c.graph
     fw = target.build(c, per_layer)  # generated for the target's CPU (kernel variants)
     ref = Reference(Path(g.path).read_bytes(), num_outputs=len(g.outputs))
     samples = random_inputs(g, n_inputs, seed)
-    url = target.start(fw)
     try:
+        url = target.start(fw)  # inside: whatever start got running is stopped, even when start fails half-way
         with HilClient(url, timeout=timeout) as cl:
             info = cl.hello()
             if info.model_sha256 != g.sha256:
@@ -82,6 +86,17 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
     }
 
 
+def error_record(model: str | Path, board: str, error: BaseException) -> dict[str, Any]:
+    """The report's record of a run that failed: the board, the model and what went wrong."""
+    path = Path(model)
+    try:
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        sha = ""
+    return {"model": path.stem, "model_sha256": sha, "board": board, "bit_exact": "error",
+            "error": str(error).strip() or type(error).__name__, "identical": 0, "inputs": 0}
+
+
 def run_model(model: str | Path, board: str, port: str | None = None, n_inputs: int = 10, seed: int = 0,
               per_layer: bool = False, log: Callable[[str], None] = lambda s: None,
               cpu: CpuFeatures | None = None) -> dict[str, Any]:
@@ -89,3 +104,21 @@ def run_model(model: str | Path, board: str, port: str | None = None, n_inputs: 
     target = make_target(board, port, log=log, cpu=cpu)
     c = compile_model(model, "model", target=target.cpu)
     return run_on_target(c, target, n_inputs=n_inputs, seed=seed, per_layer=per_layer, log=log)
+
+
+def run_models(models: list[str | Path], board: str, port: str | None = None, n_inputs: int = 10, seed: int = 0,
+               per_layer: bool = False, log: Callable[[str], None] = lambda s: None,
+               cpu: CpuFeatures | None = None, on_error: Callable[[str, TinymlError], None] = lambda m, e: None,
+               ) -> list[dict[str, Any]]:
+    """Each model on one board. A wrong board or port fails at once; a model that fails (a bad
+    file, a build error, a board that stops answering) gives an error record and the next model runs."""
+    target = make_target(board, port, log=log, cpu=cpu)
+    records = []
+    for model in models:
+        try:
+            c = compile_model(model, "model", target=target.cpu)
+            records.append(run_on_target(c, target, n_inputs=n_inputs, seed=seed, per_layer=per_layer, log=log))
+        except TinymlError as e:
+            on_error(str(model), e)
+            records.append(error_record(model, board, e))
+    return records

@@ -228,9 +228,11 @@ class EmulatedTarget(PlatformIOTarget):
     def start(self, fw: Firmware) -> str:
         from ..platformio import qemu
 
+        reap_stale_qemu()
         self.state_dir = _cache_dir("hil-qemu", f"{self.name}-{os.getpid()}-{id(self)}")
         try:
-            d = qemu.start_detached(fw.path, qemu.load_board(self.name), self.state_dir, port=qemu.free_port())
+            # owned: QEMU dies with this process, gets a port reserved for it, never stops another QEMU
+            d = qemu.start_detached(fw.path, qemu.load_board(self.name), self.state_dir, owned=True)
         except qemu.QemuError as e:
             raise TinymlError(str(e)) from None
         return d.url
@@ -244,6 +246,34 @@ class EmulatedTarget(PlatformIOTarget):
             self.state_dir = None
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def reap_stale_qemu() -> list[Path]:
+    """Remove the QEMU state dirs (hil-qemu/<board>-<pid>-<id>) of HIL runs whose process is gone,
+    ending their QEMU if it still runs (a run killed before it could stop it, on a system where
+    QEMU does not die with its parent). Returns the dirs removed."""
+    from ..platformio import qemu
+
+    removed = []
+    base = _cache_dir("hil-qemu")
+    for d in sorted(base.iterdir()):
+        parts = d.name.rsplit("-", 2)
+        if not d.is_dir() or len(parts) != 3 or not parts[1].isdigit() or _process_alive(int(parts[1])):
+            continue
+        qemu.stop(d)  # only the QEMU recorded there, and only while it still runs that command
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
 def emulated_boards() -> list[str]:
     try:
         return sorted(p.stem for p in (platform_dir() / "boards").glob("*.json"))
@@ -252,17 +282,27 @@ def emulated_boards() -> list[str]:
 
 
 def make_target(board: str, port: str | None = None, log: Callable[[str], None] = lambda s: None,
-                cpu: CpuFeatures | None = None) -> Target:
-    """The target for a board name; `cpu` overrides the board's CPU features (e.g. portable kernels)."""
-    if board == "host":
-        return HostTarget()
-    if board in emulated_boards():
-        return EmulatedTarget(board, log=log, cpu=cpu)
-    platform = os.environ.get("TINYML_PIO_PLATFORM")
+                cpu: CpuFeatures | None = None, platform: str | None = None) -> Target:
+    """The target for a board name; `cpu` overrides the board's CPU features (e.g. portable kernels).
+
+    `port` is the serial port of a real board; `platform` its PlatformIO platform (default:
+    $TINYML_PIO_PLATFORM). The host and the emulated boards take neither: the harness starts them
+    and connects to them itself."""
+    if board == "host" or board in emulated_boards():
+        kind = "the host board" if board == "host" else f"board {board} is emulated: it"
+        if port:
+            raise TinymlError(f"{kind} needs no serial port, but one was given ({port}).",
+                              hint="leave out --port / --hil-port (the harness starts it and connects to it itself); "
+                              "a port is for a real board.")
+        if platform:
+            raise TinymlError(f"{kind} needs no PlatformIO platform, but one was given ({platform}).",
+                              hint="give a platform only for real boards.")
+        return HostTarget() if board == "host" else EmulatedTarget(board, log=log, cpu=cpu)
+    platform = platform or os.environ.get("TINYML_PIO_PLATFORM")
     if not platform:
         raise TinymlError(
             f"board '{board}' is not one of the emulated boards ({', '.join(emulated_boards()) or 'none found'}) "
             "and no PlatformIO platform is set for it.",
-            hint="for a real board set TINYML_PIO_PLATFORM (e.g. ststm32) and pass --port; its firmware needs a "
-            "board-support package implementing tinyml_board.h.")
+            hint="for a real board give its platform (platform = \"ststm32\" in the HIL inventory, or set "
+            "TINYML_PIO_PLATFORM) and its port; its firmware needs a board-support package implementing tinyml_board.h.")
     return PlatformIOTarget(board, port=port, platform=platform, log=log, cpu=cpu)

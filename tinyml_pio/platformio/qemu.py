@@ -12,6 +12,9 @@ by tests, and by the HIL harness. Two ways to run:
   `-t qemu-stop`) ends it, and an upload also ends a QEMU of ours still serving the same port.
   Without semihosting the firmware halts in WFI when main() returns, so the emulator stays up like
   a board that finished its work.
+  With `owned=True` (the HIL harness) the emulator belongs to the calling process instead: it
+  dies with it (Linux), its UART port is reserved by binding it here and handing the listening
+  socket to QEMU, and no other QEMU is ever stopped.
 - `run()`: for CI scripts. Semihosting is on, so the firmware's exit(code) ends QEMU with that
   code; the UART is read through pyserial until QEMU exits or the timeout passes.
 
@@ -23,6 +26,7 @@ the same ELF prints the same tick counts on every run and every host.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import errno
 import json
 import os
@@ -292,18 +296,30 @@ def _pid_is_qemu(pid: int) -> bool:
     return True  # no /proc (macOS): trust the state file
 
 
+def _runs_command(pid: int, command: list[str] | None) -> bool:
+    """Whether `pid` still runs the recorded command line (not a reused PID); True without /proc."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not command or not cmdline.exists():
+        return True
+    try:
+        return cmdline.read_bytes().split(b"\0")[:-1] == [os.fsencode(a) for a in command]
+    except OSError:
+        return False
+
+
 def stop(state_dir: str | os.PathLike[str], log: Callable[[str], None] = lambda s: None) -> bool:
     """End the QEMU started from `state_dir` (if it still runs). True when one was stopped."""
     state = Path(state_dir) / STATE_FILE
     if not state.is_file():
         return False
     try:
-        pid = int(json.loads(state.read_text())["pid"])
-    except (ValueError, KeyError, OSError):
+        info = json.loads(state.read_text())
+        pid = int(info["pid"])
+    except (ValueError, KeyError, TypeError, OSError):
         state.unlink(missing_ok=True)
         return False
     stopped = False
-    if _pid_is_qemu(pid):
+    if _pid_is_qemu(pid) and _runs_command(pid, info.get("command")):
         _terminate(pid)
         stopped = True
         log(f"stopped QEMU (pid {pid})")
@@ -339,7 +355,7 @@ def _terminate(pid: int) -> None:
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
             time.sleep(0.02)
-            if not _pid_is_qemu(pid) or _reap(pid):
+            if _reap(pid) or not _pid_is_qemu(pid):
                 return
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -363,35 +379,114 @@ def _reap(pid: int) -> bool:
         return False
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that has the kernel SIGKILL the child when the thread that started it ends
+    (Linux's PR_SET_PDEATHSIG), however that ends: SIGKILL, a crash, an xdist worker killed on a
+    timeout. None where there is no such thing (the caller's own cleanup is all there is)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if prctl(1, int(signal.SIGKILL), 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+            os._exit(126)
+        if os.getppid() != parent:  # the parent was gone before the request took effect
+            os._exit(126)
+
+    return preexec
+
+
+def _reserve_port(host: str, port: int | None) -> socket.socket:
+    """A listening socket on host:port (port None or 0: a free one), to hand to QEMU."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((host, port or 0))
+        s.listen(1)
+    except OSError as e:
+        s.close()
+        if e.errno == errno.EADDRINUSE:
+            raise QemuError(f"{host}:{port} is already in use by another program.\n"
+                            "What to do: leave the port out (a free one is chosen) or end the program holding it.") from None
+        raise QemuError(f"cannot listen on {host}:{port or 0}: {e}") from None
+    return s
+
+
+def _wait_waiting(proc: subprocess.Popen, log_file: Path, timeout: float) -> None:
+    """Until QEMU (with a server socket handed over and wait=on) waits for its client: it says so."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log_file.read_text(errors="replace") if log_file.is_file() else ""
+        if proc.poll() is not None:
+            raise QemuError(f"QEMU exited with code {proc.returncode} before its UART was ready:\n{text.strip()}")
+        if "waiting for connection" in text:
+            return
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    raise QemuError(f"QEMU did not get ready within {timeout:.0f} s:\n{log_file.read_text(errors='replace').strip()}")
+
+
 def start_detached(elf: str | os.PathLike[str], target: QemuTarget, state_dir: str | os.PathLike[str], *,
-                   port: int, host: str = DEFAULT_HOST, wait: bool = True, semihosting: bool = False,
+                   port: int | None = None, host: str = DEFAULT_HOST, wait: bool = True, semihosting: bool = False,
                    qemu: str | None = None, extra: tuple[str, ...] = (),
-                   log: Callable[[str], None] = lambda s: None) -> Detached:
-    """Start QEMU in the background (a previous instance from `state_dir` is stopped first)."""
+                   log: Callable[[str], None] = lambda s: None, owned: bool = False) -> Detached:
+    """Start QEMU in the background (a previous instance from `state_dir` is stopped first).
+
+    owned=False (`pio run -t upload`): QEMU outlives the caller in its own session, on the given
+    port, and a QEMU of ours still serving that port (the user's previous upload) is stopped.
+    owned=True (the HIL harness, which uses the emulator only while it runs): QEMU dies with the
+    calling thread's process (Linux), and on POSIX the port (None: any free one) is bound here and
+    the listening socket handed to QEMU, so no other process can take it between choosing and
+    binding; a port in use is an error, and no other QEMU is ever stopped."""
     if not Path(elf).is_file():
         raise QemuError(f"{elf} does not exist (build it first).")
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     stop(state_dir, log)
-    if port_listening(port, host):
-        stop_serving(port, host, log)  # an earlier upload whose state file is gone
-    if port_listening(port, host):
-        raise QemuError(f"{host}:{port} is already in use by another program.\n"
-                        "What to do: choose another port (upload_port = socket://127.0.0.1:PORT in platformio.ini, "
-                        "or PLATFORMIO_UPLOAD_PORT) or end the program holding it.")
-    cmd = qemu_command(elf, target, port=port, host=host, wait=wait, semihosting=semihosting, qemu=qemu, extra=extra)
     log_file = state_dir / LOG_FILE
     kwargs: dict = {}
     if os.name == "nt":
         kwargs["creationflags"] = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
     else:
-        kwargs["start_new_session"] = True
-    with open(log_file, "wb") as lf:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT, close_fds=True, **kwargs)
-    _wait_listening(proc, port, host, 20.0, lambda: log_file.read_text(errors="replace"))
+        kwargs["start_new_session"] = True  # a Ctrl-C in the terminal goes to the caller, which stops it
+    listener: socket.socket | None = None
+    if owned and os.name == "posix" and wait:
+        listener = _reserve_port(host, port)
+        port = listener.getsockname()[1]
+        chardev = f"socket,id=uart0,fd={listener.fileno()},server=on,wait=on"
+        cmd = qemu_command(elf, target, serial="chardev:uart0", semihosting=semihosting, qemu=qemu,
+                           extra=("-chardev", chardev) + tuple(extra))
+        kwargs["pass_fds"] = (listener.fileno(),)
+    else:
+        if port is None:
+            port = free_port(host)
+        elif port_listening(port, host) and not owned:
+            stop_serving(port, host, log)  # the user's earlier upload whose state file is gone
+        if port_listening(port, host):
+            raise QemuError(f"{host}:{port} is already in use by another program.\n"
+                            "What to do: choose another port (upload_port = socket://127.0.0.1:PORT in platformio.ini, "
+                            "or PLATFORMIO_UPLOAD_PORT) or end the program holding it.")
+        cmd = qemu_command(elf, target, port=port, host=host, wait=wait, semihosting=semihosting, qemu=qemu, extra=extra)
+    if owned:
+        kwargs["preexec_fn"] = _die_with_parent()
+    try:
+        with open(log_file, "wb") as lf:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT, close_fds=True,
+                                    **kwargs)
+    finally:
+        if listener is not None:
+            listener.close()  # QEMU holds it now; when QEMU ends, the port is closed
     d = Detached(pid=proc.pid, host=host, port=port, state_file=state_dir / STATE_FILE, log_file=log_file, command=cmd)
     d.state_file.write_text(json.dumps({"pid": proc.pid, "host": host, "port": port, "elf": str(elf),
                                         "machine": target.machine, "command": cmd}, indent=2))
+    if listener is not None:
+        _wait_waiting(proc, log_file, 20.0)
+    else:
+        _wait_listening(proc, port, host, 20.0, lambda: log_file.read_text(errors="replace"))
     return d
 
 

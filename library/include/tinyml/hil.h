@@ -7,6 +7,13 @@
  * type | 0x80 and the same seq; errors are type 0xFF with (code u8, message). The parser resyncs
  * on the next 0xA5 0x5A after garbage, a bad length or a bad CRC. Multi-byte fields are little endian.
  * The Python side (tinyml_pio/hil/protocol.py) documents each payload.
+ *
+ * Retries: the host resends a request whose reply it lost or got corrupted. The firmware keeps
+ * the last request's (type, seq, CRC) and the frame it answered with, and answers a repeat of
+ * that request with the same frame instead of executing it again: an INVOKE is not run twice
+ * (the generated code may overwrite its inputs), a SET_INPUT not written twice. The kept frame
+ * costs TINYML_HIL_MAX_PAYLOAD + 8 bytes of RAM in the parser; replies are built in it, so the
+ * dispatcher needs no payload buffer on the stack. tinyml_hil_init forgets it (at every boot).
  */
 #ifndef TINYML_HIL_H
 #define TINYML_HIL_H
@@ -66,17 +73,26 @@ typedef struct {
 } tinyml_hil_t;
 
 typedef struct {
-    uint8_t buf[TINYML_HIL_MAX_PAYLOAD + 8];
+    uint8_t buf[TINYML_HIL_MAX_PAYLOAD + 8]; /* the request being received */
     size_t len;
     uint32_t frames_ok;
     uint32_t frames_bad;
+    uint32_t replays; /* repeated requests answered from `reply` */
+    /* the last request answered and its reply frame (reply_len 0: none since tinyml_hil_init) */
+    uint8_t last_type;
+    uint8_t last_seq;
+    uint16_t last_crc;
+    size_t reply_len;
+    uint8_t reply[TINYML_HIL_MAX_PAYLOAD + 8];
 } tinyml_hil_parser_t;
 
 uint16_t tinyml_hil_crc16(uint16_t crc, const uint8_t *data, size_t len);
+/* Reset the parser and forget the last reply (call at boot, before tinyml_hil_boot). */
 void tinyml_hil_init(tinyml_hil_parser_t *p);
-/* Feed received bytes; complete frames are dispatched and answered through hil->write. */
 /* Announce a (re)start: lets the host detect a board that reset mid-run. */
 void tinyml_hil_boot(const tinyml_hil_t *hil);
+/* Feed received bytes; complete frames are dispatched (or, when repeated, answered again from
+ * the kept reply) through hil->write. */
 void tinyml_hil_feed(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, const uint8_t *data, size_t len);
 
 #endif

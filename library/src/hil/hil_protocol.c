@@ -27,27 +27,25 @@ static uint32_t get_u32(const uint8_t *d) {
     return (uint32_t)d[0] | ((uint32_t)d[1] << 8) | ((uint32_t)d[2] << 16) | ((uint32_t)d[3] << 24);
 }
 
-static void send(const tinyml_hil_t *hil, uint8_t type, uint8_t seq, const uint8_t *payload, size_t len) {
-    uint8_t hdr[HDR];
-    uint8_t tail[2];
+/* Frame the payload already built at p->reply + HDR, keep the frame as the last reply, send it. */
+static void reply(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, uint8_t type, uint8_t seq, size_t len) {
+    uint8_t *f = p->reply;
     uint16_t crc;
-    hdr[0] = 0xA5; hdr[1] = 0x5A; hdr[2] = type; hdr[3] = seq;
-    put_u16(hdr + 4, (uint32_t)len);
-    crc = tinyml_hil_crc16(0xFFFF, hdr + 2, 4);
-    crc = tinyml_hil_crc16(crc, payload, len);
-    put_u16(tail, crc);
-    hil->write(hdr, HDR);
-    if (len) hil->write(payload, len);
-    hil->write(tail, 2);
+    f[0] = 0xA5; f[1] = 0x5A; f[2] = type; f[3] = seq;
+    put_u16(f + 4, (uint32_t)len);
+    crc = tinyml_hil_crc16(0xFFFF, f + 2, 4 + len);
+    put_u16(f + HDR + len, crc);
+    p->reply_len = HDR + len + 2;
+    hil->write(f, p->reply_len);
 }
 
-static void send_error(const tinyml_hil_t *hil, uint8_t seq, uint8_t code, const char *msg) {
-    uint8_t out[64];
+static void reply_error(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, uint8_t seq, uint8_t code, const char *msg) {
+    uint8_t *out = p->reply + HDR;
     size_t n = strlen(msg);
-    if (n > sizeof out - 1) n = sizeof out - 1;
+    if (n > 63) n = 63;
     out[0] = code;
     memcpy(out + 1, msg, n);
-    send(hil, TINYML_HIL_ERROR, seq, out, n + 1);
+    reply(p, hil, TINYML_HIL_ERROR, seq, n + 1);
 }
 
 static size_t put_str(uint8_t *d, const char *s) {
@@ -68,8 +66,10 @@ static size_t put_tensor(uint8_t *d, const tinyml_hil_tensor_t *t, size_t bytes)
     return k + 4;
 }
 
-static void dispatch(const tinyml_hil_t *hil, uint8_t type, uint8_t seq, const uint8_t *pl, size_t len) {
-    uint8_t out[TINYML_HIL_MAX_PAYLOAD];
+/* Execute one request; every path answers with exactly one frame (kept in p->reply). */
+static void dispatch(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, uint8_t type, uint8_t seq, const uint8_t *pl,
+                     size_t len) {
+    uint8_t *out = p->reply + HDR; /* the reply payload, TINYML_HIL_MAX_PAYLOAD bytes */
     size_t k = 0;
     int i;
     switch (type) {
@@ -84,21 +84,21 @@ static void dispatch(const tinyml_hil_t *hil, uint8_t type, uint8_t seq, const u
         k += put_str(out + k, hil->model_name);
         k += put_str(out + k, hil->model_sha256);
         k += put_str(out + k, hil->clock_source);
-        for (i = 0; i < hil->num_inputs && k + 40 < sizeof out; ++i) k += put_tensor(out + k, &hil->inputs[i], hil->input_bytes(i));
-        for (i = 0; i < hil->num_outputs && k + 40 < sizeof out; ++i) k += put_tensor(out + k, &hil->outputs[i], hil->output_bytes(i));
-        send(hil, type | 0x80, seq, out, k);
+        for (i = 0; i < hil->num_inputs && k + 40 < TINYML_HIL_MAX_PAYLOAD; ++i) k += put_tensor(out + k, &hil->inputs[i], hil->input_bytes(i));
+        for (i = 0; i < hil->num_outputs && k + 40 < TINYML_HIL_MAX_PAYLOAD; ++i) k += put_tensor(out + k, &hil->outputs[i], hil->output_bytes(i));
+        reply(p, hil, type | 0x80, seq, k);
         return;
     case TINYML_HIL_SET_INPUT: {
         uint32_t off;
         size_t n;
-        if (len < 5 || pl[0] >= hil->num_inputs) { send_error(hil, seq, 1, "bad SET_INPUT"); return; }
+        if (len < 5 || pl[0] >= hil->num_inputs) { reply_error(p, hil, seq, 1, "bad SET_INPUT"); return; }
         off = get_u32(pl + 1);
         n = len - 5;
         if ((size_t)off > hil->input_bytes(pl[0]) || n > hil->input_bytes(pl[0]) - off) {
-            send_error(hil, seq, 2, "input range"); return;
+            reply_error(p, hil, seq, 2, "input range"); return;
         }
         memcpy((uint8_t *)hil->input(pl[0]) + off, pl + 5, n);
-        send(hil, type | 0x80, seq, out, 0);
+        reply(p, hil, type | 0x80, seq, 0);
         return;
     }
     case TINYML_HIL_INVOKE: {
@@ -110,18 +110,19 @@ static void dispatch(const tinyml_hil_t *hil, uint8_t type, uint8_t seq, const u
         put_u32(out, (uint32_t)status);
         put_u32(out + 4, t1 - t0);
         put_u32(out + 8, 0); /* high word: reserved for 64-bit counters */
-        send(hil, type | 0x80, seq, out, 12);
+        reply(p, hil, type | 0x80, seq, 12);
         return;
     }
     case TINYML_HIL_GET_OUTPUT: {
         uint32_t off, n;
-        if (len < 7 || pl[0] >= hil->num_outputs) { send_error(hil, seq, 1, "bad GET_OUTPUT"); return; }
+        if (len < 7 || pl[0] >= hil->num_outputs) { reply_error(p, hil, seq, 1, "bad GET_OUTPUT"); return; }
         off = get_u32(pl + 1);
         n = (uint32_t)pl[5] | ((uint32_t)pl[6] << 8);
         if (n > TINYML_HIL_MAX_PAYLOAD || (size_t)off > hil->output_bytes(pl[0]) || n > hil->output_bytes(pl[0]) - off) {
-            send_error(hil, seq, 2, "output range"); return;
+            reply_error(p, hil, seq, 2, "output range"); return;
         }
-        send(hil, type | 0x80, seq, (const uint8_t *)hil->output(pl[0]) + off, n);
+        memcpy(out, (const uint8_t *)hil->output(pl[0]) + off, n);
+        reply(p, hil, type | 0x80, seq, n);
         return;
     }
     case TINYML_HIL_MEMORY:
@@ -129,26 +130,32 @@ static void dispatch(const tinyml_hil_t *hil, uint8_t type, uint8_t seq, const u
         put_u32(out + 4, hil->stack_size);
         put_u32(out + 8, hil->arena_bytes);
         put_u32(out + 12, hil->static_ram);
-        send(hil, type | 0x80, seq, out, 16);
+        reply(p, hil, type | 0x80, seq, 16);
         return;
     case TINYML_HIL_LAYERS: {
         uint32_t first, j;
-        if (!hil->layer_cycles) { send_error(hil, seq, 3, "built without per-layer timing"); return; }
+        if (!hil->layer_cycles) { reply_error(p, hil, seq, 3, "built without per-layer timing"); return; }
         first = len >= 2 ? ((uint32_t)pl[0] | ((uint32_t)pl[1] << 8)) : 0;
         put_u16(out, hil->num_ops);
         k = 2;
-        for (j = first; j < hil->num_ops && k + 4 <= sizeof out; ++j) { put_u32(out + k, hil->layer_cycles[j]); k += 4; }
-        send(hil, type | 0x80, seq, out, k);
+        for (j = first; j < hil->num_ops && k + 4 <= TINYML_HIL_MAX_PAYLOAD; ++j) { put_u32(out + k, hil->layer_cycles[j]); k += 4; }
+        reply(p, hil, type | 0x80, seq, k);
         return;
     }
     default:
-        send_error(hil, seq, 4, "unknown command");
+        reply_error(p, hil, seq, 4, "unknown command");
     }
 }
 
 void tinyml_hil_boot(const tinyml_hil_t *hil) {
-    uint8_t v = TINYML_HIL_PROTOCOL_VERSION;
-    send(hil, TINYML_HIL_BOOT, 0, &v, 1);
+    uint8_t f[HDR + 1 + 2];
+    uint16_t crc;
+    f[0] = 0xA5; f[1] = 0x5A; f[2] = TINYML_HIL_BOOT; f[3] = 0;
+    put_u16(f + 4, 1);
+    f[HDR] = TINYML_HIL_PROTOCOL_VERSION;
+    crc = tinyml_hil_crc16(0xFFFF, f + 2, 5);
+    put_u16(f + HDR + 1, crc);
+    hil->write(f, sizeof f);
 }
 
 static void drop(tinyml_hil_parser_t *p, size_t n) {
@@ -177,7 +184,16 @@ void tinyml_hil_feed(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, const uint
                 continue;
             }
             p->frames_ok++;
-            dispatch(hil, p->buf[2], p->buf[3], p->buf + HDR, plen);
+            if (p->reply_len && p->buf[2] == p->last_type && p->buf[3] == p->last_seq && crc == p->last_crc) {
+                /* the host repeats a request whose reply it did not get: answer again, do not re-execute */
+                p->replays++;
+                hil->write(p->reply, p->reply_len);
+            } else {
+                p->last_type = p->buf[2];
+                p->last_seq = p->buf[3];
+                p->last_crc = crc;
+                dispatch(p, hil, p->buf[2], p->buf[3], p->buf + HDR, plen);
+            }
             drop(p, HDR + plen + 2);
         }
     }
