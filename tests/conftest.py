@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,3 +68,52 @@ def offline_pio_env(core_dir: Path) -> dict[str, str]:
     assert r.returncode == 0, r.stdout + r.stderr
     return env
 
+
+
+# ---- a stand-in for PlatformIO's SCons environment (the little the extra-script uses) ----------
+
+class FakeBoardConfig(dict):
+    def get(self, key, default=None):  # PlatformIO's BoardConfig takes dotted keys
+        return super().get(key, default)
+
+
+class FakeEnv:
+    def __init__(self, options=None, build_dir="/nonexistent", project_dir=".", board=None, ram=0, config=None):
+        self.options = dict(options or {})
+        self.vars = {"BUILD_DIR": str(build_dir), "PROJECT_DIR": str(project_dir)}
+        if board:
+            self.vars["BOARD"] = board
+        self.board = FakeBoardConfig({**({"upload.maximum_ram_size": ram} if ram else {}), **(config or {})})
+        self.cpppath: list[str] = []
+        self.sources: list[tuple] = []
+        self.targets: dict = {}
+        self.exited = None
+
+    def GetProjectOption(self, name, default=""):
+        return self.options.get(name, default)
+
+    def subst(self, text):
+        return re.sub(r"\$(\w+)", lambda m: self.vars.get(m.group(1), ""), text)
+
+    def __contains__(self, key):
+        return key in self.vars
+
+    def get(self, key, default=None):
+        return self.targets if key == "__PIO_TARGETS" else default
+
+    def AppendUnique(self, CPPPATH=()):
+        self.cpppath += [p for p in CPPPATH if p not in self.cpppath]
+
+    def BuildSources(self, variant_dir, src_dir, src_filter=None):
+        self.sources.append((variant_dir, src_dir, src_filter))
+
+    def AddCustomTarget(self, name, dependencies, actions, title=None, description=None):
+        assert name not in self.targets, f"target {name} registered twice"
+        self.targets[name] = actions
+
+    def BoardConfig(self):
+        return self.board
+
+    def Exit(self, code):
+        self.exited = code
+        raise SystemExit(code)

@@ -128,7 +128,7 @@ def test_convert_into_unusable_destinations_writes_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("args,expected", [
-    (["verify", "MODEL", "--inputs", "0"], "at least 1"),
+    (["verify", "MODEL", "--inputs", "0"], "1 or more"),
     (["verify", "MODEL", "--seed", "-1"], "0 or more"),
     (["plan", "MODEL", "--plot", "/nonexistent-dir/x.png"], "does not exist"),
     (["plan", "MODEL", "--plot", "plot.txt"], "must end in"),

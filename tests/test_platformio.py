@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from conftest import missing_toolchain, offline_pio_env
+from conftest import FakeEnv
 from tinyml_pio.errors import TinymlError
 from tinyml_pio.platformio import extra, qemu
 from tinyml_pio.platformio.offline import setup_offline
@@ -33,55 +34,6 @@ LIBRARY = ROOT / "library"
 MODEL = EXAMPLE / "models" / "fc_relu.tflite"
 EMULATED = ["qemu_mps2_an386", "qemu_mps2_an500", "qemu_mps2_an505", "qemu_mps3_an547"]
 NUM_SAMPLES = 4
-
-
-# ---- a stand-in for PlatformIO's SCons environment ---------------------------------------------
-
-class FakeBoard(dict):
-    def get(self, key, default=None):  # PlatformIO's BoardConfig takes dotted paths
-        return super().get(key, default)
-
-
-class FakeEnv:
-    def __init__(self, options=None, build_dir="/nonexistent", project_dir=".", board=None, ram=0):
-        self.options = dict(options or {})
-        self.vars = {"BUILD_DIR": str(build_dir), "PROJECT_DIR": str(project_dir)}
-        if board:
-            self.vars["BOARD"] = board
-        self.board = FakeBoard({"upload.maximum_ram_size": ram})
-        self.cpppath: list[str] = []
-        self.sources: list[tuple] = []
-        self.targets: dict = {}
-        self.exited = None
-
-    def GetProjectOption(self, name, default=""):
-        return self.options.get(name, default)
-
-    def subst(self, text):
-        return re.sub(r"\$(\w+)", lambda m: self.vars.get(m.group(1), ""), text)
-
-    def __contains__(self, key):
-        return key in self.vars
-
-    def get(self, key, default=None):
-        return self.targets if key == "__PIO_TARGETS" else default
-
-    def AppendUnique(self, CPPPATH=()):
-        self.cpppath += [p for p in CPPPATH if p not in self.cpppath]
-
-    def BuildSources(self, variant_dir, src_dir, src_filter=None):
-        self.sources.append((variant_dir, src_dir, src_filter))
-
-    def AddCustomTarget(self, name, dependencies, actions, title=None, description=None):
-        assert name not in self.targets, f"target {name} registered twice"
-        self.targets[name] = actions
-
-    def BoardConfig(self):
-        return self.board
-
-    def Exit(self, code):
-        self.exited = code
-        raise SystemExit(code)
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED_MODELS, ZOO
+from conftest import ROOT, SHARED_MODELS, ZOO, FakeBoardConfig, FakeEnv
 from fc_models import AWKWARD, fc_chain
 from tinyml_pio.boards import Board, list_boards, load_board
 from tinyml_pio.cpu import CpuFeatures
@@ -85,10 +85,10 @@ def test_features_from_platformio_board_config():
         assert CpuFeatures.from_platformio(cfg).dsp, b
         assert CpuFeatures.from_platformio(cfg, b) == CpuFeatures.for_board(b)
     # a board board_defs does not know: build.cpu decides (PlatformIO's BoardConfig takes dotted keys)
-    assert CpuFeatures.from_platformio(_BoardConfig({"build.cpu": "cortex-m0plus"}), "some_m0_board").is_portable
-    t = CpuFeatures.from_platformio(_BoardConfig({"build.cpu": "cortex-m33"}), "some_m33_board")
+    assert CpuFeatures.from_platformio(FakeBoardConfig({"build.cpu": "cortex-m0plus"}), "some_m0_board").is_portable
+    t = CpuFeatures.from_platformio(FakeBoardConfig({"build.cpu": "cortex-m33"}), "some_m33_board")
     assert t.features == ("dsp",) and t.name == "some_m33_board"
-    assert CpuFeatures.from_platformio(_BoardConfig({}), "native").is_portable  # no build.cpu
+    assert CpuFeatures.from_platformio(FakeBoardConfig({}), "native").is_portable  # no build.cpu
     assert CpuFeatures.from_platformio(None, "").is_portable
 
 
@@ -203,45 +203,6 @@ def test_every_registered_variant_exists_in_the_library():
 
 # ---- front doors: PlatformIO extra script, HIL targets, CLI ---------------------------------------
 
-class _BoardConfig(dict):
-    def get(self, key, default=None):  # PlatformIO's BoardConfig takes dotted keys
-        return super().get(key, default)
-
-
-class _Env:
-    """The little of PlatformIO's SCons environment the extra script uses."""
-
-    def __init__(self, options, build_dir, project_dir, board=None, config=None):
-        self.options = dict(options)
-        self.vars = {"BUILD_DIR": str(build_dir), "PROJECT_DIR": str(project_dir)}
-        if board:
-            self.vars["BOARD"] = board
-        self.config = _BoardConfig(config or {})
-        self.cpppath, self.sources, self.targets = [], [], {}
-
-    def GetProjectOption(self, name, default=""):
-        return self.options.get(name, default)
-
-    def subst(self, text):
-        return re.sub(r"\$(\w+)", lambda m: self.vars.get(m.group(1), ""), text)
-
-    def __contains__(self, key):
-        return key in self.vars
-
-    def get(self, key, default=None):
-        return self.targets if key == "__PIO_TARGETS" else default
-
-    def AppendUnique(self, CPPPATH=()):
-        self.cpppath += [p for p in CPPPATH if p not in self.cpppath]
-
-    def BuildSources(self, variant_dir, src_dir, src_filter=None):
-        self.sources.append((variant_dir, src_dir, src_filter))
-
-    def AddCustomTarget(self, name, dependencies, actions, title=None, description=None):
-        self.targets[name] = actions
-
-    def BoardConfig(self):
-        return self.config
 
 
 @pytest.fixture()
@@ -255,15 +216,15 @@ def extra():
 
 def test_extra_script_target_detection(extra, tmp_path):
     k = extra.kernel_target
-    assert k(_Env({}, tmp_path, tmp_path, board="qemu_mps2_an386")).features == ("dsp",)  # board_defs
-    assert k(_Env({}, tmp_path, tmp_path, board="pico")).is_portable
-    assert k(_Env({}, tmp_path, tmp_path, board="x", config={"build.cpu": "cortex-m7"})).features == ("dsp",)
-    assert k(_Env({}, tmp_path, tmp_path, board="y", config={"build.cpu": "cortex-m3"})).is_portable
-    assert k(_Env({}, tmp_path, tmp_path)).is_portable  # no board (native)
+    assert k(FakeEnv({}, tmp_path, tmp_path, board="qemu_mps2_an386")).features == ("dsp",)  # board_defs
+    assert k(FakeEnv({}, tmp_path, tmp_path, board="pico")).is_portable
+    assert k(FakeEnv({}, tmp_path, tmp_path, board="x", config={"build.cpu": "cortex-m7"})).features == ("dsp",)
+    assert k(FakeEnv({}, tmp_path, tmp_path, board="y", config={"build.cpu": "cortex-m3"})).is_portable
+    assert k(FakeEnv({}, tmp_path, tmp_path)).is_portable  # no board (native)
     opt = {extra.OPT_KERNELS: "portable"}
-    assert k(_Env(opt, tmp_path, tmp_path, board="qemu_mps2_an386")).is_portable
+    assert k(FakeEnv(opt, tmp_path, tmp_path, board="qemu_mps2_an386")).is_portable
     with pytest.raises(TinymlError, match="is not auto or portable"):
-        k(_Env({extra.OPT_KERNELS: "fast"}, tmp_path, tmp_path, board="qemu_mps2_an386"))
+        k(FakeEnv({extra.OPT_KERNELS: "fast"}, tmp_path, tmp_path, board="qemu_mps2_an386"))
 
 
 def _example_models_option(project: Path) -> str:
@@ -279,8 +240,8 @@ def test_example_projects_on_emulated_m4_use_the_dsp_kernel(extra, project, tmp_
     opts = {extra.OPT_MODELS: _example_models_option(proj)}
     prefix = opts[extra.OPT_MODELS].partition(":")[0]
     log: list[str] = []
-    env = _Env(opts, tmp_path / "build", proj, board="qemu_mps2_an386")
-    (g,) = extra.configure(env, _Env({}, tmp_path, proj), library_dir=str(library_dir()), log=log.append)
+    env = FakeEnv(opts, tmp_path / "build", proj, board="qemu_mps2_an386")
+    (g,) = extra.configure(env, FakeEnv({}, tmp_path, proj), library_dir=str(library_dir()), log=log.append)
     text = (tmp_path / "build" / "tinyml" / f"{prefix}.c").read_text()
     assert g.kernels == "dsp" and f"{DSP_FUNC}(" in text and f"{PORTABLE_FUNC}(" not in text
     assert log[0].endswith("kernels: dsp (converted)"), log

@@ -90,26 +90,23 @@ def _cmd_hil_run(a: argparse.Namespace) -> int:
     return 0 if all(not r.get("error") and r["identical"] == r["inputs"] for r in records) else 1
 
 
-def _count(text: str) -> int:
-    """argparse type: a positive number of inputs."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
+def _int_at_least(minimum: int, what: str):
+    """An argparse type: an integer >= minimum (a clear usage error otherwise, not a traceback)."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be {minimum} or more, got {n}")
+        return n
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    """argparse type: a non-negative random seed."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
-    return n
+_count = _int_at_least(1, "the number of inputs")
+_seed = _int_at_least(0, "the seed")
 
 
 def build_parser() -> argparse.ArgumentParser:
