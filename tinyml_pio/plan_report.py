@@ -19,7 +19,7 @@ from .boards import Board, list_boards, load_board
 from .errors import TinymlError
 from .ir import Graph
 from .ops import Layer, TensorArg, try_lower
-from .planner import Plan, plan_memory
+from .planner import ALIGN, Plan, plan_memory
 from .tflite_import import load_model
 
 
@@ -284,7 +284,7 @@ def to_json(rep: PlanReport) -> dict[str, Any]:
         reordered=plan.reordered,
         order_search_exact=plan.order_exact,
         inplace_ops=plan.inplace_ops,
-        alignment=16,
+        alignment=ALIGN,
         ops=ops,
         buffers=[dict(key=b.key, name=_buffer_name(b), tensors=list(b.tensors), offset=b.offset, size=b.size,
                       first=b.first, last=b.last, pieces=[list(p) for p in b.pieces]) for b in plan.buffers],
