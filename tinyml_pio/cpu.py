@@ -61,8 +61,9 @@ class CpuFeatures:
         return not self.features
 
     def key(self) -> str:
-        """Stable text for hashes (PlatformIO stamps, HIL caches): changes whenever the code would."""
-        return "+".join(self.features) or PORTABLE
+        """Stable text for hashes (PlatformIO stamps, HIL caches): changes whenever the code would
+        ("opt": a known CPU without Arm extensions, which gets the optimized kernels' plain C)."""
+        return "+".join(self.features) or ("opt" if self.cpu else PORTABLE)
 
     def __str__(self) -> str:
         if self.is_portable and not self.cpu:
@@ -74,6 +75,11 @@ class CpuFeatures:
     @classmethod
     def portable(cls, name: str = PORTABLE) -> "CpuFeatures":
         return cls(name=name)
+
+    @classmethod
+    def host_optimized(cls) -> "CpuFeatures":
+        """The host as a target of the optimized kernels' plain-C path (tests verify it against TFLite)."""
+        return cls(name="host", cpu="host")
 
     @classmethod
     def from_cpu(cls, cpu: str, name: str | None = None, dsp: bool | None = None,

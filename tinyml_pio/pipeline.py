@@ -51,7 +51,7 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
     graph = load_model(path)
     check_io(graph)
     layers = lower_graph(graph)
-    layers, variants = apply_variants(layers, cpu)
+    layers, variants = apply_variants(layers, cpu, graph)
     plan = plan_memory(graph, layers)
     note = ""
     if cpu.cpu or not cpu.is_portable:  # a known CPU: say what was chosen for it

@@ -153,7 +153,8 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
                 ctype = ts[0].ctype
                 args.append(f"(const {ctype} *const[]){{" + ", ".join(ctx.tensor_ptr(t, True) for t in ts) + "}")
             elif isinstance(a, ConstArg):
-                args.append(f"{prefix}_l{layer.op.index}_{a.name}")
+                name = f"{prefix}_l{layer.op.index}_{a.name}"
+                args.append(f"({a.cast}){name}" if a.cast else name)
             elif isinstance(a, ScratchArg):
                 args.append(f"({a.ctype} *)({prefix}_arena + {plan.scratch_offsets[layer.op.index]})")
             else:

@@ -47,9 +47,11 @@ class TensorListArg:
 
 @dataclass(frozen=True)
 class ConstArg:
-    """A pointer to a layer-local constant array `name` (see Layer.consts)."""
+    """A pointer to a layer-local constant array `name` (see Layer.consts), optionally cast to the
+    struct type the kernel reads it as (e.g. "const tinyml_chanq_t *" over an int32 array)."""
 
     name: str
+    cast: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,11 @@
 """Kernel variants: call an optimized kernel where the target CPU has the extension it needs.
 
+Two kinds. A *specializer* (passes/opt.py) rewrites a layer for an optimized kernel with its own
+constant layout (folded biases, repacked weights, planned scratch): it is used for every known
+microcontroller target, since its kernel compiles to DSP, MVE or plain C by what the compiler
+announces, and its label is the best extension the target has ("mve", "dsp", or "opt" for plain
+C). A registered *variant* (below) is a drop-in function with the portable kernel's signature.
+
 A variant has the portable kernel's exact signature, parameters and results (bit for bit: it is a
 faster way to compute the same integers, never an approximation), so swapping it in changes one
 function name per layer and nothing else: not the arguments, the constants, the scratch or the
@@ -26,6 +32,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..cpu import CpuFeatures
+from ..ir import Graph
 from ..ops import Layer
 
 
@@ -63,14 +70,33 @@ def variant_for(func: str | None, target: CpuFeatures) -> Variant | None:
     return None
 
 
-def apply_variants(layers: list[Layer], target: CpuFeatures | None) -> tuple[list[Layer], dict[int, str]]:
-    """New layers using the target's variants, and {op index: feature} of the layers that changed."""
+def specializes(target: CpuFeatures) -> bool:
+    """Whether layers are specialized for this target: any known CPU (not the portable host)."""
+    return bool(target.cpu) or not target.is_portable
+
+
+def specialized_label(target: CpuFeatures) -> str:
+    return "mve" if target.mve else ("dsp" if target.dsp else "opt")
+
+
+def apply_variants(layers: list[Layer], target: CpuFeatures | None,
+                   graph: Graph | None = None) -> tuple[list[Layer], dict[int, str]]:
+    """New layers using the target's variants, and {op index: feature} of the layers that changed.
+    Specializers need the graph (weights); without it only drop-in variants apply."""
+    from .opt import SPECIALIZERS
+
     target = CpuFeatures.resolve(target)
-    if target.is_portable:
+    if not specializes(target):
         return list(layers), {}
     out: list[Layer] = []
     used: dict[int, str] = {}
     for layer in layers:
+        spec = SPECIALIZERS.get(layer.func or "") if graph is not None else None
+        special = spec(layer, graph, target) if spec is not None else None
+        if special is not None:
+            out.append(special)
+            used[layer.op.index] = specialized_label(target)
+            continue
         main = variant_for(layer.func, target)
         inplace = variant_for(layer.inplace_func, target)
         if main is None and inplace is None:
@@ -95,7 +121,7 @@ def apply_variants(layers: list[Layer], target: CpuFeatures | None) -> tuple[lis
 def kernels_label(used: dict[int, str]) -> str:
     """"dsp", "mve+dsp" ... for the variants a model uses; "portable" when it uses none."""
     feats = {f for v in used.values() for f in v.split("+")}
-    order = ["mve", "dsp"]
+    order = ["mve", "dsp", "opt"]
     return "+".join(f for f in order if f in feats) or "portable"
 
 

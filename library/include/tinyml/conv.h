@@ -21,6 +21,7 @@ typedef struct {
     int32_t input_offset;      /* -input zero point */
     int32_t output_offset;     /* output zero point */
     int32_t act_min, act_max;  /* fused activation clamp, quantized */
+    int32_t fast_rq;           /* optimized kernels only (tinyml/opt.h): the 32-bit requantization */
 } tinyml_conv2d_params_t;
 
 /* bias: int32 per output channel, or NULL. mult/shift: per output channel (repeated for

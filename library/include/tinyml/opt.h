@@ -1,0 +1,85 @@
+/* tinyml-pio optimized kernels: what the generator computes for them at build time.
+ *
+ * The optimized convolution kernels (tinyml/conv_opt.h, tinyml/depthwise_conv_opt.h) compute
+ * exactly the integers of the reference kernels, faster, because the generator did part of the
+ * work in Python (tinyml_pio/passes/opt.py):
+ *
+ *  - the input zero point is folded into the bias: sum(w * (x - zp)) + b = sum(w * x) + b',
+ *    b' = b - zp * sum(w). Padded taps are made to contribute nothing by padding with the value
+ *    zp (so w * (zp - zp) = 0), never by skipping them;
+ *  - per output channel, one tinyml_chanq_t holds everything its requantization needs, in one place;
+ *  - when every accumulator of the layer provably stays below 2^30 after TFLite's left shift (the
+ *    generator bounds |b'| + 128 * sum|w| per channel) and every right shift is >= 1, the layer
+ *    takes the 32-bit requantization ("fast_rq"): TFLite's SaturatingRoundingDoublingHighMul
+ *    rounds ab / 2^31 half up (its negative nudge with truncating division is exactly a floor of
+ *    ab + 2^30), which is SMMULR (rounding high multiply) of 2a and b; RoundingDivideByPOT rounds
+ *    half away from zero, i.e. (y + 2^(e-1) - (y < 0)) >> e; the output zero point is added
+ *    inside the same shift as zp * 2^e. Otherwise the layer keeps TFLite's 64-bit arithmetic.
+ *
+ * Every kernel compiles everywhere: with the Arm DSP extension it uses SXTB16/SMLAD/SMLABB; with
+ * MVE (Helium) the vector instructions; elsewhere (Cortex-M0+/M3, RISC-V, Xtensa, the host) the
+ * same algorithm in plain C. All three give the same bytes.
+ */
+#ifndef TINYML_OPT_H
+#define TINYML_OPT_H
+
+#include "tinyml/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Requantization of one output channel. */
+typedef struct {
+    int32_t bias; /* bias - input_zero_point * sum(weights of the channel), wrapped to int32 */
+    int32_t mult; /* TFLite's quantized multiplier (Q31) */
+    int32_t lsh;  /* fast_rq: TFLite's left shift + 1; otherwise TFLite's shift (either sign) */
+    int32_t rnd;  /* fast_rq: 2^(rsh-1) + output_offset * 2^rsh; otherwise unused */
+    int32_t rsh;  /* fast_rq: TFLite's right shift (>= 1); otherwise unused */
+} tinyml_chanq_t;
+
+/* fast_rq: one channel's requantized value plus the output offset, before the activation clamp. */
+TINYML_INLINE int32_t tinyml_rq_fast(int32_t acc, const tinyml_chanq_t *q) {
+    const int32_t a = (int32_t)((uint32_t)acc << q->lsh);
+    int32_t y;
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(a), "r"(q->mult));
+#else
+    y = (int32_t)(((int64_t)a * q->mult + ((int64_t)1 << 31)) >> 32);
+#endif
+    return (y + q->rnd + (y >> 31)) >> q->rsh;
+}
+
+/* The requantized, offset and clamped output of one channel, by either path. `narrow`: the
+ * activation range is narrower than [-128, 127] (with DSP, SSAT alone clamps otherwise). Kernels
+ * pass compile-time constants for `fast` and `narrow`, so each combination is its own loop. */
+TINYML_INLINE int8_t tinyml_rq_out(int32_t acc, const tinyml_chanq_t *q, int32_t fast, int32_t narrow,
+                                   int32_t out_offset, int32_t act_min, int32_t act_max) {
+    int32_t v = fast ? tinyml_rq_fast(acc, q) : tinyml_requantize(acc, q->mult, q->lsh) + out_offset;
+#if defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_DSP)
+    v = __builtin_arm_ssat(v, 8);
+    if (narrow) {
+        v = tinyml_clamp(v, act_min, act_max);
+    }
+#else
+    (void)narrow;
+    v = tinyml_clamp(v, act_min, act_max);
+#endif
+    return (int8_t)v;
+}
+
+/* Calls body(FAST, NARROW) with constants, so the compiler emits one specialised loop each. */
+#define TINYML_OPT_DISPATCH(fast, narrow, call)                                                     \
+    do {                                                                                            \
+        if (fast) {                                                                                 \
+            if (narrow) { call(1, 1); } else { call(1, 0); }                                        \
+        } else {                                                                                    \
+            if (narrow) { call(0, 1); } else { call(0, 0); }                                        \
+        }                                                                                           \
+    } while (0)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYML_OPT_H */

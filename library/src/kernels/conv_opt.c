@@ -1,0 +1,263 @@
+/* CONV_2D, int8, optimized (tinyml/conv_opt.h): a matrix product over blocks of four output pixels.
+ *
+ * Bit-exact with tinyml_conv2d_s8: every output is the int32 sum b' + sum(w * x) of the same
+ * products (b' = b - zp * sum(w), tinyml/opt.h; int32 sums are exact modulo 2^32 in any order),
+ * requantized by TFLite's arithmetic or its proven-equal 32-bit form.
+ *
+ * With the Arm DSP extension, the four pixels' rows are widened once into scratch: for each block
+ * of four values x0..x3, SXTB16 gives the 16-bit pairs (x0, x2) and (x1, x3), stored as two words
+ * per pixel, pixel after pixel. A filter word w0..w3 is widened the same way (SXTB16, and SXTB16
+ * of its rotation by 8), so lane k of a weight pair always meets lane k of an input pair and SMLAD
+ * adds both products: per four weights, one load and two SXTB16 serve sixteen MACs in eight SMLAD.
+ * The k % 4 last values go through a short scalar tail. Without DSP the same blocking runs on int8
+ * rows copied to scratch (which also makes the 1x1 kernel safe in place).
+ */
+#include "tinyml/conv_opt.h"
+
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#define TINYML_OPT_DSP 1
+#include <arm_acle.h>
+#else
+#define TINYML_OPT_DSP 0
+#endif
+
+#if TINYML_OPT_DSP
+TINYML_INLINE int32_t tinyml_ld32(const int8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v); /* one LDR (unaligned loads are legal on every DSP core) */
+    return (int32_t)v;
+}
+
+/* SXTB16 of x rotated by 8 (bytes 1 and 3), one instruction (GCC does not fold the rotation). */
+TINYML_INLINE int32_t tinyml_sxtb16_r8(int32_t x) {
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* acc + the two products of a widened input pair (two words, one LDRD) with two weight pairs. */
+/* Both words of a widened pair in one LDRD (GCC splits 64-bit loads into two LDR on M4; on the
+ * M4/M7 pipeline LDRD costs what two pipelined LDR do, but it is one instruction). */
+#define TINYML_PAIR(acc, x, i, w02, w13)                                                             \
+    do {                                                                                            \
+        int32_t lo_, hi_;                                                                           \
+        __asm__("ldrd %0, %1, [%2, %3]" : "=r"(lo_), "=r"(hi_) : "r"(x), "i"(8 * (i)), "m"((x)[i])); \
+        acc = __smlad(lo_, w02, acc);                                                               \
+        acc = __smlad(hi_, w13, acc);                                                               \
+    } while (0)
+
+/* Widen pixel `px` (0..3) of a block: row of k int8 -> for each block b of four values, the
+ * doubleword (x[4b], x[4b+2]) | (x[4b+1], x[4b+3]) << 32 at buf[4b + px]; the k % 4 tail values
+ * as int32 at ((int32_t *)(buf + 4 * (k / 4)))[4j + px]. */
+static void tinyml_widen_row(uint64_t *buf, const int8_t *row, int32_t k, int32_t px) {
+    const int32_t kb = k >> 2;
+    uint64_t *dst = buf + px;
+    int32_t *tail = (int32_t *)(void *)(buf + 4 * kb);
+    int32_t b, j;
+    for (b = 0; b < kb; ++b) {
+        const int32_t v = tinyml_ld32(row + 4 * b);
+        *dst = (uint32_t)__sxtb16(v) | ((uint64_t)(uint32_t)tinyml_sxtb16_r8(v) << 32);
+        dst += 4;
+    }
+    for (j = 0; j < (k & 3); ++j) {
+        tail[4 * j + px] = row[4 * kb + j];
+    }
+}
+
+/* out[px * out_c + oc] for px < np, from the widened block in buf. */
+TINYML_INLINE void tinyml_mat4(const tinyml_conv2d_params_t *p, const uint64_t *buf, int32_t k, const int8_t *filter,
+                               const tinyml_chanq_t *q, int8_t *out, int32_t np, int32_t fast, int32_t narrow) {
+    const int32_t kb = k >> 2;
+    const int32_t kt = k & 3;
+    const int32_t out_c = p->out_c;
+    const int32_t *tail = (const int32_t *)(const void *)(buf + 4 * kb);
+    int32_t oc;
+    for (oc = 0; oc < out_c; ++oc, ++q) {
+        const int8_t *w = filter + oc * k;
+        const uint64_t *x = buf;
+        int32_t a0 = q->bias, a1 = a0, a2 = a0, a3 = a0;
+        int32_t b, j;
+        for (b = 0; b + 1 < kb; b += 2) {
+            int32_t wv = tinyml_ld32(w);
+            int32_t w02 = __sxtb16(wv), w13 = tinyml_sxtb16_r8(wv);
+            TINYML_PAIR(a0, x, 0, w02, w13);
+            TINYML_PAIR(a1, x, 1, w02, w13);
+            TINYML_PAIR(a2, x, 2, w02, w13);
+            TINYML_PAIR(a3, x, 3, w02, w13);
+            wv = tinyml_ld32(w + 4);
+            w02 = __sxtb16(wv);
+            w13 = tinyml_sxtb16_r8(wv);
+            TINYML_PAIR(a0, x, 4, w02, w13);
+            TINYML_PAIR(a1, x, 5, w02, w13);
+            TINYML_PAIR(a2, x, 6, w02, w13);
+            TINYML_PAIR(a3, x, 7, w02, w13);
+            w += 8;
+            x += 8;
+        }
+        if (b < kb) {
+            const int32_t wv = tinyml_ld32(w);
+            const int32_t w02 = __sxtb16(wv), w13 = tinyml_sxtb16_r8(wv);
+            TINYML_PAIR(a0, x, 0, w02, w13);
+            TINYML_PAIR(a1, x, 1, w02, w13);
+            TINYML_PAIR(a2, x, 2, w02, w13);
+            TINYML_PAIR(a3, x, 3, w02, w13);
+            w += 4;
+        }
+        for (j = 0; j < kt; ++j) {
+            const int32_t wj = w[j];
+            a0 += tail[4 * j] * wj;
+            a1 += tail[4 * j + 1] * wj;
+            a2 += tail[4 * j + 2] * wj;
+            a3 += tail[4 * j + 3] * wj;
+        }
+        out[oc] = tinyml_rq_out(a0, q, fast, narrow, p->output_offset, p->act_min, p->act_max);
+        if (np == 4) {
+            out[out_c + oc] = tinyml_rq_out(a1, q, fast, narrow, p->output_offset, p->act_min, p->act_max);
+            out[2 * out_c + oc] = tinyml_rq_out(a2, q, fast, narrow, p->output_offset, p->act_min, p->act_max);
+            out[3 * out_c + oc] = tinyml_rq_out(a3, q, fast, narrow, p->output_offset, p->act_min, p->act_max);
+        } else {
+            if (np > 1) {
+                out[out_c + oc] = tinyml_rq_out(a1, q, fast, narrow, p->output_offset, p->act_min, p->act_max);
+            }
+            if (np > 2) {
+                out[2 * out_c + oc] = tinyml_rq_out(a2, q, fast, narrow, p->output_offset, p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+#else /* plain C: four int8 rows, one after another, in scratch */
+
+TINYML_INLINE void tinyml_mat4(const tinyml_conv2d_params_t *p, const int8_t *rows, int32_t k, const int8_t *filter,
+                               const tinyml_chanq_t *q, int8_t *out, int32_t np, int32_t fast, int32_t narrow) {
+    const int32_t out_c = p->out_c;
+    const int8_t *r0 = rows, *r1 = rows + k, *r2 = rows + 2 * k, *r3 = rows + 3 * k;
+    int32_t oc, i;
+    for (oc = 0; oc < out_c; ++oc, ++q) {
+        const int8_t *w = filter + oc * k;
+        int32_t a0 = q->bias, a1 = a0, a2 = a0, a3 = a0;
+        for (i = 0; i < k; ++i) {
+            const int32_t wi = w[i];
+            a0 += r0[i] * wi;
+            a1 += r1[i] * wi;
+            a2 += r2[i] * wi;
+            a3 += r3[i] * wi;
+        }
+        out[oc] = tinyml_rq_out(a0, q, fast, narrow, p->output_offset, p->act_min, p->act_max);
+        if (np > 1) {
+            out[out_c + oc] = tinyml_rq_out(a1, q, fast, narrow, p->output_offset, p->act_min, p->act_max);
+        }
+        if (np > 2) {
+            out[2 * out_c + oc] = tinyml_rq_out(a2, q, fast, narrow, p->output_offset, p->act_min, p->act_max);
+        }
+        if (np > 3) {
+            out[3 * out_c + oc] = tinyml_rq_out(a3, q, fast, narrow, p->output_offset, p->act_min, p->act_max);
+        }
+    }
+}
+#endif
+
+/* ---- 1x1 ---------------------------------------------------------------------------------- */
+
+TINYML_INLINE void tinyml_conv1x1_body(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
+                                       const tinyml_chanq_t *q, int8_t *output, int8_t *scratch, int32_t fast,
+                                       int32_t narrow) {
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    const int32_t k = p->in_c;
+    const int32_t blocks = (pixels + TINYML_OPT_PIXELS - 1) / TINYML_OPT_PIXELS;
+    /* in place with a wider output: walk from the last block (see tinyml_conv1x1_inplace_s8) */
+    const int32_t backwards = input == output && p->out_c > p->in_c;
+    int32_t n, px;
+    for (n = 0; n < blocks; ++n) {
+        const int32_t blk = backwards ? blocks - 1 - n : n;
+        const int32_t pix0 = blk * TINYML_OPT_PIXELS;
+        const int32_t np = TINYML_MIN(TINYML_OPT_PIXELS, pixels - pix0);
+        for (px = 0; px < np; ++px) {
+#if TINYML_OPT_DSP
+            tinyml_widen_row((uint64_t *)(void *)scratch, input + (pix0 + px) * k, k, px);
+#else
+            memcpy(scratch + px * k, input + (pix0 + px) * k, (size_t)k);
+#endif
+        }
+#if TINYML_OPT_DSP
+        tinyml_mat4(p, (const uint64_t *)(const void *)scratch, k, filter, q, output + pix0 * p->out_c, np, fast, narrow);
+#else
+        tinyml_mat4(p, scratch, k, filter, q, output + pix0 * p->out_c, np, fast, narrow);
+#endif
+    }
+}
+
+void tinyml_conv1x1_s8_opt(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
+                           const tinyml_chanq_t *q, int8_t *output, int8_t *scratch) {
+#define TINYML_CALL(F, N) tinyml_conv1x1_body(p, input, filter, q, output, scratch, F, N)
+    TINYML_OPT_DISPATCH(p->fast_rq, p->act_min > -128 || p->act_max < 127, TINYML_CALL);
+#undef TINYML_CALL
+}
+
+/* ---- general (im2col) ---------------------------------------------------------------------- */
+
+/* The im2col row of output pixel (b, oy, ox): taps in filter order, padded taps = the zero point. */
+static void tinyml_im2col_row(const tinyml_conv2d_params_t *p, const int8_t *input, int32_t b, int32_t oy, int32_t ox,
+                              int8_t *row) {
+    const int32_t ic = p->in_c;
+    const int8_t pad = (int8_t)(-p->input_offset);
+    const tinyml_conv_window_t wy = tinyml_conv_window(oy, p->stride_h, p->pad_h, p->dilation_h, p->in_h, p->filter_h);
+    const tinyml_conv_window_t wx = tinyml_conv_window(ox, p->stride_w, p->pad_w, p->dilation_w, p->in_w, p->filter_w);
+    const int32_t seg = p->filter_w * ic;
+    int32_t ky, kx;
+    for (ky = 0; ky < p->filter_h; ++ky) {
+        int8_t *dst = row + ky * seg;
+        if (ky < wy.lo || ky >= wy.hi) {
+            memset(dst, pad, (size_t)seg);
+            continue;
+        }
+        {
+            const int8_t *src = input + ((b * p->in_h + wy.origin + ky * p->dilation_h) * p->in_w + wx.origin) * ic;
+            for (kx = 0; kx < p->filter_w; ++kx) {
+                if (kx < wx.lo || kx >= wx.hi) {
+                    memset(dst + kx * ic, pad, (size_t)ic);
+                } else if (ic == 1) {
+                    dst[kx] = src[kx * p->dilation_w];
+                } else {
+                    memcpy(dst + kx * ic, src + kx * p->dilation_w * ic, (size_t)ic);
+                }
+            }
+        }
+    }
+}
+
+TINYML_INLINE void tinyml_conv2d_body(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
+                                      const tinyml_chanq_t *q, int8_t *output, int8_t *scratch, int32_t fast,
+                                      int32_t narrow) {
+    const int32_t per_image = p->out_h * p->out_w;
+    const int32_t pixels = p->batches * per_image;
+    const int32_t k = p->filter_h * p->filter_w * p->in_c;
+    int8_t *rows = scratch;
+    int32_t pix0, px;
+    for (pix0 = 0; pix0 < pixels; pix0 += TINYML_OPT_PIXELS) {
+        const int32_t np = TINYML_MIN(TINYML_OPT_PIXELS, pixels - pix0);
+        for (px = 0; px < np; ++px) {
+            const int32_t pix = pix0 + px;
+            const int32_t b = pix / per_image, r = pix % per_image;
+            tinyml_im2col_row(p, input, b, r / p->out_w, r % p->out_w, rows + px * k);
+#if TINYML_OPT_DSP
+            tinyml_widen_row((uint64_t *)(void *)(scratch + 4 * k), rows + px * k, k, px);
+#endif
+        }
+#if TINYML_OPT_DSP
+        tinyml_mat4(p, (const uint64_t *)(const void *)(scratch + 4 * k), k, filter, q, output + pix0 * p->out_c, np, fast,
+                    narrow);
+#else
+        tinyml_mat4(p, rows, k, filter, q, output + pix0 * p->out_c, np, fast, narrow);
+#endif
+    }
+}
+
+void tinyml_conv2d_s8_opt(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
+                          const tinyml_chanq_t *q, int8_t *output, int8_t *scratch) {
+#define TINYML_CALL(F, N) tinyml_conv2d_body(p, input, filter, q, output, scratch, F, N)
+    TINYML_OPT_DISPATCH(p->fast_rq, p->act_min > -128 || p->act_max < 127, TINYML_CALL);
+#undef TINYML_CALL
+}

@@ -1,0 +1,165 @@
+"""Optimized convolution kernels (library/src/kernels/*_opt.c): the build-time half of their work.
+
+The reference conv/depthwise kernels apply `w * (x + input_offset)` per tap, skip padded taps and
+requantize with TFLite's 64-bit arithmetic. Knowing every shape and constant at generation time,
+the optimized kernels do less on the device, because this module did it here:
+
+- the input zero point is folded into the bias (b' = b - zp * sum(w), wrapped to int32; padded
+  taps read the zero point, so they contribute w * zp, which b' cancels: exact);
+- each output channel's requantization constants sit in one `tinyml_chanq_t`;
+- `fast_rq`: when every channel provably keeps |acc| * 2^left_shift below 2^30 (the bound is
+  |b| + max|x - zp| * sum|w| over the int8 range) and right-shifts by at least 1, the kernel uses
+  the 32-bit form of TFLite's requantization (see library/include/tinyml/opt.h for the proof);
+- depthwise weights are repacked into blocks of four channels, tap after tap, so the device loop
+  reads them with one word load and a post-increment (no flash growth: zero-padding to a multiple
+  of four channels only);
+- a depthwise layer with one input channel (MobileNet's first layer, multiplier M) is an ordinary
+  convolution with M filters: its weights are transposed here and it runs on the matrix kernel.
+
+Scratch sizes are the twins of the C macros in tinyml/conv_opt.h and tinyml/depthwise_conv_opt.h;
+the planner places scratch in the arena like any buffer (`tinyml-pio plan` shows it). The same
+functions compile for every CPU (DSP, MVE, or plain C), so a layer is specialized for any known
+microcontroller target; host verification with `CpuFeatures.host_optimized()` runs the plain-C
+path against TFLite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..cpu import CpuFeatures
+from ..ir import Graph
+from ..ops import ConstArg, Layer, ScratchArg, TensorArg
+
+CHANQ_FIELDS = ("bias", "mult", "lsh", "rnd", "rsh")
+OPT_PIXELS = 4  # TINYML_OPT_PIXELS
+MAX_DW_FILTER_H = 16  # the depthwise kernel's row-pointer table
+
+
+def mat_scratch(k: int, target: CpuFeatures) -> int:
+    """TINYML_MAT_SCRATCH_DSP / _C: four widened (or copied) rows of k int8 values."""
+    return (k // 4) * 32 + 48 if _simd(target) else 4 * k
+
+
+def _simd(target: CpuFeatures) -> bool:
+    return target.dsp or target.mve
+
+
+def chanq(bias: np.ndarray, wsum: np.ndarray, wabs: np.ndarray, in_zp: int, out_zp: int, mult: np.ndarray,
+          shift: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Per-channel [bias', mult, lsh, rnd, rsh] (int32, flattened) and whether `fast_rq` is exact."""
+    bias = bias.astype(np.int64)
+    folded = bias - int(in_zp) * wsum.astype(np.int64)
+    wrapped = ((folded + (1 << 31)) % (1 << 32)) - (1 << 31)
+    xmax = max(127 - int(in_zp), int(in_zp) + 128)  # max |x - zp| over int8 x
+    bound = np.abs(bias) + xmax * wabs.astype(np.int64)
+    shift = shift.astype(np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    fast = bool(np.all(right >= 1) and np.all(right <= 31) and np.all((bound << left) < (1 << 30)))
+    if fast:
+        rnd = (np.int64(1) << (right - 1)) + int(out_zp) * (np.int64(1) << right)
+        fast = bool(np.all(np.abs(rnd) < (1 << 30)))
+    n = bias.size
+    q = np.zeros((n, 5), np.int64)
+    q[:, 0] = wrapped
+    q[:, 1] = mult
+    if fast:
+        q[:, 2] = left + 1
+        q[:, 3] = rnd
+        q[:, 4] = right
+    else:
+        q[:, 2] = shift
+    return q.astype(np.int32).reshape(-1), fast
+
+
+def _bias_values(g: Graph, layer: Layer, n: int) -> np.ndarray:
+    b = layer.args[2]
+    if isinstance(b, TensorArg):
+        return g.t(b.tensor).data.astype(np.int64).reshape(n)
+    return np.zeros(n, np.int64)
+
+
+def _q_arg() -> ConstArg:
+    return ConstArg("q", cast="const tinyml_chanq_t *")
+
+
+def _common(g: Graph, layer: Layer, w: np.ndarray) -> tuple[np.ndarray, bool]:
+    """w: [out_c, taps] int64 filter rows (output channel by output channel)."""
+    p = layer.params
+    n = w.shape[0]
+    return chanq(_bias_values(g, layer, n), w.sum(axis=1), np.abs(w).sum(axis=1), -p["input_offset"],
+                 p["output_offset"], layer.consts["mult"], layer.consts["shift"])
+
+
+def specialize_conv(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
+    """CONV_2D (groups 1) -> tinyml_conv1x1_s8_opt (pointwise) or tinyml_conv2d_s8_opt (im2col)."""
+    p = layer.params
+    if p["filter_c"] != p["in_c"]:
+        return None  # grouped convolution: the reference kernel
+    x, wt, y = layer.args[0], layer.args[1], layer.args[-1]
+    w = g.t(wt.tensor).data.astype(np.int64).reshape(p["out_c"], -1)
+    q, fast = _common(g, layer, w)
+    pointwise = (p["filter_h"], p["filter_w"], p["stride_h"], p["stride_w"], p["pad_h"], p["pad_w"]) == (1, 1, 1, 1, 0, 0)
+    k = w.shape[1]
+    if pointwise:
+        func, scratch = "tinyml_conv1x1_s8_opt", mat_scratch(k, target)
+    else:
+        func, scratch = "tinyml_conv2d_s8_opt", 4 * k + (mat_scratch(k, target) if _simd(target) else 0)
+    return _rebuild(layer, func, "tinyml/conv_opt.h", "tinyml_conv2d_params_t", dict(p, fast_rq=int(fast)),
+                    [x, wt, _q_arg(), y, ScratchArg()], {"q": q}, scratch, pointwise)
+
+
+def specialize_depthwise(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
+    """DEPTHWISE_CONV_2D -> tinyml_depthwise_conv2d_s8_opt (multiplier 1), or, with one input
+    channel, tinyml_conv2d_s8_opt on the transposed filter."""
+    p = layer.params
+    x, wt, y = layer.args[0], layer.args[1], layer.args[-1]
+    fh, fw, c = p["filter_h"], p["filter_w"], p["out_c"]
+    taps = g.t(wt.tensor).data.astype(np.int64).reshape(fh * fw, c)  # [tap][channel]
+    w = taps.T  # [channel][tap]
+    q, fast = _common(g, layer, w)
+    if p["in_c"] == 1 and p["depth_multiplier"] > 1:
+        conv = dict(batches=p["batches"], in_h=p["in_h"], in_w=p["in_w"], in_c=1, out_h=p["out_h"], out_w=p["out_w"],
+                    out_c=c, filter_h=fh, filter_w=fw, filter_c=1, stride_h=p["stride_h"], stride_w=p["stride_w"],
+                    dilation_h=p["dilation_h"], dilation_w=p["dilation_w"], pad_h=p["pad_h"], pad_w=p["pad_w"],
+                    input_offset=p["input_offset"], output_offset=p["output_offset"], act_min=p["act_min"],
+                    act_max=p["act_max"], fast_rq=int(fast))
+        k = fh * fw
+        scratch = 4 * k + (mat_scratch(k, target) if _simd(target) else 0)
+        new = _rebuild(layer, "tinyml_conv2d_s8_opt", "tinyml/conv_opt.h", "tinyml_conv2d_params_t", conv,
+                       [x, ConstArg("w"), _q_arg(), y, ScratchArg()], {"q": q, "w": w.astype(np.int8).reshape(-1)},
+                       scratch, False)
+        return dataclasses.replace(new, comment=new.comment + ", as a convolution with one input channel")
+    if p["depth_multiplier"] != 1 or fh > MAX_DW_FILTER_H:
+        return None
+    blocks = (c + 3) // 4
+    packed = np.zeros((blocks * 4, fh * fw), np.int64)
+    packed[:c] = w
+    packed = packed.reshape(blocks, 4, fh * fw).transpose(0, 2, 1)  # [block][tap][lane]
+    ring_rows = (fh - 1) * p["dilation_h"] + 1
+    ring_w = (p["out_w"] - 1) * p["stride_w"] + (fw - 1) * p["dilation_w"] + 1
+    scratch = ring_rows * ring_w * c + 4
+    return _rebuild(layer, "tinyml_depthwise_conv2d_s8_opt", "tinyml/depthwise_conv_opt.h", "tinyml_dwconv2d_params_t",
+                    dict(p, fast_rq=int(fast)), [x, ConstArg("w"), _q_arg(), y, ScratchArg()],
+                    {"q": q, "w": packed.astype(np.int8).reshape(-1)}, scratch, p["batches"] == 1)
+
+
+def _rebuild(layer: Layer, func: str, header: str, params_type: str, params: dict, args: list, consts: dict,
+             scratch: int, in_place: bool) -> Layer:
+    """The layer calling `func`; in place (when the planner chooses it) is the same call with the
+    output pointer equal to the input pointer, so no separate in-place kernel or scratch."""
+    fast = "fast requantization" if params.get("fast_rq") else "64-bit requantization"
+    return dataclasses.replace(
+        layer, func=func, header=header, params_type=params_type, params=params, args=args, consts=consts,
+        scratch_bytes=int(scratch), inplace=layer.inplace if in_place else None, inplace_scratch_bytes=0,
+        inplace_grow=layer.inplace_grow if in_place else False, inplace_func=None, inplace_args=None,
+        comment=(layer.comment + ", " if layer.comment else "") + f"optimized kernel, {fast}")
+
+
+SPECIALIZERS = {
+    "tinyml_conv2d_s8": specialize_conv,
+    "tinyml_depthwise_conv2d_s8": specialize_depthwise,
+}
