@@ -117,3 +117,29 @@ class FakeEnv:
     def Exit(self, code):
         self.exited = code
         raise SystemExit(code)
+
+
+def objdump(obj: Path, symbol: str) -> str:
+    """The disassembly of one function of an Arm object or ELF."""
+    return subprocess.run(["arm-none-eabi-objdump", "-d", f"--disassemble={symbol}", str(obj)],
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def hil_env(tmp_path_factory):
+    """PlatformIO for the HIL builds: a fresh core dir made offline-capable by setup-offline (as
+    tests/test_examples.py does) and a private build cache; restored afterwards."""
+    base = tmp_path_factory.mktemp("hil-variants")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PLATFORMIO_CORE_DIR", str(base / "core"))
+    mp.setenv("PLATFORMIO_NO_ANSI", "true")
+    mp.setenv("PLATFORMIO_SETTING_ENABLE_TELEMETRY", "No")
+    mp.setenv("PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL", "1000")
+    mp.setenv("TINYML_PIO_CACHE", str(base / "cache"))
+    r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "setup-offline", "--python", sys.executable],
+                       capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert r.returncode == 0, r.stdout + r.stderr
+    yield base
+    mp.undo()
+
+

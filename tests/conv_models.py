@@ -411,3 +411,43 @@ def write_awkward_conv(outdir: str | Path) -> list[Path]:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     return [conv_chain(out / f"{name}.tflite", **kw) for name, kw in AWKWARD_CONV.items()]
+
+
+
+def random_chain(seed: int) -> dict:
+    """conv_chain keyword arguments for a random small chain (2-4 layers) of random shapes: 1x1,
+    3x3, 5x5, 7x7 and 1xN/Nx1 convolutions, depthwise with multiplier 1, 2 or (on one input
+    channel) 4/8, strides 1-2, dilations 1-2, SAME/VALID, every activation, per-tensor or
+    per-channel, bias or not, extreme weights, any input zero point. Deterministic per seed, so a
+    failing seed is a reproducible case."""
+    rng = np.random.default_rng(seed)
+    shape = [int(rng.choice([1, 1, 1, 2])), int(rng.integers(5, 15)), int(rng.integers(5, 15)),
+             int(rng.choice([1, 2, 3, 4, 5, 7, 8, 13, 16, 17]))]
+    layers: list[dict] = []
+    for _ in range(int(rng.integers(2, 5))):
+        common = dict(act=str(rng.choice(list(ACTIVATIONS))), per_channel=bool(rng.integers(2)),
+                      extreme=bool(rng.integers(4) == 0), padding=str(rng.choice(["SAME", "VALID"])))
+        window = dict(stride=tuple(int(s) for s in rng.integers(1, 3, size=2)),
+                      dilation=tuple(int(d) for d in rng.choice([1, 1, 2], size=2)))
+        c = chain_shapes(shape, layers)[-1]["output"][3] if layers else shape[3]
+        kind = int(rng.integers(4))
+        if kind == 0:
+            spec = dict(op="conv", kh=1, kw=1, out_c=int(rng.integers(1, 34)), **dict(common, padding="SAME"))
+        elif kind == 1:
+            kh = int(rng.choice([1, 3, 3, 3, 5, 7]))
+            mult = int(rng.choice([4, 8])) if c == 1 and rng.integers(2) else int(rng.choice([1, 1, 1, 2]))
+            spec = dict(op="dw", kh=kh, kw=int(rng.choice([kh, kh, 1, 3])), mult=mult, bias=bool(rng.integers(4)),
+                        **window, **common)
+        else:
+            kh = int(rng.choice([1, 3, 3, 5]))
+            spec = dict(op="conv", kh=kh, kw=int(rng.choice([kh, 1, 3, 4])), out_c=int(rng.integers(1, 20)),
+                        **window, **common)
+        try:
+            out = chain_shapes(shape, layers + [spec])[-1]["output"]
+        except AssertionError:  # empty output: try another layer
+            continue
+        if int(np.prod(out)) <= 4096:
+            layers.append(spec)
+    if not layers:
+        layers = [dict(op="conv", kh=1, kw=1, out_c=3)]
+    return dict(input_shape=shape, layers=layers, seed=seed, in_zp=int(rng.integers(-128, 128)))

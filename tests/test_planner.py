@@ -441,12 +441,16 @@ def test_board_files_load():
 
     boards = {b.id: b for b in list_boards()}
     assert {"stm32f746g_disco", "nucleo_h743zi", "nucleo_l4r5zi", "nrf52840_dk", "nano33ble", "pico", "esp32s3",
-            "qemu_mps2_an386", "qemu_mps2_an500", "qemu_mps2_an505", "qemu_mps3_an547"} <= set(boards)
+            "qemu_mps2_an385", "qemu_mps2_an386", "qemu_mps2_an500", "qemu_mps2_an505",
+            "qemu_mps3_an547"} <= set(boards)
     for b in boards.values():
         assert 0 < b.arena_budget < b.sram_bytes and b.clock_hz > 0
         assert b.emulated == (b.qemu_machine is not None)
     an500 = load_board("qemu_mps2_an500")
     assert an500.qemu_machine == "mps2-an500" and an500.sram_bytes == 320 * 1024
+    an385 = load_board("qemu_mps2_an385")  # Cortex-M3: no FPU, no DSP extension
+    assert an385.qemu_machine == "mps2-an385" and an385.sram_bytes == 128 * 1024
+    assert (an385.cpu, an385.fpu, an385.dsp, an385.mve) == ("cortex-m3", "none", False, False)
     assert load_board("stm32f746g-disco").id == "stm32f746g_disco"
 
 

@@ -32,7 +32,7 @@ EXAMPLE = ROOT / "example_projects" / "hello_mlp"
 PLATFORM = ROOT / "board_defs" / "platform"
 LIBRARY = ROOT / "library"
 MODEL = EXAMPLE / "models" / "fc_relu.tflite"
-EMULATED = ["qemu_mps2_an386", "qemu_mps2_an500", "qemu_mps2_an505", "qemu_mps3_an547"]
+EMULATED = ["qemu_mps2_an385", "qemu_mps2_an386", "qemu_mps2_an500", "qemu_mps2_an505", "qemu_mps3_an547"]
 NUM_SAMPLES = 4
 
 
@@ -220,6 +220,9 @@ def test_board_manifests_match_linker_scripts_and_budgets():
         budget = load_board(b)  # board_defs/boards: the same part
         assert budget.sram_bytes == cfg["upload"]["maximum_ram_size"]
         assert budget.flash_bytes == cfg["upload"]["maximum_size"]
+        assert cfg["build"]["cpu"] == budget.cpu
+        # a core without FPU (an385's Cortex-M3) builds soft-float: the builder passes no -mfpu then
+        assert (budget.fpu == "none") == (cfg["build"]["fpu"] == "none" and cfg["build"]["float_abi"] == "soft")
 
 
 # ---- (a) setup-offline -------------------------------------------------------------------------

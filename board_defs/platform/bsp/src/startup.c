@@ -1,9 +1,10 @@
 /*
- * tinyml-pio board support: vector table and reset handler for Cortex-M4/M7/M33/M55.
+ * tinyml-pio board support: vector table and reset handler for Cortex-M3/M4/M7/M33/M55.
  *
- * Reset: copy .data, zero .bss, enable the FPU (and MVE on M55), set the stack limit on
- * ARMv8-M, run C/C++ constructors, initialise the board (UART, cycle counter), call main()
- * and pass its return value to exit().
+ * Reset: copy .data, zero .bss, enable the FPU (and MVE on M55) when the build uses them
+ * (__ARM_FP / __ARM_FEATURE_MVE: not on the FPU-less Cortex-M3, which is built soft-float),
+ * set the stack limit on ARMv8-M, run C/C++ constructors, initialise the board (UART, cycle
+ * counter), call main() and pass its return value to exit().
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,0 +1,193 @@
+"""The optimized conv/depthwise kernels (library/src/kernels/*_opt.c) and their build-time pass
+(tinyml_pio/passes/opt.py).
+
+- the 32-bit requantization equals TFLite's 64-bit one wherever the pass chooses it (property test
+  of the identity the C code relies on, and of the bound that guards it);
+- on the host (the kernels' plain-C path, what Cortex-M0+/M3 run): every zoo model, every
+  ../shared model, every example, the awkward conv chains and seeded random chains are bit-exact
+  against TFLite with the folded biases, repacked weights and chanq constants;
+- the pass: which layers it takes, in place kept, scratch planned, weight bytes within 10%;
+- in QEMU (the DSP path on Cortex-M4/M7/M33/M55, plain C on the Cortex-M3 when the board exists):
+  the awkward and random chains bit-exact against TFLite, and the firmware really runs SMLAD.
+More random seeds: TINYML_OPT_SEEDS=200 pytest tests/test_opt_kernels.py -k random_host.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import SHARED_MODELS, ZOO, missing_toolchain, objdump, shared_models, zoo_models
+from conv_models import AWKWARD_CONV, conv_chain, random_chain
+from tinyml_pio import quant
+from tinyml_pio.boards import list_boards
+from tinyml_pio.cpu import CpuFeatures
+from tinyml_pio.passes.opt import chanq
+from tinyml_pio.pipeline import compile_model
+from tinyml_pio.verify import verify_model
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST_OPT = CpuFeatures.host_optimized()
+OPT_FUNCS = ("tinyml_conv1x1_s8_opt", "tinyml_conv2d_s8_opt", "tinyml_depthwise_conv2d_s8_opt")
+HOST_SEEDS = int(os.environ.get("TINYML_OPT_SEEDS", "40"))
+QEMU_SEEDS = 3
+EMULATED = [b.id for b in list_boards() if b.id.startswith("qemu_")]
+
+
+# ---- the requantization identity ---------------------------------------------------------------
+
+def fast_rq(acc: int, q: np.ndarray) -> int:
+    """tinyml_rq_fast in Python: SMMULR(acc << lsh, mult), then (y + rnd + (y < 0 ? -1 : 0)) >> rsh."""
+    _, mult, lsh, rnd, rsh = (int(v) for v in q)
+    a = acc << lsh
+    assert -(1 << 31) <= a < (1 << 31)
+    y = (a * mult + (1 << 31)) >> 32
+    return (y + rnd + (-1 if y < 0 else 0)) >> rsh
+
+
+@settings(max_examples=400, deadline=None)
+@given(mult=st.integers(1 << 30, (1 << 31) - 1), shift=st.integers(-31, 3), out_zp=st.integers(-128, 127),
+       in_zp=st.integers(-128, 127), wabs=st.integers(0, 1 << 22), bias=st.integers(-(1 << 24), 1 << 24),
+       frac=st.floats(-1.0, 1.0))
+def test_fast_requantization_equals_tflite_where_chosen(mult, shift, out_zp, in_zp, wabs, bias, frac):
+    q, fast = chanq(np.array([bias]), np.array([0]), np.array([wabs]), in_zp, out_zp, np.array([mult]),
+                    np.array([shift]))
+    xmax = max(127 - in_zp, in_zp + 128)
+    bound = abs(bias) + xmax * wabs
+    if not fast:
+        assert shift >= 0 or (bound << max(shift, 0)) >= (1 << 30) or -shift > 22
+        return
+    acc = int(frac * bound)
+    ref = int(quant.multiply_by_quantized_multiplier(np.array([acc]), mult, shift)[0]) + out_zp
+    assert fast_rq(acc, q) == ref
+    for edge in (bound, -bound, 0, 1, -1):
+        ref = int(quant.multiply_by_quantized_multiplier(np.array([edge]), mult, shift)[0]) + out_zp
+        assert fast_rq(edge, q) == ref
+
+
+def test_fast_requantization_needs_a_right_shift_and_the_bound():
+    args = (np.array([0]), np.array([0]), np.array([100]), 0, 0, np.array([1 << 30]))
+    assert chanq(*args, np.array([-1]))[1]
+    assert not chanq(*args, np.array([0]))[1]  # no right shift: the exact path
+    assert not chanq(np.array([0]), np.array([0]), np.array([1 << 23]), 0, 0, np.array([1 << 30]), np.array([-1]))[1]
+    q, _ = chanq(np.array([7]), np.array([3]), np.array([3]), -5, 0, np.array([1 << 30]), np.array([-2]))
+    assert q[0] == 7 + 5 * 3  # bias - zp * sum(w)
+
+
+# ---- host: the plain-C path against TFLite ------------------------------------------------------
+
+def _examples() -> list[Path]:
+    return sorted(ROOT.glob("example_projects/*/models/*.tflite"))
+
+
+@pytest.mark.parametrize("path", zoo_models() + shared_models() + _examples(), ids=lambda p: p.stem)
+def test_models_bit_exact_with_optimized_kernels_on_host(path):
+    r = verify_model(str(path), n=10, target=HOST_OPT)
+    assert r.ok, f"{path.name}: {r.identical}/{r.total} identical; {r.mismatch}"
+
+
+@pytest.fixture(scope="module")
+def awkward(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("conv-awkward")
+    return {name: conv_chain(d / f"{name}.tflite", **kw) for name, kw in AWKWARD_CONV.items()}
+
+
+@pytest.mark.parametrize("name", list(AWKWARD_CONV))
+def test_awkward_chains_bit_exact_on_host(name, awkward):
+    c = compile_model(awkward[name], "m", target=HOST_OPT)
+    assert any(l.func in OPT_FUNCS for l in c.layers)
+    r = verify_model(str(awkward[name]), n=10, target=HOST_OPT)
+    assert r.ok, f"{name}: {r.mismatch}"
+
+
+def test_random_chains_bit_exact_on_host(tmp_path):
+    failures = []
+    for seed in range(HOST_SEEDS):
+        kw = random_chain(seed)
+        path = conv_chain(tmp_path / f"r{seed}.tflite", **kw)
+        r = verify_model(str(path), n=4, target=HOST_OPT)
+        if not r.ok:
+            failures.append(f"seed {seed}: {r.mismatch} ({kw['input_shape']}, {kw['layers']})")
+    assert not failures, "\n".join(failures)
+
+
+# ---- the pass --------------------------------------------------------------------------------------
+
+def test_pass_takes_conv_and_depthwise_layers():
+    c = compile_model(SHARED_MODELS / "tflm__person_detect.tflite", "m", target="qemu_mps2_an386") \
+        if (SHARED_MODELS / "tflm__person_detect.tflite").is_file() else None
+    if c is None:
+        pytest.skip("../shared/models/tflm__person_detect.tflite not present")
+    funcs = {l.op.type: set() for l in c.layers}
+    for l in c.layers:
+        funcs[l.op.type].add(l.func)
+    assert funcs["CONV_2D"] == {"tinyml_conv1x1_s8_opt"}
+    # the first layer (one input channel, multiplier 8) runs as a convolution, the rest on the depthwise kernel
+    assert funcs["DEPTHWISE_CONV_2D"] == {"tinyml_conv2d_s8_opt", "tinyml_depthwise_conv2d_s8_opt"}
+    assert c.kernels == "dsp" and all(l.params.get("fast_rq") for l in c.layers if l.func in OPT_FUNCS)
+    text = c.files["m.c"]
+    assert "(const tinyml_chanq_t *)m_l1_q" in text and '#include "tinyml/depthwise_conv_opt.h"' in text
+    # in place survives: the depthwise and 1x1 layers still overwrite their inputs, and their scratch is planned
+    portable = compile_model(SHARED_MODELS / "tflm__person_detect.tflite", "m")
+    assert len(c.plan.inplace_ops) >= len(portable.plan.inplace_ops) - 1
+    assert all(c.plan.scratch_offsets.get(l.op.index) is not None for l in c.layers if l.func in OPT_FUNCS)
+    assert c.plan.arena_size <= portable.plan.arena_size * 1.05
+
+
+@pytest.mark.parametrize("path", zoo_models() + shared_models() + _examples(), ids=lambda p: p.stem)
+def test_weight_bytes_grow_at_most_ten_percent(path):
+    def weight_bytes(c) -> int:
+        used = {a.tensor for l in c.layers for a in l.args if hasattr(a, "tensor") and c.graph.t(a.tensor).is_const}
+        consts = sum(a.nbytes for l in c.layers for k, a in l.consts.items() if k not in ("mult", "shift", "q"))
+        return sum(c.graph.t(t).nbytes for t in used) + consts
+
+    p, o = compile_model(path, "m"), compile_model(path, "m", target="cortex-m4")
+    assert weight_bytes(o) <= 1.10 * weight_bytes(p) + 64, (weight_bytes(p), weight_bytes(o))
+
+
+def test_portable_host_keeps_the_reference_kernels():
+    c = compile_model(ZOO / "conv_mobilenet_block.tflite", "m")
+    assert not any(l.func in OPT_FUNCS for l in c.layers) and c.kernels == "portable"
+    m3 = compile_model(ZOO / "conv_mobilenet_block.tflite", "m", target="cortex-m3")
+    assert any(l.func in OPT_FUNCS for l in m3.layers) and m3.kernels == "opt"
+
+
+# ---- QEMU: the DSP path (and plain C on Cortex-M3) on emulated boards -------------------------------
+
+needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
+                                reason=str(missing_toolchain("tflite_runtime")))
+
+
+def _run_on(model: Path, board: str, n_inputs: int = 4) -> None:
+    from tinyml_pio.hil.runner import run_on_target
+    from tinyml_pio.hil.targets import EmulatedTarget
+
+    target = EmulatedTarget(board)
+    c = compile_model(model, "model", target=target.cpu)
+    assert any(l.func in OPT_FUNCS for l in c.layers)
+    rec = run_on_target(c, target, n_inputs=n_inputs, seed=3)
+    assert rec["identical"] == rec["inputs"] == n_inputs, f"{model.name} on {board}: {rec['bit_exact']}"
+    if target.cpu.dsp:  # the firmware runs the SIMD code, not the plain-C path
+        elf = target.project / ".pio" / "build" / board / "firmware.elf"
+        funcs = {l.func for l in c.layers if l.func in OPT_FUNCS}
+        asm = "".join(objdump(elf, f) for f in funcs)
+        assert "smla" in asm and "sxtb16" in asm, f"{board}: no SMLAD/SMLABB in {funcs}"
+
+
+@needs_qemu
+@pytest.mark.parametrize("board", EMULATED)
+@pytest.mark.parametrize("name", list(AWKWARD_CONV))
+def test_awkward_chains_bit_exact_in_qemu(name, board, awkward, hil_env):
+    _run_on(awkward[name], board)
+
+
+@needs_qemu
+@pytest.mark.parametrize("board", EMULATED)
+@pytest.mark.parametrize("seed", range(1000, 1000 + QEMU_SEEDS))
+def test_random_chains_bit_exact_in_qemu(seed, board, tmp_path, hil_env):
+    _run_on(conv_chain(tmp_path / f"r{seed}.tflite", **random_chain(seed)), board)
