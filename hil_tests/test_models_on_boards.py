@@ -15,7 +15,8 @@ MODELS = example_models()
 def test_model_on_board(model, hil_board, hil_inputs, hil_run):
     if model is None:
         pytest.skip("no example project models found under example_projects/*/models/")
-    c = compile_model(model, "model")
+    # generated for the board's CPU (its optimized kernels and their planned scratch), as the firmware is
+    c = hil_board.target().for_cpu(compile_model(model, "model"))
     rec = hil_run(c, per_layer=True)  # in the report even when the run fails
     # correctness: every output identical to TFLite's reference interpreter
     assert rec["identical"] == rec["inputs"] == hil_inputs, rec["bit_exact"]

@@ -37,7 +37,8 @@ from tinyml_pio.pipeline import compile_model
 FC_MODEL = ZOO / "fc_relu.tflite"
 DSP_FUNC = "tinyml_fully_connected_s8_dsp"
 PORTABLE_FUNC = "tinyml_fully_connected_s8"
-EMULATED = ["qemu_mps2_an386", "qemu_mps2_an500", "qemu_mps2_an505", "qemu_mps3_an547"]
+EMULATED = ["qemu_mps2_an386", "qemu_mps2_an500", "qemu_mps2_an505", "qemu_mps3_an547"]  # the DSP boards
+NO_DSP_EMULATED = ["qemu_mps2_an385"]  # Cortex-M3: the optimized kernels' plain C, no FC variant
 ARM = shutil.which("arm-none-eabi-gcc")
 needs_arm = pytest.mark.skipif(ARM is None, reason="arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi)")
 
@@ -76,6 +77,8 @@ def test_every_board_def():
     assert CpuFeatures.for_board("qemu_mps3_an547").features == ("mve", "dsp")
     assert CpuFeatures.for_board("disco_f746ng").name == "stm32f746g_disco"  # by PlatformIO id
     assert CpuFeatures.for_board("host").is_portable and CpuFeatures.for_board("no_such_board").is_portable
+    m3 = CpuFeatures.for_board("qemu_mps2_an385")
+    assert m3.is_portable and m3.key() == "opt" and m3.cpu == "cortex-m3"
 
 
 def test_features_from_platformio_board_config():
@@ -84,6 +87,9 @@ def test_features_from_platformio_board_config():
         cfg = json.loads((ROOT / "board_defs" / "platform" / "boards" / f"{b}.json").read_text())
         assert CpuFeatures.from_platformio(cfg).dsp, b
         assert CpuFeatures.from_platformio(cfg, b) == CpuFeatures.for_board(b)
+    for b in NO_DSP_EMULATED:
+        cfg = json.loads((ROOT / "board_defs" / "platform" / "boards" / f"{b}.json").read_text())
+        assert not CpuFeatures.from_platformio(cfg).dsp and CpuFeatures.from_platformio(cfg, b) == CpuFeatures.for_board(b)
     # a board board_defs does not know: build.cpu decides (PlatformIO's BoardConfig takes dotted keys)
     assert CpuFeatures.from_platformio(FakeBoardConfig({"build.cpu": "cortex-m0plus"}), "some_m0_board").is_portable
     t = CpuFeatures.from_platformio(FakeBoardConfig({"build.cpu": "cortex-m33"}), "some_m33_board")
@@ -148,7 +154,7 @@ def test_dsp_target_swaps_fc_kernels_and_nothing_else():
 
 
 def test_a_board_without_optimized_layers_says_portable():
-    c = compile_model(ZOO / "activations_relu.tflite", "m", target="cortex-m4")
+    c = compile_model(ZOO / "elementwise_maxmin_inputs.tflite", "m", target="cortex-m4")
     assert c.kernels == "portable" and c.variants == {} and " * kernels: portable; target cortex-m4" in c.files["m.c"]
 
 
@@ -331,7 +337,7 @@ def test_dsp_kernel_uses_smlad_only_with_the_extension(cpu, dsp, tmp_path):
 
 @needs_arm
 @pytest.mark.parametrize("cpu, target", [("cortex-m0plus", "cortex-m4"), ("cortex-m0plus", "pico"),
-                                         ("cortex-m4", "qemu_mps2_an386")])
+                                         ("cortex-m4", "qemu_mps2_an386"), ("cortex-m3", "qemu_mps2_an385")])
 def test_generated_code_links_for_cortex_m(cpu, target, tmp_path):
     """A whole program (generated model + every kernel) links with arm-none-eabi-gcc; on Cortex-M0+
     even code generated for a DSP core does (the variant's fallback)."""
@@ -346,7 +352,7 @@ def test_generated_code_links_for_cortex_m(cpu, target, tmp_path):
                         "-lm", "-o", str(elf)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     has_smlad = "smlad" in _objdump(elf, DSP_FUNC)
-    assert has_smlad == (cpu != "cortex-m0plus")
+    assert has_smlad == (cpu == "cortex-m4")  # M0+: the fallback; the M3 target calls no DSP variant
 
 
 # ---- bit-exact on emulated Cortex-M4/M7/M33/M55 (QEMU), through the HIL harness -------------------
