@@ -1,19 +1,26 @@
-"""Kernel variants: portable kernels vs the board's CPU variants (DSP extension), on emulated boards.
+"""Kernels: the portable reference kernels vs the board's optimized kernels, on emulated boards.
 
-Not a test: it prints a table. Each model is built twice into the HIL firmware for the board (once
-with `CpuFeatures.portable()`, once with the board's own CPU features, i.e. the DSP kernels on
-Cortex-M4/M7/M33/M55), booted in QEMU and run on the same random inputs; both runs are checked
-bit for bit against TFLite. QEMU runs with -icount, so the "ticks" are a deterministic count of
-executed instructions (SysTick at the board's nominal clock), not real-silicon cycles: they measure
-how much work the code does, not pipeline or memory effects.
+Not a test: it prints tables. Each model is built twice into the HIL firmware for each board (once
+with `CpuFeatures.portable()`, i.e. the reference kernels, once for the board's CPU: the optimized
+conv/depthwise kernels with DSP on Cortex-M4/M7/M33/M55, their plain C on the Cortex-M3, and the
+DSP FULLY_CONNECTED variant), booted in QEMU and run on the same random inputs; both runs are
+checked bit for bit against TFLite. QEMU runs with -icount shift=5, so "ticks" are SysTick ticks
+at the board's nominal clock that follow the executed instruction count exactly (one instruction
+= 32 ns; 0.8 tick per instruction at 25 MHz): they measure how much work the code does, not
+pipeline, wait-state or cache effects, and are not real-silicon cycles. "instr" converts them
+back to executed instructions.
 
-    python benchmarks/kernel_variants.py                      # qemu_mps2_an386 (Cortex-M4)
-    python benchmarks/kernel_variants.py --board qemu_mps2_an386 --board qemu_mps3_an547 [MODEL ...]
+    python benchmarks/kernel_variants.py                        # all emulated boards, default models
+    python benchmarks/kernel_variants.py --board qemu_mps2_an386 --per-layer ../shared/models/tflm__person_detect.tflite
+
+For person_detect on qemu_mps2_an386 the per-layer table has a column with CMSIS-NN's ticks for the
+same layer, measured on the same board with the same counter (../shared/perf/cmsis_nn_person_detect_m4.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -22,66 +29,142 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from tinyml_pio.boards import load_board  # noqa: E402
 from tinyml_pio.cpu import CpuFeatures  # noqa: E402
 from tinyml_pio.errors import TinymlError  # noqa: E402
 from tinyml_pio.hil.runner import run_on_target  # noqa: E402
-from tinyml_pio.hil.targets import EmulatedTarget  # noqa: E402
-from tinyml_pio.pipeline import compile_model  # noqa: E402
+from tinyml_pio.hil.targets import EmulatedTarget, emulated_boards  # noqa: E402
+from tinyml_pio.ops import TensorArg  # noqa: E402
+from tinyml_pio.pipeline import Compiled, compile_model  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "models"
+SHARED = ROOT.parent / "shared"
+CMSIS_TABLE = SHARED / "perf" / "cmsis_nn_person_detect_m4.md"
+ICOUNT_NS = 32  # -icount shift=5
 
 
 def default_models(tmp: Path) -> list[Path]:
-    from fc_models import write_awkward  # tests/fc_models.py: FC chains with awkward depths
+    from conv_models import AWKWARD_CONV, conv_chain
 
-    models = [SHARED / "armmlex__dnn_s_quantized.tflite", SHARED / "tflm__micro_speech_quantized.tflite",
-              SHARED / "tflm__hello_world_int8.tflite"]
+    models = [SHARED / "models" / f"{m}.tflite" for m in ("tflm__person_detect", "tflm__micro_speech_quantized",
+                                                          "armmlex__dnn_s_quantized", "openmv__force_int_quant",
+                                                          "tflm__hello_world_int8")]
     models += sorted(ROOT.glob("example_projects/*/models/*.tflite"))
-    models += [ROOT / "tests" / "models" / "zoo" / "fc_keep_dims.tflite"]
-    models += write_awkward(tmp)
+    models += [conv_chain(tmp / "dw3x3_13x11.tflite", **AWKWARD_CONV["dw3x3_13x11"])]
     return [m for m in models if m.is_file()]
+
+
+def cmsis_ticks() -> dict[int, int]:
+    """op index -> CMSIS-NN ticks from the shared reference table (empty when absent)."""
+    if not CMSIS_TABLE.is_file():
+        return {}
+    out = {}
+    for line in CMSIS_TABLE.read_text().splitlines():
+        m = re.match(r"\|\s*(\d+)\s*\|[^|]*\|\s*[\d,]+\s*\|\s*([\d,]+)\s*\|", line)
+        if m:
+            out[int(m.group(1))] = int(m.group(2).replace(",", ""))
+    return out
+
+
+def weight_bytes(c: Compiled) -> int:
+    """Flash bytes of the model's constants: weight tensors the calls use plus per-layer constants."""
+    used = {a.tensor for l in c.layers for a in l.args if isinstance(a, TensorArg) and c.graph.t(a.tensor).is_const}
+    return sum(c.graph.t(t).nbytes for t in used) + sum(a.nbytes for l in c.layers for a in l.consts.values())
 
 
 def measure(model: Path, board: str, n_inputs: int) -> dict:
     out = {}
-    for kind, cpu in (("portable", CpuFeatures.portable(board)), ("variant", None)):
+    for kind, cpu in (("portable", CpuFeatures.portable(board)), ("opt", None)):
         target = EmulatedTarget(board, cpu=cpu)
         c = compile_model(model, "model", target=target.cpu)
         rec = run_on_target(c, target, n_inputs=n_inputs, per_layer=True)
-        layers = rec["per_layer_cycles"] or []
-        fc_ops = [op.index for op in c.graph.ops if op.type == "FULLY_CONNECTED"]
-        out[kind] = dict(total=rec["latency_cycles"]["median"], fc=sum(layers[i] for i in fc_ops if i < len(layers)),
-                         exact=rec["bit_exact"], kernels=rec["kernels"], macs=rec["macs"],
-                         fc_macs=sum(l.macs for l in c.layers if l.op.index in fc_ops))
+        out[kind] = dict(rec=rec, c=c, weights=weight_bytes(c))
     return out
+
+
+def describe(c: Compiled, i: int) -> str:
+    op = c.graph.ops[i]
+    layer = next((l for l in c.layers if l.op.index == i), None)
+    shape = lambda t: "x".join(str(d) for d in c.graph.t(t).shape[1:])  # noqa: E731
+    ins = [t for t in op.inputs if t >= 0 and not c.graph.t(t).is_const]
+    text = f"{op.type} {shape(ins[0]) if ins else ''}->{shape(op.outputs[0])}"
+    if layer is not None and layer.func:
+        text += f" [{layer.func.replace('tinyml_', '')}]"
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("models", nargs="*", type=Path)
-    ap.add_argument("--board", action="append", help="emulated board (repeatable; default qemu_mps2_an386)")
-    ap.add_argument("--inputs", type=int, default=5, help="inputs per run (default 5)")
+    ap.add_argument("--board", action="append", help="emulated board (repeatable; default: all emulated boards)")
+    ap.add_argument("--inputs", type=int, default=3, help="inputs per run (default 3)")
+    ap.add_argument("--per-layer", action="store_true", help="also print a per-layer table for each model and board")
     a = ap.parse_args(argv)
-    boards = a.board or ["qemu_mps2_an386"]
+    boards = a.board or emulated_boards()
+    cmsis = cmsis_ticks()
+    per_layer_tables = []
     with tempfile.TemporaryDirectory(prefix="tinyml-bench-") as tmp:
         models = a.models or default_models(Path(tmp))
-        print("| model | board | MACs (FC share) | portable ticks | variant ticks | speed-up | FC layers: portable -> variant "
-              "| kernels | bit-exact (portable / variant) |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| model | board | MACs | portable ticks | optimized ticks | speed-up | MACs/instr (portable -> opt) "
+              "| flash B (portable -> opt) | weights B (portable -> opt) | arena B (portable -> opt) | kernels "
+              "| bit-exact (portable / opt) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for board in boards:
+            b = load_board(board)
+            tick_per_instr = None
             for model in models:
                 try:
                     r = measure(model, board, a.inputs)
                 except TinymlError as e:
-                    print(f"| {model.stem} | {board} | error: {str(e).splitlines()[0]} |||||||")
+                    print(f"| {model.stem} | {board} | error: {str(e).splitlines()[0]} ||||||||||")
                     continue
-                p, v = r["portable"], r["variant"]
-                share = p["fc_macs"] / p["macs"] if p["macs"] else 0.0
-                fc = (f"{p['fc']} -> {v['fc']} ({p['fc'] / v['fc']:.2f}x)" if v["fc"] else "-")
-                print(f"| {model.stem} | {board} | {p['macs']} ({share:.0%}) | {p['total']} | {v['total']} | "
-                      f"{p['total'] / v['total']:.2f}x | {fc} | {v['kernels']} | {p['exact']} / {v['exact']} |",
-                      flush=True)
+                p, o = r["portable"]["rec"], r["opt"]["rec"]
+                hz = p["clock"]["hz"] or b.clock_hz
+                tick_per_instr = hz * ICOUNT_NS * 1e-9
+                pt, ot = p["latency_cycles"]["median"], o["latency_cycles"]["median"]
+                mpi = lambda t: p["macs"] / (t / tick_per_instr) if t else 0.0  # noqa: E731
+                print(f"| {model.stem} | {board} | {p['macs']} | {pt} | {ot} | {pt / ot:.2f}x | "
+                      f"{mpi(pt):.3f} -> {mpi(ot):.3f} | {p['flash_bytes']} -> {o['flash_bytes']} | "
+                      f"{r['portable']['weights']} -> {r['opt']['weights']} | "
+                      f"{p['planned_arena_bytes']} -> {o['planned_arena_bytes']} | {o['kernels']} | "
+                      f"{p['bit_exact']} / {o['bit_exact']} |", flush=True)
+                if a.per_layer:
+                    per_layer_tables.append(per_layer(model, board, r, tick_per_instr,
+                                                      cmsis if board == "qemu_mps2_an386"
+                                                      and model.stem == "tflm__person_detect" else {}))
+    for table in per_layer_tables:
+        print("\n" + table)
     return 0
+
+
+def per_layer(model: Path, board: str, r: dict, tick_per_instr: float, cmsis: dict[int, int]) -> str:
+    p, o = r["portable"], r["opt"]
+    pl, ol = p["rec"]["per_layer_cycles"] or [], o["rec"]["per_layer_cycles"] or []
+    macs = {l.op.index: l.macs for l in o["c"].layers}
+    head = "| op | layer (optimized kernel) | MACs | portable ticks | optimized ticks | speed-up | MACs/instr opt |"
+    sep = "|---:|---|---:|---:|---:|---:|---:|"
+    if cmsis:
+        head += " CMSIS-NN ticks | opt / CMSIS-NN |"
+        sep += "---:|---:|"
+    lines = [f"{model.stem} on {board}, per layer (SysTick ticks under -icount)", head, sep]
+    tot = dict(p=0, o=0, c=0, oc=0)
+    for i in range(min(len(pl), len(ol))):
+        mi = macs.get(i, 0)
+        row = (f"| {i} | {describe(o['c'], i)} | {mi} | {pl[i]} | {ol[i]} | {pl[i] / ol[i] if ol[i] else 0:.2f}x | "
+               f"{mi / (ol[i] / tick_per_instr) if ol[i] else 0:.3f} |")
+        if cmsis:
+            ci = cmsis.get(i)
+            row += f" {ci if ci else '-'} | {ol[i] / ci:.2f} |" if ci else " - | - |"
+            if ci:
+                tot["c"] += ci
+                tot["oc"] += ol[i]
+        tot["p"] += pl[i]
+        tot["o"] += ol[i]
+        lines.append(row)
+    summary = f"| all | whole invoke (sum of layers) | {sum(macs.values())} | {tot['p']} | {tot['o']} | {tot['p'] / tot['o']:.2f}x | |"
+    if cmsis:
+        summary += f" {tot['c']} | {tot['oc'] / tot['c']:.3f} (layers CMSIS-NN has) |"
+    lines.append(summary)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

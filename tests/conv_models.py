@@ -404,6 +404,14 @@ AWKWARD_CONV: dict[str, dict] = {
         dict(op="conv", kh=1, kw=1, out_c=16, stride=(2, 2), padding="VALID", act="RELU"),
         _pw(5, act="NONE"),
     ]),
+    # 25 and 10 pixels: the last block of the 1x1 kernels holds 1 or 2 pixels (the one-pixel path), in place
+    # growing (3 -> 16) and shrinking (16 -> 6) channels
+    "pointwise_tail_5x5": dict(input_shape=[1, 5, 5, 3], seed=29, in_zp=7, layers=[
+        _pw(16, act="RELU"),
+        _pw(6, act="NONE", per_channel=False),
+        dict(op="dw", kh=3, kw=3, stride=(2, 1), padding="SAME", act="RELU6"),
+        _pw(11, act="NONE"),
+    ]),
 }
 
 

@@ -42,9 +42,9 @@ EMULATED = [b.id for b in list_boards() if b.id.startswith("qemu_")]
 # ---- the requantization identity ---------------------------------------------------------------
 
 def fast_rq(acc: int, q: np.ndarray) -> int:
-    """tinyml_rq_fast in Python: SMMULR(acc << lsh, mult), then (y + rnd + (y < 0 ? -1 : 0)) >> rsh."""
-    _, mult, lsh, rnd, rsh = (int(v) for v in q)
-    a = acc << lsh
+    """tinyml_rq_fast in Python: SMMULR(2 * acc, mult), then (y + rnd + (y < 0 ? -1 : 0)) >> shift."""
+    _, mult, rnd, rsh = (int(v) for v in q)
+    a = acc << 1
     assert -(1 << 31) <= a < (1 << 31)
     y = (a * mult + (1 << 31)) >> 32
     return (y + rnd + (-1 if y < 0 else 0)) >> rsh

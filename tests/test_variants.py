@@ -1,15 +1,15 @@
-"""Kernel variants chosen by the board's CPU (tinyml_pio/cpu.py, tinyml_pio/passes/variants.py,
-library/src/kernels/arm/).
+"""Kernels chosen by the board's CPU (tinyml_pio/cpu.py, tinyml_pio/passes/variants.py and opt.py).
 
 - target detection: board_defs boards, PlatformIO board configurations, CPU names, portable;
-- the pass: which layers change, what the generated code says, that nothing else changes;
+- the pass: which layers change (FULLY_CONNECTED here; conv/depthwise in tests/test_opt_kernels.py),
+  what the generated code says, that the portable host changes nothing; the drop-in variant registry;
 - the front doors: the PlatformIO extra script (target in the stamp, "kernels: dsp" in its summary),
   the HIL targets, the CLI;
-- the C side: the DSP kernel builds for every Cortex-M (a forwarding fallback without DSP, real
+- the C side: the optimized kernels build for every Cortex-M (plain C without DSP, real
   SXTB16/SMLAD with it), code generated for a DSP core still links for Cortex-M0+ and the host;
-- bit-exactness of tinyml_fully_connected_s8_dsp on emulated Cortex-M4/M7/M33/M55 (QEMU) against
-  TFLite, on FC layers with awkward depths (1, 3, 4, 5, 7, 250), odd batch counts, odd output
-  depths, per-channel weights and -128 weights, plus the zoo's FC models and Arm's DNN-S KWS model.
+- bit-exactness of FULLY_CONNECTED on the optimized matrix kernel on every emulated board (QEMU)
+  against TFLite, on FC layers with awkward depths (1, 3, 4, 5, 7, 250), odd batch counts, odd
+  output depths, per-channel weights and -128 weights, plus the zoo's FC models and Arm's DNN-S.
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ from tinyml_pio.boards import Board, list_boards, load_board
 from tinyml_pio.cpu import CpuFeatures
 from tinyml_pio.errors import TinymlError
 from tinyml_pio.hostbuild import HostModel, kernel_sources, library_dir
+from tinyml_pio.passes import opt as OPT
 from tinyml_pio.passes import variants as V
 from tinyml_pio.pipeline import compile_model
 
 FC_MODEL = ZOO / "fc_relu.tflite"
-DSP_FUNC = "tinyml_fully_connected_s8_dsp"
+DSP_FUNC = "tinyml_conv1x1_s8_opt"  # what FULLY_CONNECTED runs on for a known CPU
+DSP_HEADER = "tinyml/conv_opt.h"
 PORTABLE_FUNC = "tinyml_fully_connected_s8"
 EMULATED = ["qemu_mps2_an386", "qemu_mps2_an500", "qemu_mps2_an505", "qemu_mps3_an547"]  # the DSP boards
 NO_DSP_EMULATED = ["qemu_mps2_an385"]  # Cortex-M3: the optimized kernels' plain C, no FC variant
@@ -114,15 +116,18 @@ def test_resolve():
 
 def test_portable_target_changes_nothing():
     portable = compile_model(FC_MODEL, "m")
-    for target in (None, "portable", "pico", "cortex-m0plus", "esp32s3"):
+    for target in (None, "portable", "host"):
         c = compile_model(FC_MODEL, "m", target=target)
         assert c.kernels == "portable" and c.variants == {}
-        assert DSP_FUNC not in c.files["m.c"] and "tinyml/arm/" not in c.files["m.c"]
+        assert DSP_FUNC not in c.files["m.c"] and "_opt.h" not in c.files["m.c"]
         assert [l.func for l in c.layers] == [l.func for l in portable.layers]
     assert compile_model(FC_MODEL, "m", target=None).files == portable.files  # the default
+    for target in ("pico", "cortex-m0plus", "esp32s3"):  # known CPUs without Arm DSP: the kernels' plain C
+        c = compile_model(FC_MODEL, "m", target=target)
+        assert c.kernels == "opt" and all(l.func == DSP_FUNC for l in c.layers)
 
 
-def test_dsp_target_swaps_fc_kernels_and_nothing_else():
+def test_dsp_target_specializes_fc_layers_and_nothing_else():
     portable = compile_model(ZOO / "fixedpoint_dense_sigmoid.tflite", "m")
     c = compile_model(ZOO / "fixedpoint_dense_sigmoid.tflite", "m", target="qemu_mps2_an386")
     assert c.kernels == "dsp" and c.target == CpuFeatures.for_board("qemu_mps2_an386")
@@ -130,27 +135,20 @@ def test_dsp_target_swaps_fc_kernels_and_nothing_else():
     assert fc and sorted(c.variants) == fc and set(c.variants.values()) == {"dsp"}
     for p, v in zip(portable.layers, c.layers):
         if p.op.index in fc:
-            assert (v.func, v.header) == (DSP_FUNC, "tinyml/arm/fully_connected_dsp.h")
-            assert v.comment.endswith("kernel variant: dsp")
+            assert (v.func, v.header, v.params_type) == (DSP_FUNC, DSP_HEADER, "tinyml_conv2d_params_t")
+            assert "optimized kernel" in v.comment and v.scratch_bytes == 0  # one batch: no scratch
+            assert v.params["out_w"] == p.params["batches"] and v.params["in_c"] == p.params["in_depth"]
+            # the folded bias is the portable kernel's, now the first word of each chanq
+            assert np.array_equal(v.consts["q"].reshape(-1, 4)[:, 0], p.consts["bias"])
         else:  # the logistic's LUT is untouched
-            assert (v.func, v.header, v.comment) == (p.func, p.header, p.comment)
-        assert (v.args, v.params, v.scratch_bytes, v.inplace) == (p.args, p.params, p.scratch_bytes, p.inplace)
-        assert all(np.array_equal(v.consts[k], p.consts[k]) for k in p.consts)
-    # same plan; the source differs only in the function names, the header and the comments
-    assert c.plan.arena_size == portable.plan.arena_size and c.plan.tensor_offsets == portable.plan.tensor_offsets
-    assert c.files["m.h"] == portable.files["m.h"]
+            assert (v.func, v.header, v.comment, v.args) == (p.func, p.header, p.comment, p.args)
     text = c.files["m.c"]
     assert text.count(f"{DSP_FUNC}(") == len(fc) and f"{PORTABLE_FUNC}(" not in text
-    assert '#include "tinyml/arm/fully_connected_dsp.h"' in text
+    assert f'#include "{DSP_HEADER}"' in text
     assert " * kernels: dsp; target qemu_mps2_an386 (cortex-m4, features: dsp)" in text
     for i in fc:
-        assert re.search(rf"/\* op {i}: FULLY_CONNECTED \(.*\) kernel variant: dsp \*/\n(\s+\w+\(\d+\);\n)?\s+{DSP_FUNC}\(", text)
-
-    def normal(s: str) -> list[str]:
-        s = s.replace(DSP_FUNC, PORTABLE_FUNC).replace(" kernel variant: dsp */", " */")
-        return [l for l in s.splitlines() if not l.startswith((" * kernels:", '#include "tinyml/'))]
-
-    assert normal(text) == normal(portable.files["m.c"])
+        assert re.search(rf"/\* op {i}: FULLY_CONNECTED \(.*optimized kernel.*\*/\n(\s+\w+\(\d+\);\n)?\s+{DSP_FUNC}\(", text)
+    assert c.plan.arena_size == portable.plan.arena_size
 
 
 def test_a_board_without_optimized_layers_says_portable():
@@ -190,21 +188,16 @@ def test_best_feature_wins_and_in_place_calls_are_swapped_too(scratch_registry):
         V.register_variant("k_s8", "neon", "k_s8_neon", "tinyml/arm/k_neon.h")
 
 
-def test_every_registered_variant_exists_in_the_library():
+def test_every_optimized_kernel_exists_in_the_library():
+    """Each kernel the specializers call is declared in its header and defined in src/kernels/."""
     inc, src = library_dir() / "include", library_dir() / "src" / "kernels"
-    arm_sources = "\n".join(p.read_text() for p in sorted((src / "arm").glob("*.c")))
-    portable_sources = "\n".join(p.read_text() for p in sorted(src.glob("*.c")))
-    assert V.registered_variants()
-    for v in V.registered_variants():
-        header = (inc / v.header).read_text()
-        assert re.search(rf"\bvoid {v.func}\(", header), f"{v.header} does not declare {v.func}"
-        portable_header = re.search(rf'#include "(tinyml/[^"]+)"', header).group(1)
-        assert re.search(rf"\bvoid {v.portable}\(", (inc / portable_header).read_text())
-        assert re.search(rf"^void {v.func}\(", arm_sources, re.M), f"{v.func} is not defined in src/kernels/arm"
-        assert re.search(rf"^void {v.portable}\(", portable_sources, re.M)
-        # same parameter list as the portable kernel
-        sig = lambda text, f: re.sub(r"\s+", " ", re.search(rf"void {f}\((.*?)\);", text, re.S).group(1))  # noqa: E731
-        assert sig(header, v.func) == sig((inc / portable_header).read_text(), v.portable)
+    sources = "\n".join(p.read_text() for p in sorted(src.rglob("*.c")))
+    funcs = {"tinyml_conv1x1_s8_opt": "tinyml/conv_opt.h", "tinyml_conv2d_s8_opt": "tinyml/conv_opt.h",
+             "tinyml_depthwise_conv2d_s8_opt": "tinyml/depthwise_conv_opt.h"}
+    for func, header in funcs.items():
+        assert re.search(rf"\bvoid {func}\(", (inc / header).read_text()), f"{header} does not declare {func}"
+        assert re.search(rf"^void {func}\(", sources, re.M), f"{func} is not defined in src/kernels"
+    assert set(OPT.SPECIALIZERS) == {"tinyml_conv2d_s8", "tinyml_depthwise_conv2d_s8", "tinyml_fully_connected_s8"}
 
 
 # ---- front doors: PlatformIO extra script, HIL targets, CLI ---------------------------------------
@@ -239,7 +232,7 @@ def _example_models_option(project: Path) -> str:
 
 
 @pytest.mark.parametrize("project", sorted(p.parent.name for p in (ROOT / "example_projects").glob("*/platformio.ini")))
-def test_example_projects_on_emulated_m4_use_the_dsp_kernel(extra, project, tmp_path):
+def test_example_projects_on_emulated_m4_use_the_optimized_kernels(extra, project, tmp_path):
     """What `pio run -e qemu_mps2_an386` generates for every example project (tests/test_examples.py
     and tests/test_platformio.py build and run exactly this in QEMU, bit-exact against TFLite)."""
     proj = ROOT / "example_projects" / project
@@ -251,7 +244,7 @@ def test_example_projects_on_emulated_m4_use_the_dsp_kernel(extra, project, tmp_
     text = (tmp_path / "build" / "tinyml" / f"{prefix}.c").read_text()
     assert g.kernels == "dsp" and f"{DSP_FUNC}(" in text and f"{PORTABLE_FUNC}(" not in text
     assert log[0].endswith("kernels: dsp (converted)"), log
-    assert str(library_dir() / "include") in env.cpppath  # where tinyml/arm/fully_connected_dsp.h is found
+    assert str(library_dir() / "include") in env.cpppath  # where tinyml/conv_opt.h is found
 
 
 def test_stamp_regenerates_when_the_target_changes(extra, tmp_path):
@@ -264,7 +257,7 @@ def test_stamp_regenerates_when_the_target_changes(extra, tmp_path):
     (g,) = extra.generate([spec], out, logs.append, target=m4)
     assert not g.fresh and g.kernels == "dsp" and "kernels: dsp (up to date)" in logs[-1]
     (g,) = extra.generate([spec], out, logs.append, target=m0)
-    assert g.fresh and g.kernels == "portable" and DSP_FUNC not in (out / "model.c").read_text()
+    assert g.fresh and g.kernels == "opt" and DSP_FUNC in (out / "model.c").read_text()
     # Cortex-M0+: no Arm extension, but a known CPU (the optimized kernels' plain C where they apply)
     assert json.loads((out / "tinyml-stamp.json").read_text())["models"]["model"]["target"] == "opt"
 
@@ -300,39 +293,31 @@ def test_cli_convert_target(tmp_path, capsys):
 
 # ---- the C side -------------------------------------------------------------------------------
 
-def test_arm_variants_are_part_of_the_library_everywhere():
-    arm = sorted((library_dir() / "src" / "kernels" / "arm").glob("*.c"))
-    assert arm and all(p in kernel_sources() for p in arm)  # host archive, every-Cortex-M compile test
-
-
-def test_dsp_generated_code_runs_on_the_host_through_the_fallback(tmp_path):
-    """Without __ARM_FEATURE_DSP the variant forwards to the portable kernel: same outputs."""
-    path = fc_chain(tmp_path / "m.tflite", **AWKWARD["fc_awkward_chain_b3"])
-    outs = {}
-    for name, target in (("portable", None), ("dsp", "cortex-m4")):
-        c = compile_model(path, "m", target=target)
-        g = c.graph
-        specs = lambda ts: [(g.t(t).shape, np.dtype(np.int8)) for t in ts]  # noqa: E731
-        host = HostModel(c.files, "m", tmp_path / name, specs(g.inputs), specs(g.outputs))
-        rng = np.random.default_rng(0)
-        samples = [[rng.integers(-128, 128, size=g.t(g.inputs[0]).shape).astype(np.int8)] for _ in range(8)]
-        outs[name] = [o[0].copy() for o in host.run(samples)]
-    assert all(np.array_equal(a, b) for a, b in zip(outs["portable"], outs["dsp"]))
+def test_optimized_kernels_are_part_of_the_library_everywhere():
+    opt = sorted((library_dir() / "src" / "kernels").rglob("*_opt*.c"))
+    assert len(opt) >= 2 and all(p in kernel_sources() for p in opt)  # host archive, every-Cortex-M compile test
 
 
 @needs_arm
 @pytest.mark.parametrize("cpu, dsp", [("cortex-m0plus", False), ("cortex-m3", False), ("cortex-m4", True),
                                       ("cortex-m7", True), ("cortex-m33", True), ("cortex-m55", True)])
-def test_dsp_kernel_uses_smlad_only_with_the_extension(cpu, dsp, tmp_path):
-    src = library_dir() / "src" / "kernels" / "arm" / "fully_connected_dsp.c"
-    obj = tmp_path / "fc_dsp.o"
-    subprocess.run([ARM, f"-mcpu={cpu}", "-mthumb", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-c",
-                    "-I", str(library_dir() / "include"), str(src), "-o", str(obj)], check=True)
+def test_optimized_kernel_uses_smlad_only_with_the_extension(cpu, dsp, tmp_path):
+    """conv_opt.c: SXTB16/SMLAD with the DSP extension, plain C without; on the M55 the functions
+    come from mve/conv_opt_mve.c (VMLADAV) and conv_opt.c compiles to nothing."""
+    kernels = library_dir() / "src" / "kernels"
+    mve = cpu == "cortex-m55"
+    src = kernels / "mve" / "conv_opt_mve.c" if mve else kernels / "conv_opt.c"
+    obj = tmp_path / "conv_opt.o"
+    flags = ["-mfloat-abi=hard"] if mve else []
+    for source, out in ((src, obj), (kernels / "conv_opt.c", tmp_path / "other.o")):
+        subprocess.run([ARM, f"-mcpu={cpu}", "-mthumb", *flags, "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-c",
+                        "-I", str(library_dir() / "include"), str(source), "-o", str(out)], check=True)
     asm = _objdump(obj, DSP_FUNC)
     assert DSP_FUNC in asm
-    assert ("smlad" in asm and "sxtb16" in asm) == dsp, asm[-2000:]
-    if not dsp:
-        assert PORTABLE_FUNC in asm  # the fallback forwards
+    if mve:
+        assert "vmladav" in asm and DSP_FUNC not in _objdump(tmp_path / "other.o", DSP_FUNC)
+    else:
+        assert ("smlad" in asm and "sxtb16" in asm) == dsp, asm[-2000:]
 
 
 @needs_arm
@@ -352,7 +337,7 @@ def test_generated_code_links_for_cortex_m(cpu, target, tmp_path):
                         "-lm", "-o", str(elf)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     has_smlad = "smlad" in _objdump(elf, DSP_FUNC)
-    assert has_smlad == (cpu == "cortex-m4")  # M0+: the fallback; the M3 target calls no DSP variant
+    assert has_smlad == (cpu == "cortex-m4")  # M0+ and M3: the optimized kernels' plain C
 
 
 # ---- bit-exact on emulated Cortex-M4/M7/M33/M55 (QEMU), through the HIL harness -------------------
@@ -378,14 +363,15 @@ def _run_dsp_on(model: Path, board: str, n_inputs: int = 6) -> dict:
 
     target = EmulatedTarget(board)
     c = compile_model(model, "model", target=target.cpu)
-    assert c.kernels == "dsp" and f"{DSP_FUNC}(" in c.files["model.c"]
+    assert c.kernels == V.specialized_label(target.cpu) and f"{DSP_FUNC}(" in c.files["model.c"]
     rec = run_on_target(c, target, n_inputs=n_inputs, seed=1)
-    assert rec["kernels"] == "dsp"
+    assert rec["kernels"] == c.kernels
     assert rec["identical"] == rec["inputs"] == n_inputs, f"{model.name} on {board}: {rec['bit_exact']}"
     # the firmware really runs the SIMD code (not the no-DSP fallback)
     elf = target.project / ".pio" / "build" / board / "firmware.elf"
-    asm = _objdump(elf, DSP_FUNC)
-    assert "smlad" in asm and "sxtb16" in asm, f"{board}: no SMLAD in {DSP_FUNC}"
+    if target.cpu.dsp and not target.cpu.mve:
+        asm = _objdump(elf, DSP_FUNC)
+        assert "smlad" in asm and "sxtb16" in asm, f"{board}: no SMLAD in {DSP_FUNC}"
     return rec
 
 
@@ -396,9 +382,9 @@ def awkward_models(tmp_path_factory):
 
 
 @needs_qemu
-@pytest.mark.parametrize("board", EMULATED)
+@pytest.mark.parametrize("board", EMULATED + NO_DSP_EMULATED)
 @pytest.mark.parametrize("name", list(AWKWARD))
-def test_dsp_fc_bit_exact_on_awkward_shapes_in_qemu(name, board, awkward_models, hil_env):
+def test_fc_bit_exact_on_awkward_shapes_in_qemu(name, board, awkward_models, hil_env):
     _run_dsp_on(awkward_models[name], board)
 
 
@@ -408,7 +394,7 @@ DNN_S = SHARED_MODELS / "armmlex__dnn_s_quantized.tflite"
 
 @needs_qemu
 @pytest.mark.parametrize("model", ZOO_FC + [DNN_S], ids=lambda p: p.stem)
-def test_dsp_fc_bit_exact_on_fc_models_in_qemu(model, hil_env):
+def test_fc_bit_exact_on_fc_models_in_qemu(model, hil_env):
     if not model.is_file():
         pytest.skip(f"{model} not present (../shared/models beside the repository)")
     _run_dsp_on(model, "qemu_mps2_an386")

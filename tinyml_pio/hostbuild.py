@@ -34,10 +34,10 @@ def library_dir() -> Path:
 
 
 def kernel_sources() -> list[Path]:
-    """The portable kernels, then the CPU-specific variants (src/kernels/arm/): those build everywhere
-    (without their CPU extension they forward to the portable kernel), so one library serves all."""
+    """The kernels, then the CPU-specific ones in subfolders (src/kernels/mve/, ...): every file builds
+    everywhere (what needs an extension compiles only with it), so one library serves all."""
     kernels = library_dir() / "src" / "kernels"
-    return sorted(kernels.glob("*.c")) + sorted(kernels.glob("arm/*.c"))
+    return sorted(kernels.glob("*.c")) + sorted(p for p in kernels.glob("*/*.c"))
 
 
 def compiler() -> str:

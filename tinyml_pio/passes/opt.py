@@ -33,14 +33,22 @@ from ..cpu import CpuFeatures
 from ..ir import Graph
 from ..ops import ConstArg, Layer, ScratchArg, TensorArg
 
-CHANQ_FIELDS = ("bias", "mult", "lsh", "rnd", "rsh")
+CHANQ_FIELDS = ("bias", "mult", "rnd", "shift")  # tinyml_chanq_t
 OPT_PIXELS = 4  # TINYML_OPT_PIXELS
 MAX_DW_FILTER_H = 16  # the depthwise kernel's row-pointer table
 
 
-def mat_scratch(k: int, target: CpuFeatures) -> int:
-    """TINYML_MAT_SCRATCH_DSP / _C: four widened (or copied) rows of k int8 values."""
+def mat_scratch(k: int, target: CpuFeatures, pixels: int = OPT_PIXELS, in_place: bool = True) -> int:
+    """TINYML_MAT_SCRATCH_DSP / _C: four widened (or copied) rows of k int8 values; with at most two
+    pixels the kernel takes its one-pixel path, which needs scratch only to copy a pixel in place."""
+    if pixels <= 2:
+        return k if in_place else 0
     return (k // 4) * 32 + 48 if _simd(target) else 4 * k
+
+
+def im2col_scratch(k: int, target: CpuFeatures, pixels: int) -> int:
+    """tinyml_conv2d_s8_opt: four im2col rows, and with DSP their widening (none for <= 2 pixels)."""
+    return 4 * k + (mat_scratch(k, target, pixels, in_place=False) if _simd(target) and pixels > 2 else 0)
 
 
 def _simd(target: CpuFeatures) -> bool:
@@ -49,7 +57,7 @@ def _simd(target: CpuFeatures) -> bool:
 
 def chanq(bias: np.ndarray, wsum: np.ndarray, wabs: np.ndarray, in_zp: int, out_zp: int, mult: np.ndarray,
           shift: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Per-channel [bias', mult, lsh, rnd, rsh] (int32, flattened) and whether `fast_rq` is exact."""
+    """Per-channel [bias', mult, rnd, shift] (tinyml_chanq_t, int32, flattened) and whether `fast_rq` is exact."""
     bias = bias.astype(np.int64)
     folded = bias - int(in_zp) * wsum.astype(np.int64)
     wrapped = ((folded + (1 << 31)) % (1 << 32)) - (1 << 31)
@@ -63,15 +71,14 @@ def chanq(bias: np.ndarray, wsum: np.ndarray, wabs: np.ndarray, in_zp: int, out_
         rnd = (np.int64(1) << (right - 1)) + int(out_zp) * (np.int64(1) << right)
         fast = bool(np.all(np.abs(rnd) < (1 << 30)))
     n = bias.size
-    q = np.zeros((n, 5), np.int64)
+    q = np.zeros((n, len(CHANQ_FIELDS)), np.int64)
     q[:, 0] = wrapped
     q[:, 1] = mult
-    if fast:
-        q[:, 2] = left + 1
-        q[:, 3] = rnd
-        q[:, 4] = right
+    if fast:  # right >= 1 for every channel, so the left shift is 0
+        q[:, 2] = rnd
+        q[:, 3] = right
     else:
-        q[:, 2] = shift
+        q[:, 3] = shift
     return q.astype(np.int32).reshape(-1), fast
 
 
@@ -104,10 +111,11 @@ def specialize_conv(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None
     q, fast = _common(g, layer, w)
     pointwise = (p["filter_h"], p["filter_w"], p["stride_h"], p["stride_w"], p["pad_h"], p["pad_w"]) == (1, 1, 1, 1, 0, 0)
     k = w.shape[1]
+    pixels = p["batches"] * p["out_h"] * p["out_w"]
     if pointwise:
-        func, scratch = "tinyml_conv1x1_s8_opt", mat_scratch(k, target)
+        func, scratch = "tinyml_conv1x1_s8_opt", mat_scratch(k, target, pixels)
     else:
-        func, scratch = "tinyml_conv2d_s8_opt", 4 * k + (mat_scratch(k, target) if _simd(target) else 0)
+        func, scratch = "tinyml_conv2d_s8_opt", im2col_scratch(k, target, pixels)
     return _rebuild(layer, func, "tinyml/conv_opt.h", "tinyml_conv2d_params_t", dict(p, fast_rq=int(fast)),
                     [x, wt, _q_arg(), y, ScratchArg()], {"q": q}, scratch, pointwise)
 
@@ -127,8 +135,7 @@ def specialize_depthwise(layer: Layer, g: Graph, target: CpuFeatures) -> Layer |
                     dilation_h=p["dilation_h"], dilation_w=p["dilation_w"], pad_h=p["pad_h"], pad_w=p["pad_w"],
                     input_offset=p["input_offset"], output_offset=p["output_offset"], act_min=p["act_min"],
                     act_max=p["act_max"], fast_rq=int(fast))
-        k = fh * fw
-        scratch = 4 * k + (mat_scratch(k, target) if _simd(target) else 0)
+        scratch = im2col_scratch(fh * fw, target, p["batches"] * p["out_h"] * p["out_w"])
         new = _rebuild(layer, "tinyml_conv2d_s8_opt", "tinyml/conv_opt.h", "tinyml_conv2d_params_t", conv,
                        [x, ConstArg("w"), _q_arg(), y, ScratchArg()], {"q": q, "w": w.astype(np.int8).reshape(-1)},
                        scratch, False)
@@ -147,6 +154,25 @@ def specialize_depthwise(layer: Layer, g: Graph, target: CpuFeatures) -> Layer |
                     {"q": q, "w": packed.astype(np.int8).reshape(-1)}, scratch, p["batches"] == 1)
 
 
+def specialize_fc(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
+    """FULLY_CONNECTED -> tinyml_conv1x1_s8_opt: `batches` pixels of `in_depth` values, out_depth
+    filters (one or two batches take the kernel's one-pixel path: no scratch, four filters per pass)."""
+    p = layer.params
+    x, wt, y = layer.args[0], layer.args[1], layer.args[-1]
+    w = g.t(wt.tensor).data.astype(np.int64).reshape(p["out_depth"], p["in_depth"])
+    in_zp = g.t(x.tensor).quant.zp
+    raw_bias = layer.consts["bias"].astype(np.int64) + int(in_zp) * w.sum(axis=1)  # the lowering folded it
+    q, fast = chanq(raw_bias, w.sum(axis=1), np.abs(w).sum(axis=1), in_zp, p["output_offset"], layer.consts["mult"],
+                    layer.consts["shift"])
+    conv = dict(batches=1, in_h=1, in_w=p["batches"], in_c=p["in_depth"], out_h=1, out_w=p["batches"],
+                out_c=p["out_depth"], filter_h=1, filter_w=1, filter_c=p["in_depth"], stride_h=1, stride_w=1,
+                dilation_h=1, dilation_w=1, pad_h=0, pad_w=0, input_offset=-int(in_zp),
+                output_offset=p["output_offset"], act_min=p["act_min"], act_max=p["act_max"], fast_rq=int(fast))
+    return _rebuild(layer, "tinyml_conv1x1_s8_opt", "tinyml/conv_opt.h", "tinyml_conv2d_params_t", conv,
+                    [x, wt, _q_arg(), y, ScratchArg()], {"q": q},
+                    mat_scratch(p["in_depth"], target, p["batches"], in_place=False), False)
+
+
 def _rebuild(layer: Layer, func: str, header: str, params_type: str, params: dict, args: list, consts: dict,
              scratch: int, in_place: bool) -> Layer:
     """The layer calling `func`; in place (when the planner chooses it) is the same call with the
@@ -162,4 +188,5 @@ def _rebuild(layer: Layer, func: str, header: str, params_type: str, params: dic
 SPECIALIZERS = {
     "tinyml_conv2d_s8": specialize_conv,
     "tinyml_depthwise_conv2d_s8": specialize_depthwise,
+    "tinyml_fully_connected_s8": specialize_fc,  # batches >= 4
 }

@@ -125,6 +125,6 @@ def kernels_label(used: dict[int, str]) -> str:
     return "+".join(f for f in order if f in feats) or "portable"
 
 
-# ---- the variants in library/src/kernels/arm/ --------------------------------------------------
-
-register_variant("tinyml_fully_connected_s8", "dsp", "tinyml_fully_connected_s8_dsp", "tinyml/arm/fully_connected_dsp.h")
+# ---- drop-in variants ----------------------------------------------------------------------------
+# None today: FULLY_CONNECTED's DSP variant gave way to the optimized matrix kernel (passes/opt.py),
+# which is faster with the 32-bit requantization and needs no scratch for one batch.

@@ -19,22 +19,24 @@ extern "C" {
 /* Pixels per pass of the matrix kernels. */
 #define TINYML_OPT_PIXELS 4
 
-/* Scratch bytes of the matrix product over rows of k int8 values, for a target with (dsp = 1)
- * or without the DSP/MVE extensions: the rows of four pixels widened to int16, or copied. */
+/* Scratch bytes of the matrix product over rows of k int8 values, for a target with or without
+ * the DSP/MVE extensions: the rows of four pixels widened to int16, or copied. A layer of one or
+ * two pixels only ever takes the one-pixel path: k bytes to copy a pixel in place, else none. */
 #define TINYML_MAT_SCRATCH_DSP(k) (((k) / 4) * 32 + 48)
 #define TINYML_MAT_SCRATCH_C(k) (4 * (k))
 
 /* 1x1 convolution, stride 1, no padding, groups 1: a [pixels x in_c] x [in_c x out_c] product.
  * `output` may be `input` (in place, out_c larger or smaller than in_c: pixels are walked from the
  * end that keeps unread inputs intact, four at a time, each block read into scratch first).
- * scratch: TINYML_MAT_SCRATCH_DSP(in_c) / TINYML_MAT_SCRATCH_C(in_c) bytes, 4-byte aligned. */
+ * scratch: TINYML_MAT_SCRATCH_DSP(in_c) / TINYML_MAT_SCRATCH_C(in_c) bytes, 4-byte aligned
+ * (see above for one or two pixels). Also FULLY_CONNECTED: batches pixels of in_depth values. */
 void tinyml_conv1x1_s8_opt(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
                            const tinyml_chanq_t *q, int8_t *output, int8_t *scratch);
 
 /* Any convolution with groups 1 (padding, stride, dilation) through im2col: scratch holds four
  * im2col rows of k = filter_h * filter_w * in_c int8 values (padded taps are the input zero
  * point) and, with DSP, their int16 widening: 4 * k + TINYML_MAT_SCRATCH_DSP(k) bytes, or
- * 4 * k without. Filter layout [out_c][filter_h][filter_w][in_c], as TFLite's. */
+ * 4 * k without (or with at most two output pixels). Filter layout [out_c][filter_h][filter_w][in_c], as TFLite's. */
 void tinyml_conv2d_s8_opt(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
                           const tinyml_chanq_t *q, int8_t *output, int8_t *scratch);
 

@@ -29,25 +29,34 @@
 extern "C" {
 #endif
 
-/* Requantization of one output channel. */
+/* Requantization of one output channel (four words: one more than bias + multiplier + shift). */
 typedef struct {
-    int32_t bias; /* bias - input_zero_point * sum(weights of the channel), wrapped to int32 */
-    int32_t mult; /* TFLite's quantized multiplier (Q31) */
-    int32_t lsh;  /* fast_rq: TFLite's left shift + 1; otherwise TFLite's shift (either sign) */
-    int32_t rnd;  /* fast_rq: 2^(rsh-1) + output_offset * 2^rsh; otherwise unused */
-    int32_t rsh;  /* fast_rq: TFLite's right shift (>= 1); otherwise unused */
+    int32_t bias;  /* bias - input_zero_point * sum(weights of the channel), wrapped to int32 */
+    int32_t mult;  /* TFLite's quantized multiplier (Q31) */
+    int32_t rnd;   /* fast_rq: 2^(shift-1) + output_offset * 2^shift; otherwise unused (0) */
+    int32_t shift; /* fast_rq: TFLite's right shift (>= 1; the left shift is 0); otherwise TFLite's shift */
 } tinyml_chanq_t;
 
-/* fast_rq: one channel's requantized value plus the output offset, before the activation clamp. */
+/* fast_rq: one channel's requantized value plus the output offset, before the activation clamp.
+ * (fast_rq implies TFLite's left shift is 0, so SMMULR takes 2 * acc.) */
 TINYML_INLINE int32_t tinyml_rq_fast(int32_t acc, const tinyml_chanq_t *q) {
-    const int32_t a = (int32_t)((uint32_t)acc << q->lsh);
+    const int32_t a = (int32_t)((uint32_t)acc << 1);
     int32_t y;
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
     __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(a), "r"(q->mult));
 #else
     y = (int32_t)(((int64_t)a * q->mult + ((int64_t)1 << 31)) >> 32);
 #endif
-    return (y + q->rnd + (y >> 31)) >> q->rsh;
+    return (y + q->rnd + (y >> 31)) >> q->shift;
+}
+
+/* TFLite's 64-bit requantization plus the output offset: the slow path, out of line (it only runs
+ * for layers whose bound rules out fast_rq), so the specialised loops stay small. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline, unused))
+#endif
+static int32_t tinyml_rq_exact(int32_t acc, const tinyml_chanq_t *q, int32_t out_offset) {
+    return tinyml_requantize(acc, q->mult, q->shift) + out_offset;
 }
 
 /* The requantized, offset and clamped output of one channel, by either path. `narrow`: the
@@ -55,7 +64,7 @@ TINYML_INLINE int32_t tinyml_rq_fast(int32_t acc, const tinyml_chanq_t *q) {
  * pass compile-time constants for `fast` and `narrow`, so each combination is its own loop. */
 TINYML_INLINE int8_t tinyml_rq_out(int32_t acc, const tinyml_chanq_t *q, int32_t fast, int32_t narrow,
                                    int32_t out_offset, int32_t act_min, int32_t act_max) {
-    int32_t v = fast ? tinyml_rq_fast(acc, q) : tinyml_requantize(acc, q->mult, q->lsh) + out_offset;
+    int32_t v = fast ? tinyml_rq_fast(acc, q) : tinyml_rq_exact(acc, q, out_offset);
 #if defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_DSP)
     v = __builtin_arm_ssat(v, 8);
     if (narrow) {
@@ -68,14 +77,13 @@ TINYML_INLINE int8_t tinyml_rq_out(int32_t acc, const tinyml_chanq_t *q, int32_t
     return (int8_t)v;
 }
 
-/* Calls body(FAST, NARROW) with constants, so the compiler emits one specialised loop each. */
+/* Calls body(FAST, NARROW): the common case (fast_rq, full int8 range) as its own loop with
+ * constants, everything else as one generic loop that tests both per output (half the code of a
+ * loop per combination, at no cost to the layers that take the common case). */
 #define TINYML_OPT_DISPATCH(fast, narrow, call)                                                     \
     do {                                                                                            \
-        if (fast) {                                                                                 \
-            if (narrow) { call(1, 1); } else { call(1, 0); }                                        \
-        } else {                                                                                    \
-            if (narrow) { call(0, 1); } else { call(0, 0); }                                        \
-        }                                                                                           \
+        const int32_t fast_ = (fast), narrow_ = (narrow);                                           \
+        if (fast_ && !narrow_) { call(1, 0); } else { call(fast_, narrow_); }                       \
     } while (0)
 
 #ifdef __cplusplus

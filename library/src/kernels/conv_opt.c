@@ -14,6 +14,9 @@
  */
 #include "tinyml/conv_opt.h"
 
+/* Cores with integer MVE (Helium: Cortex-M55/M85) get these functions from mve/ instead. */
+#if !(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1))
+
 #include <string.h>
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
@@ -48,21 +51,73 @@ TINYML_INLINE int32_t tinyml_sxtb16_r8(int32_t x) {
         acc = __smlad(hi_, w13, acc);                                                               \
     } while (0)
 
-/* Widen pixel `px` (0..3) of a block: row of k int8 -> for each block b of four values, the
- * doubleword (x[4b], x[4b+2]) | (x[4b+1], x[4b+3]) << 32 at buf[4b + px]; the k % 4 tail values
- * as int32 at ((int32_t *)(buf + 4 * (k / 4)))[4j + px]. */
-static void tinyml_widen_row(uint64_t *buf, const int8_t *row, int32_t k, int32_t px) {
+/* Widen row `px` of a block of n (4, or 1 for a lone pixel) rows of k int8: for each block b of
+ * four values, the doubleword (x[4b], x[4b+2]) | (x[4b+1], x[4b+3]) << 32 at buf[n * b + px]; the
+ * k % 4 tail values as int32 at ((int32_t *)(buf + n * (k / 4)))[n * j + px]. */
+static void tinyml_widen_row(uint64_t *buf, const int8_t *row, int32_t k, int32_t px, int32_t n) {
     const int32_t kb = k >> 2;
     uint64_t *dst = buf + px;
-    int32_t *tail = (int32_t *)(void *)(buf + 4 * kb);
+    int32_t *tail = (int32_t *)(void *)(buf + n * kb);
     int32_t b, j;
     for (b = 0; b < kb; ++b) {
         const int32_t v = tinyml_ld32(row + 4 * b);
         *dst = (uint32_t)__sxtb16(v) | ((uint64_t)(uint32_t)tinyml_sxtb16_r8(v) << 32);
-        dst += 4;
+        dst += n;
     }
     for (j = 0; j < (k & 3); ++j) {
-        tail[4 * j + px] = row[4 * kb + j];
+        tail[n * j + px] = row[4 * kb + j];
+    }
+}
+
+/* acc + the four products of an input word (widened: x02, x13) with the filter word at w. */
+#define TINYML_DOT4(acc, x02, x13, w)                                                                \
+    do {                                                                                            \
+        const int32_t wv_ = tinyml_ld32(w);                                                         \
+        acc = __smlad(x02, __sxtb16(wv_), acc);                                                     \
+        acc = __smlad(x13, tinyml_sxtb16_r8(wv_), acc);                                             \
+    } while (0)
+
+/* One pixel (an int8 row, widened in registers) times the filter, four output channels per pass:
+ * a lone pixel (a fully connected layer, the last layers of a CNN) needs no widened buffer. */
+TINYML_INLINE void tinyml_mat1(const tinyml_conv2d_params_t *p, const int8_t *x, int32_t k, const int8_t *filter,
+                               const tinyml_chanq_t *q, int8_t *out, int32_t fast, int32_t narrow) {
+    const int32_t k4 = k & ~(int32_t)3;
+    const int32_t out_c = p->out_c;
+    int32_t oc = 0, d, n, i;
+    while (oc < out_c) {
+        const int8_t *w = filter + oc * k;
+        int32_t acc[4];
+        n = TINYML_MIN(4, out_c - oc);
+        if (n == 4) {
+            int32_t a0 = q[oc].bias, a1 = q[oc + 1].bias, a2 = q[oc + 2].bias, a3 = q[oc + 3].bias;
+            for (d = 0; d < k4; d += 4) {
+                const int32_t xv = tinyml_ld32(x + d);
+                const int32_t x02 = __sxtb16(xv), x13 = tinyml_sxtb16_r8(xv);
+                TINYML_DOT4(a0, x02, x13, w + d);
+                TINYML_DOT4(a1, x02, x13, w + k + d);
+                TINYML_DOT4(a2, x02, x13, w + 2 * k + d);
+                TINYML_DOT4(a3, x02, x13, w + 3 * k + d);
+            }
+            acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+        } else {
+            for (i = 0; i < n; ++i) {
+                const int8_t *wi = w + i * k;
+                int32_t a = q[oc + i].bias;
+                for (d = 0; d < k4; d += 4) {
+                    const int32_t xv = tinyml_ld32(x + d);
+                    TINYML_DOT4(a, __sxtb16(xv), tinyml_sxtb16_r8(xv), wi + d);
+                }
+                acc[i] = a;
+            }
+        }
+        for (i = 0; i < n; ++i) {
+            int32_t a = acc[i];
+            for (d = k4; d < k; ++d) {
+                a += x[d] * w[i * k + d];
+            }
+            out[oc + i] = tinyml_rq_out(a, &q[oc + i], fast, narrow, p->output_offset, p->act_min, p->act_max);
+        }
+        oc += n;
     }
 }
 
@@ -130,6 +185,19 @@ TINYML_INLINE void tinyml_mat4(const tinyml_conv2d_params_t *p, const uint64_t *
 
 #else /* plain C: four int8 rows, one after another, in scratch */
 
+TINYML_INLINE void tinyml_mat1(const tinyml_conv2d_params_t *p, const int8_t *row, int32_t k, const int8_t *filter,
+                               const tinyml_chanq_t *q, int8_t *out, int32_t fast, int32_t narrow) {
+    int32_t oc, i;
+    for (oc = 0; oc < p->out_c; ++oc) {
+        const int8_t *w = filter + oc * k;
+        int32_t a = q[oc].bias;
+        for (i = 0; i < k; ++i) {
+            a += row[i] * w[i];
+        }
+        out[oc] = tinyml_rq_out(a, &q[oc], fast, narrow, p->output_offset, p->act_min, p->act_max);
+    }
+}
+
 TINYML_INLINE void tinyml_mat4(const tinyml_conv2d_params_t *p, const int8_t *rows, int32_t k, const int8_t *filter,
                                const tinyml_chanq_t *q, int8_t *out, int32_t np, int32_t fast, int32_t narrow) {
     const int32_t out_c = p->out_c;
@@ -169,14 +237,27 @@ TINYML_INLINE void tinyml_conv1x1_body(const tinyml_conv2d_params_t *p, const in
     const int32_t blocks = (pixels + TINYML_OPT_PIXELS - 1) / TINYML_OPT_PIXELS;
     /* in place with a wider output: walk from the last block (see tinyml_conv1x1_inplace_s8) */
     const int32_t backwards = input == output && p->out_c > p->in_c;
-    int32_t n, px;
+    int32_t n;
     for (n = 0; n < blocks; ++n) {
         const int32_t blk = backwards ? blocks - 1 - n : n;
         const int32_t pix0 = blk * TINYML_OPT_PIXELS;
         const int32_t np = TINYML_MIN(TINYML_OPT_PIXELS, pixels - pix0);
-        for (px = 0; px < np; ++px) {
+        if (np <= 2) { /* one pixel at a time; in place, each is copied first, in the block's walking order */
+            int32_t i;
+            for (i = 0; i < np; ++i) {
+                const int32_t px = backwards ? np - 1 - i : i;
+                const int8_t *x = input + (pix0 + px) * k;
+                if (input == output) {
+                    memcpy(scratch, x, (size_t)k);
+                    x = scratch;
+                }
+                tinyml_mat1(p, x, k, filter, q, output + (pix0 + px) * p->out_c, fast, narrow);
+            }
+            continue;
+        }
+        for (int32_t px = 0; px < np; ++px) {
 #if TINYML_OPT_DSP
-            tinyml_widen_row((uint64_t *)(void *)scratch, input + (pix0 + px) * k, k, px);
+            tinyml_widen_row((uint64_t *)(void *)scratch, input + (pix0 + px) * k, k, px, 4);
 #else
             memcpy(scratch + px * k, input + (pix0 + px) * k, (size_t)k);
 #endif
@@ -235,6 +316,9 @@ TINYML_INLINE void tinyml_conv2d_body(const tinyml_conv2d_params_t *p, const int
     const int32_t pixels = p->batches * per_image;
     const int32_t k = p->filter_h * p->filter_w * p->in_c;
     int8_t *rows = scratch;
+#if TINYML_OPT_DSP
+    uint64_t *wide = (uint64_t *)(void *)(scratch + 4 * k);
+#endif
     int32_t pix0, px;
     for (pix0 = 0; pix0 < pixels; pix0 += TINYML_OPT_PIXELS) {
         const int32_t np = TINYML_MIN(TINYML_OPT_PIXELS, pixels - pix0);
@@ -242,13 +326,18 @@ TINYML_INLINE void tinyml_conv2d_body(const tinyml_conv2d_params_t *p, const int
             const int32_t pix = pix0 + px;
             const int32_t b = pix / per_image, r = pix % per_image;
             tinyml_im2col_row(p, input, b, r / p->out_w, r % p->out_w, rows + px * k);
-#if TINYML_OPT_DSP
-            tinyml_widen_row((uint64_t *)(void *)(scratch + 4 * k), rows + px * k, k, px);
-#endif
+        }
+        if (np <= 2) {
+            for (px = 0; px < np; ++px) {
+                tinyml_mat1(p, rows + px * k, k, filter, q, output + (pix0 + px) * p->out_c, fast, narrow);
+            }
+            continue;
         }
 #if TINYML_OPT_DSP
-        tinyml_mat4(p, (const uint64_t *)(const void *)(scratch + 4 * k), k, filter, q, output + pix0 * p->out_c, np, fast,
-                    narrow);
+        for (px = 0; px < np; ++px) {
+            tinyml_widen_row(wide, rows + px * k, k, px, 4);
+        }
+        tinyml_mat4(p, wide, k, filter, q, output + pix0 * p->out_c, np, fast, narrow);
 #else
         tinyml_mat4(p, rows, k, filter, q, output + pix0 * p->out_c, np, fast, narrow);
 #endif
@@ -261,3 +350,5 @@ void tinyml_conv2d_s8_opt(const tinyml_conv2d_params_t *p, const int8_t *input, 
     TINYML_OPT_DISPATCH(p->fast_rq, p->act_min > -128 || p->act_max < 127, TINYML_CALL);
 #undef TINYML_CALL
 }
+
+#endif /* !__ARM_FEATURE_MVE */

@@ -8,6 +8,9 @@
  */
 #include "tinyml/depthwise_conv_opt.h"
 
+/* Cores with integer MVE (Helium: Cortex-M55/M85) get these functions from mve/ instead. */
+#if !(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1))
+
 #include <string.h>
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
@@ -154,3 +157,5 @@ void tinyml_depthwise_conv2d_s8_opt(const tinyml_dwconv2d_params_t *p, const int
     TINYML_OPT_DISPATCH(p->fast_rq, p->act_min > -128 || p->act_max < 127, TINYML_CALL);
 #undef TINYML_CALL
 }
+
+#endif /* !__ARM_FEATURE_MVE */

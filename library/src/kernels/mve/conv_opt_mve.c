@@ -51,17 +51,40 @@ TINYML_INLINE int32x4_t tinyml_mve_rq(int32x4_t acc, const tinyml_chanq_t *q, in
                                       int32x4_t lo, int32x4_t hi) {
     int32x4_t v;
     if (fast) {
-        const int32x4_t y = vrmulhq_s32(vshlq_r_s32(acc, q->lsh), vdupq_n_s32(q->mult));
+        const int32x4_t y = vqrdmulhq_n_s32(acc, q->mult); /* = SMMULR(2 * acc, mult): |acc| < 2^30 */
         v = vaddq_s32(vaddq_n_s32(y, q->rnd), vshrq_n_s32(y, 31));
-        v = vshlq_r_s32(v, -q->rsh);
+        v = vshlq_r_s32(v, -q->shift);
     } else {
-        const int32_t sh = q->lsh;
+        const int32_t sh = q->shift;
         const int32_t left = sh > 0 ? sh : 0;
         const int32_t nright = sh > 0 ? 0 : sh; /* -e */
         int32x4_t y = vqrdmulhq_n_s32(vshlq_r_s32(acc, left), q->mult);
         /* -1 where y < 0 and e > 0 (the sign bit of -e is set iff e > 0) */
         const int32x4_t fix = vshrq_n_s32(vandq_s32(y, vdupq_n_s32(nright)), 31);
         y = vrshlq_n_s32(vqaddq_s32(y, fix), nright);
+        v = vaddq_n_s32(y, out_offset);
+    }
+    return vmaxq_s32(vminq_s32(v, hi), lo);
+}
+
+/* The same for four channels of one pixel (lanes = channels oc..oc+3, n of them valid): the
+ * constants gathered lane by lane (predicated: no tinyml_chanq_t past the last is read). */
+TINYML_INLINE int32x4_t tinyml_mve_rq4(int32x4_t acc, const tinyml_chanq_t *q, mve_pred16_t pn, int32_t fast,
+                                       int32_t out_offset, int32x4_t lo, int32x4_t hi) {
+    const uint32x4_t offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)sizeof(tinyml_chanq_t));
+    const int32x4_t mult = vldrwq_gather_offset_z_s32(&q->mult, offs, pn);
+    const int32x4_t sh = vldrwq_gather_offset_z_s32(&q->shift, offs, pn);
+    int32x4_t v;
+    if (fast) {
+        const int32x4_t y = vqrdmulhq_s32(acc, mult); /* = SMMULR(2 * acc, mult): |acc| < 2^30 */
+        v = vaddq_s32(vaddq_s32(y, vldrwq_gather_offset_z_s32(&q->rnd, offs, pn)), vshrq_n_s32(y, 31));
+        v = vshlq_s32(v, vnegq_s32(sh));
+    } else {
+        const int32x4_t zero = vdupq_n_s32(0);
+        const int32x4_t nright = vminq_s32(sh, zero); /* -e */
+        int32x4_t y = vqrdmulhq_s32(vshlq_s32(acc, vmaxq_s32(sh, zero)), mult);
+        const int32x4_t fix = vshrq_n_s32(vandq_s32(y, nright), 31);
+        y = vrshlq_s32(vqaddq_s32(y, fix), nright);
         v = vaddq_n_s32(y, out_offset);
     }
     return vmaxq_s32(vminq_s32(v, hi), lo);
@@ -167,6 +190,51 @@ TINYML_INLINE void tinyml_mve_mat4_short(const tinyml_conv2d_params_t *p, const 
     }
 }
 
+/* One row x of k int8 values (a lone last pixel): four output channels per pass, each with its
+ * own filter row against the one input vector, then requantized as one vector (lanes = channels)
+ * and stored contiguously (predicated for the last out_c % 4). */
+TINYML_INLINE void tinyml_mve_mat1(const tinyml_conv2d_params_t *p, const int8_t *x, int32_t k, const int8_t *filter,
+                                   const tinyml_chanq_t *q, int8_t *out, int32_t fast) {
+    const int32_t out_c = p->out_c;
+    const int32_t kv = k >> 4;
+    const int32_t kt = k & 15;
+    const mve_pred16_t pt = vctp8q((uint32_t)kt);
+    const int32x4_t lo = vdupq_n_s32(TINYML_MAX(p->act_min, -128));
+    const int32x4_t hi = vdupq_n_s32(TINYML_MIN(p->act_max, 127));
+    int32_t oc, i;
+    for (oc = 0; oc < out_c; oc += 4) {
+        const int32_t nc = TINYML_MIN(4, out_c - oc);
+        const mve_pred16_t pn = vctp32q((uint32_t)nc);
+        /* channels past out_c repeat the last one: computed, not stored */
+        const int8_t *w0 = filter + oc * k;
+        const int8_t *w1 = w0 + (nc > 1) * k, *w2 = w0 + (nc > 2) * 2 * k, *w3 = w0 + (nc > 3) * 3 * k;
+        const int8_t *xi = x;
+        int32_t a0 = q[oc].bias, a1 = q[oc + (nc > 1)].bias, a2 = q[oc + 2 * (nc > 2)].bias,
+                a3 = q[oc + 3 * (nc > 3)].bias;
+        for (i = 0; i < kv; ++i) {
+            const int8x16_t xv = vldrbq_s8(xi);
+            a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0));
+            a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1));
+            a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2));
+            a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3));
+            xi += 16;
+            w0 += 16;
+            w1 += 16;
+            w2 += 16;
+            w3 += 16;
+        }
+        if (kt) {
+            const int8x16_t xv = vldrbq_z_s8(xi, pt);
+            a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0, pt));
+            a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1, pt));
+            a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(w2, pt));
+            a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(w3, pt));
+        }
+        vstrbq_p_s32(out + oc,
+                     tinyml_mve_rq4(tinyml_mve_lanes(a0, a1, a2, a3), q + oc, pn, fast, p->output_offset, lo, hi), pn);
+    }
+}
+
 /* ---- 1x1 ---------------------------------------------------------------------------------- */
 
 TINYML_INLINE void tinyml_mve_conv1x1_body(const tinyml_conv2d_params_t *p, const int8_t *input,
@@ -184,12 +252,29 @@ TINYML_INLINE void tinyml_mve_conv1x1_body(const tinyml_conv2d_params_t *p, cons
         const int32_t np = TINYML_MIN(TINYML_OPT_PIXELS, pixels - pix0);
         const int8_t *src = input + pix0 * k;
         int8_t *dst = output + pix0 * p->out_c;
-        if (k <= 16) {
+        if (np <= 2) {
+            /* one pixel at a time, in the walking order; copied first only in place (a layer of
+             * one or two pixels gets k bytes of scratch in place, else none) */
+            int32_t i;
+            for (i = 0; i < np; ++i) {
+                const int32_t px = backwards ? np - 1 - i : i;
+                const int8_t *x = src + px * k;
+                if (input == output) {
+                    tinyml_mve_copy(scratch, x, k);
+                    x = scratch;
+                }
+                tinyml_mve_mat1(p, x, k, filter, q, dst + px * p->out_c, fast);
+            }
+        } else if (k <= 16) {
+            /* the rows go to registers before any output byte is written */
             tinyml_mve_mat4_short(p, src, src + k, src + 2 * k, src + 3 * k, k, filter, q, dst, np, fast);
         } else {
-            tinyml_mve_copy(scratch, src, np * k); /* the block's rows, before any output byte */
-            tinyml_mve_mat4(p, scratch, scratch + (np > 1) * k, scratch + (np > 2) * 2 * k,
-                            scratch + (np > 3) * 3 * k, k, filter, q, dst, np, fast);
+            const int8_t *rows = src;
+            if (input == output) {
+                tinyml_mve_copy(scratch, src, np * k); /* the block's rows, before any output byte */
+                rows = scratch;
+            }
+            tinyml_mve_mat4(p, rows, rows + k, rows + 2 * k, rows + (np > 3) * 3 * k, k, filter, q, dst, np, fast);
         }
     }
 }
@@ -251,12 +336,16 @@ TINYML_INLINE void tinyml_mve_conv2d_body(const tinyml_conv2d_params_t *p, const
             const int32_t b = pix / per_image, r = pix % per_image;
             tinyml_mve_im2col_row(p, input, b, r / p->out_w, r % p->out_w, scratch + px * k);
         }
-        if (k <= 16) {
+        if (np <= 2) {
+            for (px = 0; px < np; ++px) {
+                tinyml_mve_mat1(p, scratch + px * k, k, filter, q, output + (pix0 + px) * p->out_c, fast);
+            }
+        } else if (k <= 16) {
             tinyml_mve_mat4_short(p, scratch, scratch + k, scratch + 2 * k, scratch + 3 * k, k, filter, q,
                                   output + pix0 * p->out_c, np, fast);
         } else {
-            tinyml_mve_mat4(p, scratch, scratch + (np > 1) * k, scratch + (np > 2) * 2 * k,
-                            scratch + (np > 3) * 3 * k, k, filter, q, output + pix0 * p->out_c, np, fast);
+            tinyml_mve_mat4(p, scratch, scratch + k, scratch + 2 * k, scratch + (np > 3) * 3 * k, k, filter, q,
+                            output + pix0 * p->out_c, np, fast);
         }
     }
 }
