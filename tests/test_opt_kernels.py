@@ -33,7 +33,7 @@ from tinyml_pio.verify import verify_model
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_OPT = CpuFeatures.host_optimized()
-OPT_FUNCS = ("tinyml_conv1x1_s8_opt", "tinyml_conv2d_s8_opt", "tinyml_depthwise_conv2d_s8_opt")
+OPT_FUNCS = ("tinyml_conv1x1_s8_opt", "tinyml_conv2d_s8_opt", "tinyml_depthwise_conv2d_s8_opt", "tinyml_maxpool_s8_opt")
 HOST_SEEDS = int(os.environ.get("TINYML_OPT_SEEDS", "40"))
 QEMU_SEEDS = 3
 EMULATED = [b.id for b in list_boards() if b.id.startswith("qemu_")]
@@ -176,7 +176,8 @@ def _run_on(model: Path, board: str, n_inputs: int = 4) -> None:
         elf = target.project / ".pio" / "build" / board / "firmware.elf"
         funcs = {l.func for l in c.layers if l.func in OPT_FUNCS}
         asm = "".join(objdump(elf, f) for f in funcs)
-        assert "smla" in asm and "sxtb16" in asm, f"{board}: no SMLAD/SMLABB in {funcs}"
+        simd = ("ssub8", "sel") if funcs == {"tinyml_maxpool_s8_opt"} else ("smla", "sxtb16")
+        assert all(i in asm for i in simd), f"{board}: no {simd} in {funcs}"
 
 
 @needs_qemu
@@ -191,3 +192,10 @@ def test_awkward_chains_bit_exact_in_qemu(name, board, awkward, hil_env):
 @pytest.mark.parametrize("seed", range(1000, 1000 + QEMU_SEEDS))
 def test_random_chains_bit_exact_in_qemu(seed, board, tmp_path, hil_env):
     _run_on(conv_chain(tmp_path / f"r{seed}.tflite", **random_chain(seed)), board)
+
+
+@needs_qemu
+@pytest.mark.parametrize("board", ["qemu_mps2_an386", "qemu_mps2_an385"])
+@pytest.mark.parametrize("model", sorted(ZOO.glob("pool_max*.tflite")), ids=lambda p: p.stem)
+def test_maxpool_bit_exact_in_qemu(model, board, hil_env):
+    _run_on(model, board)

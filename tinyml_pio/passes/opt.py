@@ -13,6 +13,8 @@ the optimized kernels do less on the device, because this module did it here:
 - depthwise weights are repacked into blocks of four channels, tap after tap, so the device loop
   reads them with one word load and a post-increment (no flash growth: zero-padding to a multiple
   of four channels only);
+- FULLY_CONNECTED runs on the matrix kernel (one batch: its one-pixel path, no scratch), and
+  MAX_POOL_2D on a kernel that walks the window once for all channels (SSUB8/SEL with DSP);
 - a depthwise layer with one input channel (MobileNet's first layer, multiplier M) is an ordinary
   convolution with M filters: its weights are transposed here and it runs on the matrix kernel.
 
@@ -158,6 +160,8 @@ def specialize_fc(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
     """FULLY_CONNECTED -> tinyml_conv1x1_s8_opt: `batches` pixels of `in_depth` values, out_depth
     filters (one or two batches take the kernel's one-pixel path: no scratch, four filters per pass)."""
     p = layer.params
+    if p["out_depth"] * p["batches"] < 4:
+        return None  # one to three outputs: the portable loop has less to set up
     x, wt, y = layer.args[0], layer.args[1], layer.args[-1]
     w = g.t(wt.tensor).data.astype(np.int64).reshape(p["out_depth"], p["in_depth"])
     in_zp = g.t(x.tensor).quant.zp
@@ -185,8 +189,15 @@ def _rebuild(layer: Layer, func: str, header: str, params_type: str, params: dic
         comment=(layer.comment + ", " if layer.comment else "") + f"optimized kernel, {fast}")
 
 
+def specialize_maxpool(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
+    """MAX_POOL_2D -> tinyml_maxpool_s8_opt: the same call, channels inside the window loops."""
+    return dataclasses.replace(layer, func="tinyml_maxpool_s8_opt", header="tinyml/pool_opt.h",
+                               comment=(layer.comment + ", " if layer.comment else "") + "optimized kernel")
+
+
 SPECIALIZERS = {
     "tinyml_conv2d_s8": specialize_conv,
     "tinyml_depthwise_conv2d_s8": specialize_depthwise,
-    "tinyml_fully_connected_s8": specialize_fc,  # batches >= 4
+    "tinyml_fully_connected_s8": specialize_fc,
+    "tinyml_maxpool_s8": specialize_maxpool,
 }

@@ -101,39 +101,50 @@ static int32_t tinyml_mve_dw_off(int32_t t, int32_t s, int32_t ring_w) {
     return tinyml_mve_dw_phase(t % s, s, ring_w) + t / s;
 }
 
-/* dst[c * dstride + i] = src[i * sstride + c] for c < n_c, i < m: per channel, byte gathers of 16
- * (or 8) columns, stored contiguously; the last group predicated. */
+/* dst[c * dstride + i] = src[i * sstride + c] for c < n_c, i < m: byte gathers of 16 (or 8)
+ * columns of one channel, stored contiguously; the channels of a group of columns one after the
+ * other (the gather base steps by one byte), the last group predicated. */
 static void tinyml_mve_dw_transpose(int8_t *dst, int32_t dstride, const int8_t *src, int32_t sstride, int32_t n_c,
                                     int32_t m) {
     int32_t i, c;
     if (15 * sstride <= 255) {
         const uint8x16_t offs = vmulq_n_u8(vidupq_n_u8(0, 1), (uint8_t)sstride);
-        const mve_pred16_t pr = vctp8q((uint32_t)(m & 15));
-        for (c = 0; c < n_c; ++c) {
-            const uint8_t *s = (const uint8_t *)src + c;
-            uint8_t *d = (uint8_t *)dst + c * dstride;
-            for (i = 16; i <= m; i += 16) {
-                vstrbq_u8(d, vldrbq_gather_offset_u8(s, offs));
-                s += 16 * sstride;
-                d += 16;
-            }
-            if (m & 15) {
-                vstrbq_p_u8(d, vldrbq_gather_offset_z_u8(s, offs, pr), pr);
+        for (i = 0; i < m; i += 16) {
+            const mve_pred16_t pr = vctp8q((uint32_t)(m - i));
+            const uint8_t *s = (const uint8_t *)src + i * sstride;
+            uint8_t *d = (uint8_t *)dst + i;
+            if (m - i >= 16) {
+                for (c = 0; c < n_c; ++c) {
+                    vstrbq_u8(d, vldrbq_gather_offset_u8(s, offs));
+                    s += 1;
+                    d += dstride;
+                }
+            } else {
+                for (c = 0; c < n_c; ++c) {
+                    vstrbq_p_u8(d, vldrbq_gather_offset_z_u8(s, offs, pr), pr);
+                    s += 1;
+                    d += dstride;
+                }
             }
         }
     } else if (7 * sstride <= 65535) {
         const uint16x8_t offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sstride);
-        const mve_pred16_t pr = vctp16q((uint32_t)(m & 7));
-        for (c = 0; c < n_c; ++c) {
-            const uint8_t *s = (const uint8_t *)src + c;
-            uint8_t *d = (uint8_t *)dst + c * dstride;
-            for (i = 8; i <= m; i += 8) {
-                vstrbq_u16(d, vldrbq_gather_offset_u16(s, offs));
-                s += 8 * sstride;
-                d += 8;
-            }
-            if (m & 7) {
-                vstrbq_p_u16(d, vldrbq_gather_offset_z_u16(s, offs, pr), pr);
+        for (i = 0; i < m; i += 8) {
+            const mve_pred16_t pr = vctp16q((uint32_t)(m - i));
+            const uint8_t *s = (const uint8_t *)src + i * sstride;
+            uint8_t *d = (uint8_t *)dst + i;
+            if (m - i >= 8) {
+                for (c = 0; c < n_c; ++c) {
+                    vstrbq_u16(d, vldrbq_gather_offset_u16(s, offs));
+                    s += 1;
+                    d += dstride;
+                }
+            } else {
+                for (c = 0; c < n_c; ++c) {
+                    vstrbq_p_u16(d, vldrbq_gather_offset_z_u16(s, offs, pr), pr);
+                    s += 1;
+                    d += dstride;
+                }
             }
         }
     } else {

@@ -1,0 +1,73 @@
+/* MAX_POOL_2D, int8, optimized (tinyml/pool_opt.h). Bit-exact with tinyml_maxpool_s8: the maximum
+ * of the window's positions inside the input (-128 for an empty window), then the activation
+ * clamp; only the loop order differs (taps outside, channels inside). */
+#include "tinyml/pool_opt.h"
+
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+#define TINYML_POOL_DSP 1
+#else
+#define TINYML_POOL_DSP 0
+#endif
+
+void tinyml_maxpool_s8_opt(const tinyml_pool_params_t *p, const int8_t *input, int8_t *output) {
+    const int32_t depth = p->depth;
+    const int8_t lo = (int8_t)p->act_min, hi = (int8_t)p->act_max;
+#if TINYML_POOL_DSP
+    const int32_t d4 = depth & ~(int32_t)3;
+    const uint32_t lo4 = 0x01010101u * (uint8_t)lo, hi4 = 0x01010101u * (uint8_t)hi;
+#else
+    const int32_t d4 = 0;
+#endif
+    int32_t b, oy, ox, fy, fx, c;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = input + b * p->in_h * p->in_w * depth;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = iy0 < 0 ? -iy0 : 0, fy1 = TINYML_MIN(p->filter_h, p->in_h - iy0);
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = ix0 < 0 ? -ix0 : 0, fx1 = TINYML_MIN(p->filter_w, p->in_w - ix0);
+                const int8_t *base = in_b + (iy0 * p->in_w + ix0) * depth;
+                int8_t *y = output;
+                output += depth;
+                if (fy0 >= fy1 || fx0 >= fx1) { /* no position inside the input */
+                    memset(y, tinyml_clamp(-128, lo, hi), (size_t)depth);
+                    continue;
+                }
+#if TINYML_POOL_DSP
+                for (c = 0; c < d4; c += 4) {
+                    uint32_t m = 0x80808080u, v;
+                    for (fy = fy0; fy < fy1; ++fy) {
+                        const int8_t *x = base + (fy * p->in_w + fx0) * depth + c;
+                        for (fx = fx0; fx < fx1; ++fx) {
+                            memcpy(&v, x, 4);
+                            (void)__ssub8((int32_t)v, (int32_t)m); /* GE per byte: v >= m */
+                            m = (uint32_t)__sel((int32_t)v, (int32_t)m);
+                            x += depth;
+                        }
+                    }
+                    (void)__ssub8((int32_t)m, (int32_t)lo4);
+                    m = (uint32_t)__sel((int32_t)m, (int32_t)lo4);
+                    (void)__ssub8((int32_t)m, (int32_t)hi4);
+                    m = (uint32_t)__sel((int32_t)hi4, (int32_t)m);
+                    memcpy(y + c, &m, 4);
+                }
+#endif
+                for (c = d4; c < depth; ++c) {
+                    int32_t acc = -128;
+                    for (fy = fy0; fy < fy1; ++fy) {
+                        const int8_t *x = base + (fy * p->in_w + fx0) * depth + c;
+                        for (fx = fx0; fx < fx1; ++fx) {
+                            acc = TINYML_MAX(acc, *x);
+                            x += depth;
+                        }
+                    }
+                    y[c] = (int8_t)tinyml_clamp(acc, lo, hi);
+                }
+            }
+        }
+    }
+}
