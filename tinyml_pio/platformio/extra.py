@@ -18,11 +18,11 @@ CLI's message. Before anything is compiled the arenas are checked against the bo
 budget of board_defs/boards/<board>.json when the board is listed there (SRAM minus its reserve),
 else upload.maximum_ram_size minus custom_tinyml_ram_margin (default 4 KB).
 
-Kernel variants: the generated code calls the optimized kernels of library/src/kernels/arm/ that
-the board's CPU can run (tinyml_pio/passes/variants.py), e.g. the DSP-extension kernels on
-Cortex-M4/M7/M33/M55. The CPU comes from board_defs/boards/<board>.json when the board is listed
+Kernels: the generated code calls the optimized kernels (library/src/kernels/*_opt.c, mve/) for
+the board's CPU (tinyml_pio/passes/variants.py and opt.py): their DSP-extension path on
+Cortex-M4/M7/M33, Helium on the M55, plain C elsewhere. The CPU comes from board_defs/boards/<board>.json when the board is listed
 there, else from PlatformIO's build.cpu (tinyml_pio/cpu.py); the summary line names the choice
-("kernels: dsp"). custom_tinyml_kernels = portable keeps every layer on the portable kernels.
+("kernels: dsp", "mve" or "opt"). custom_tinyml_kernels = portable keeps every layer on the portable kernels.
 
 Custom targets: `pio run -t tinyml-plan` prints each model's memory plan, `pio run -t tinyml-verify`
 compiles the generated code on the host and compares it with TFLite bit for bit.

@@ -241,56 +241,70 @@ static void tinyml_mve_dw_load_row(const tinyml_dwconv2d_params_t *p, const int8
 #define TINYML_DW_INIT8 "vdup.32 %q[a0], %[b]\n\tvmov %q[a1], %q[a0]\n\t"
 #define TINYML_DW_INIT4 "vdup.32 %q[a0], %[b]\n\t"
 
-TINYML_INLINE void tinyml_mve_dw_chank(const int8_t *const *x, int32_t o1, int32_t K, int32_t unit, const int8_t *w,
-                                       tinyml_mve_dwq_t qc, int8_t *y, int32_t ystep, int32_t n8, int32_t rest,
-                                       int32_t fast, int32x4_t lo, int32x4_t hi, uint32x4_t offs) {
-    const int32_t bias = qc.bias;
-    /* x3, x4: unused by the 3x3 code */
-    const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[K > 3 ? 3 : 0], *x4 = x[K > 4 ? 4 : 0];
-    const int8_t *pb;
-    int32x4_t a0, a1, v0, v1;
-    int32_t t, u, i;
-    for (i = n8; i > 0; --i) {
-        if (K == 3 && unit) {
-            TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K3, TINYML_DW_R3U, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
-                          TINYML_DW_X3, TINYML_DW_NOPB, TINYML_DW_IN);
-        } else if (K == 3) {
-            TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K3, TINYML_DW_R3P, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
-                          TINYML_DW_X3, TINYML_DW_PB, TINYML_DW_IN, [o1] "r"(o1));
-        } else if (unit) {
-            TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K5, TINYML_DW_R5U, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
-                          TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN);
-        } else {
-            TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K5, TINYML_DW_R5P, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
-                          TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN, [o1] "r"(o1));
+/* All channels of one output row: rows[ky] = ring row of filter row ky (channel 0's plane). */
+TINYML_INLINE void tinyml_mve_dw_rowk(const int8_t *const *rows, int32_t ring_w, int32_t o1, int32_t K, int32_t unit,
+                                      const int8_t *filter, int32_t taps, const tinyml_chanq_t *q, int32_t c_n,
+                                      int8_t *yrow, int32_t ystep, int32_t n8, int32_t rest0, int32_t fast,
+                                      int32_t out_offset, int32x4_t lo, int32x4_t hi, uint32x4_t offs) {
+    const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[K > 3 ? 3 : 0], *r4 = rows[K > 4 ? 4 : 0];
+    int32_t c;
+    for (c = 0; c < c_n; ++c) {
+        const int8_t *w = filter + (c >> 2) * taps * 4 + (c & 3);
+        const tinyml_mve_dwq_t qc = tinyml_mve_dw_q(q + c, fast, out_offset);
+        const int32_t bias = qc.bias;
+        /* x3, x4: unused by the 3x3 code */
+        const int8_t *x0 = r0, *x1 = r1, *x2 = r2, *x3 = r3, *x4 = r4;
+        const int8_t *pb;
+        int8_t *y = yrow + c;
+        int32x4_t a0, a1, v0, v1;
+        int32_t t, u, i, rest = rest0;
+        for (i = n8; i > 0; --i) {
+            if (K == 3 && unit) {
+                TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K3, TINYML_DW_R3U, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
+                              TINYML_DW_X3, TINYML_DW_NOPB, TINYML_DW_IN);
+            } else if (K == 3) {
+                TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K3, TINYML_DW_R3P, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
+                              TINYML_DW_X3, TINYML_DW_PB, TINYML_DW_IN, [o1] "r"(o1));
+            } else if (unit) {
+                TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K5, TINYML_DW_R5U, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
+                              TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN);
+            } else {
+                TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K5, TINYML_DW_R5P, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
+                              TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN, [o1] "r"(o1));
+            }
+            vstrbq_scatter_offset_s32(y, offs, tinyml_mve_dw_rq(a0, &qc, fast, lo, hi));
+            vstrbq_scatter_offset_s32(y + ystep, offs, tinyml_mve_dw_rq(a1, &qc, fast, lo, hi));
+            y += 2 * ystep;
         }
-        vstrbq_scatter_offset_s32(y, offs, tinyml_mve_dw_rq(a0, &qc, fast, lo, hi));
-        vstrbq_scatter_offset_s32(y + ystep, offs, tinyml_mve_dw_rq(a1, &qc, fast, lo, hi));
-        y += 2 * ystep;
-    }
-    for (; rest > 0; rest -= 4) { /* rest < 8: one or two groups of four, the last predicated */
-        const mve_pred16_t pr = vctp32q((uint32_t)rest);
-        if (K == 3 && unit) {
-            TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K3, TINYML_DW_R3U, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
-                          TINYML_DW_X3, TINYML_DW_NOPB, TINYML_DW_IN, "Up"(pr));
-        } else if (K == 3) {
-            TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K3, TINYML_DW_R3P, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
-                          TINYML_DW_X3, TINYML_DW_PB, TINYML_DW_IN, [o1] "r"(o1), "Up"(pr));
-        } else if (unit) {
-            TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K5, TINYML_DW_R5U, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
-                          TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN, "Up"(pr));
-        } else {
-            TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K5, TINYML_DW_R5P, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
-                          TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN, [o1] "r"(o1), "Up"(pr));
+        for (; rest > 0; rest -= 4) { /* rest < 8: one or two groups of four, the last predicated */
+            const mve_pred16_t pr = vctp32q((uint32_t)rest);
+            if (K == 3 && unit) {
+                TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K3, TINYML_DW_R3U, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
+                              TINYML_DW_X3, TINYML_DW_NOPB, TINYML_DW_IN, "Up"(pr));
+            } else if (K == 3) {
+                TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K3, TINYML_DW_R3P, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
+                              TINYML_DW_X3, TINYML_DW_PB, TINYML_DW_IN, [o1] "r"(o1), "Up"(pr));
+            } else if (unit) {
+                TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K5, TINYML_DW_R5U, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
+                              TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN, "Up"(pr));
+            } else {
+                TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K5, TINYML_DW_R5P, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
+                              TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN, [o1] "r"(o1), "Up"(pr));
+            }
+            vstrbq_scatter_offset_p_s32(y, offs, tinyml_mve_dw_rq(a0, &qc, fast, lo, hi), pr);
+            y += ystep;
         }
-        vstrbq_scatter_offset_p_s32(y, offs, tinyml_mve_dw_rq(a0, &qc, fast, lo, hi), pr);
-        y += ystep;
+        r0 += ring_w; /* the next channel's planes */
+        r1 += ring_w;
+        r2 += ring_w;
+        r3 += ring_w;
+        r4 += ring_w;
     }
 }
 
 #define TINYML_MVE_DW_MAX_OFF 16 /* tap offsets of filters up to this wide from a table */
 
-/* Any filter (the cases tinyml_mve_dw_chank does not take): four pixels at a time, the last group
+/* Any filter (the cases tinyml_mve_dw_rowk does not take): four pixels at a time, the last group
  * predicated. Tap kx at plane offset off[kx] (kw <= TINYML_MVE_DW_MAX_OFF), else computed. */
 static void tinyml_mve_dw_chan(const int8_t *const *x, const int32_t *off, int32_t kh, int32_t kw, int32_t s,
                                int32_t dw, int32_t ring_w, const int8_t *w, const tinyml_mve_dwq_t *qc, int8_t *y,
@@ -358,24 +372,31 @@ TINYML_INLINE void tinyml_mve_dw_body(const tinyml_dwconv2d_params_t *p, const i
                 tinyml_mve_dw_load_row(p, image, next, scratch, ring_rows, ring_w);
             }
             for (ky = 0; ky < kh; ++ky) {
-                xc[ky] = rows[ky] = scratch + ((first + ky * p->dilation_h + p->pad_h) % ring_rows) * row_bytes;
+                rows[ky] = scratch + ((first + ky * p->dilation_h + p->pad_h) % ring_rows) * row_bytes;
             }
-            for (c = 0; c < c_n; ++c) {
-                const int8_t *w = filter + (c >> 2) * taps * 4 + (c & 3);
-                const tinyml_mve_dwq_t qc = tinyml_mve_dw_q(q + c, fast, p->output_offset);
-                if (kern && kw == 3 && unit) {
-                    tinyml_mve_dw_chank(xc, 0, 3, 1, w, qc, y + c, ystep, n8, rest, fast, lo, hi, offs);
-                } else if (kern && kw == 3) {
-                    tinyml_mve_dw_chank(xc, off[1], 3, 0, w, qc, y + c, ystep, n8, rest, fast, lo, hi, offs);
-                } else if (kern && unit) {
-                    tinyml_mve_dw_chank(xc, 0, 5, 1, w, qc, y + c, ystep, n8, rest, fast, lo, hi, offs);
-                } else if (kern) {
-                    tinyml_mve_dw_chank(xc, off[1], 5, 0, w, qc, y + c, ystep, n8, rest, fast, lo, hi, offs);
-                } else {
-                    tinyml_mve_dw_chan(xc, off, kh, kw, s, dw, ring_w, w, &qc, y + c, ystep, out_w, fast, lo, hi, offs);
-                }
+            if (kern && kw == 3 && unit) {
+                tinyml_mve_dw_rowk(rows, ring_w, 0, 3, 1, filter, taps, q, c_n, y, ystep, n8, rest, fast,
+                                   p->output_offset, lo, hi, offs);
+            } else if (kern && kw == 3) {
+                tinyml_mve_dw_rowk(rows, ring_w, off[1], 3, 0, filter, taps, q, c_n, y, ystep, n8, rest, fast,
+                                   p->output_offset, lo, hi, offs);
+            } else if (kern && unit) {
+                tinyml_mve_dw_rowk(rows, ring_w, 0, 5, 1, filter, taps, q, c_n, y, ystep, n8, rest, fast,
+                                   p->output_offset, lo, hi, offs);
+            } else if (kern) {
+                tinyml_mve_dw_rowk(rows, ring_w, off[1], 5, 0, filter, taps, q, c_n, y, ystep, n8, rest, fast,
+                                   p->output_offset, lo, hi, offs);
+            } else {
                 for (ky = 0; ky < kh; ++ky) {
-                    xc[ky] += ring_w; /* the next channel's plane */
+                    xc[ky] = rows[ky];
+                }
+                for (c = 0; c < c_n; ++c) {
+                    const tinyml_mve_dwq_t qc = tinyml_mve_dw_q(q + c, fast, p->output_offset);
+                    tinyml_mve_dw_chan(xc, off, kh, kw, s, dw, ring_w, filter + (c >> 2) * taps * 4 + (c & 3), &qc,
+                                       y + c, ystep, out_w, fast, lo, hi, offs);
+                    for (ky = 0; ky < kh; ++ky) {
+                        xc[ky] += ring_w; /* the next channel's plane */
+                    }
                 }
             }
         }
