@@ -20,11 +20,12 @@ Modelled on tests/fc_models.py (FULLY_CONNECTED chains).
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import flatbuffers
 import numpy as np
+
+from tflite_writer import fb, finish_model, operator, write_tensors
 
 CONV_2D, DEPTHWISE_CONV_2D = 3, 4
 OPCODE_VERSION = {CONV_2D: 3, DEPTHWISE_CONV_2D: 3}  # int8 (per-channel) versions in TFLite's op_version.cc
@@ -36,21 +37,6 @@ CONV_OPTIONS, DW_OPTIONS = 1, 2  # BuiltinOptions.Conv2DOptions, BuiltinOptions.
 DEFAULTS = dict(op="conv", kh=3, kw=3, out_c=8, mult=1, stride=(1, 1), dilation=(1, 1), padding="SAME",
                 act="NONE", per_channel=True, bias=True, extreme=False)
 CALIBRATION_IMAGES = 24
-
-
-def _fb(name: str):
-    return importlib.import_module(f"tflite.{name}")  # the module (the package re-exports the class)
-
-
-def _bytes_vector(b: flatbuffers.Builder, data: bytes, alignment: int = 16) -> int:
-    b.StartVector(1, len(data), alignment)
-    b.head = b.head - len(data)
-    b.Bytes[b.head:b.head + len(data)] = data
-    return b.EndVector()
-
-
-def _int_vector(b: flatbuffers.Builder, values, kind: str = "int32") -> int:
-    return b.CreateNumpyVector(np.asarray(values, dtype=kind))
 
 
 def compute_out_size(padding: str, image: int, filt: int, stride: int, dilation: int) -> int:
@@ -176,9 +162,7 @@ def conv_chain(path: str | Path, input_shape, layers: list[dict], seed: int = 0,
                              "(conv.cc Prepare: 'has_bias was not true'), so it could not be the reference")
     assert len(rows) >= 1 and -128 <= in_zp <= 127
     b = flatbuffers.Builder(16384)
-    T, Q, B, O, OC, S, M, CO, DO = (_fb(x) for x in ("Tensor", "QuantizationParameters", "Buffer", "Operator",
-                                                       "OperatorCode", "SubGraph", "Model", "Conv2DOptions",
-                                                       "DepthwiseConv2DOptions"))
+    CO, DO = fb("Conv2DOptions"), fb("DepthwiseConv2DOptions")
 
     buffers: list[bytes] = [b""]  # buffer 0: empty (activations)
     tensors: list[dict] = []
@@ -235,31 +219,7 @@ def conv_chain(path: str | Path, input_shape, layers: list[dict], seed: int = 0,
         x, in_scale, in_zp = y, out_scale, out_zp
 
     # ---- serialize (children before parents) ----
-    buf_offs = []
-    for data in buffers:
-        vec = _bytes_vector(b, data) if data else None
-        B.BufferStart(b)
-        if vec is not None:
-            B.BufferAddData(b, vec)
-        buf_offs.append(B.BufferEnd(b))
-    t_offs = []
-    for t in tensors:
-        name = b.CreateString(t["name"])
-        shape = _int_vector(b, t["shape"])
-        scale = b.CreateNumpyVector(t["scale"])
-        zp = b.CreateNumpyVector(t["zp"])
-        Q.QuantizationParametersStart(b)
-        Q.QuantizationParametersAddScale(b, scale)
-        Q.QuantizationParametersAddZeroPoint(b, zp)
-        Q.QuantizationParametersAddQuantizedDimension(b, t["qdim"])
-        q = Q.QuantizationParametersEnd(b)
-        T.TensorStart(b)
-        T.TensorAddShape(b, shape)
-        T.TensorAddType(b, t["type"])
-        T.TensorAddBuffer(b, t["buffer"])
-        T.TensorAddName(b, name)
-        T.TensorAddQuantization(b, q)
-        t_offs.append(T.TensorEnd(b))
+    buf_offs, t_offs = write_tensors(b, buffers, tensors)
     codes = sorted({CONV_2D if L["op"] == "conv" else DEPTHWISE_CONV_2D for (L, *_) in ops})
     op_offs = []
     for (L, xi, wi, bi, yi) in ops:
@@ -285,51 +245,9 @@ def conv_chain(path: str | Path, input_shape, layers: list[dict], seed: int = 0,
             DO.DepthwiseConv2DOptionsAddDilationWFactor(b, dw)
             DO.DepthwiseConv2DOptionsAddDilationHFactor(b, dh)
             opts = DO.DepthwiseConv2DOptionsEnd(b)
-        ins = _int_vector(b, [xi, wi] + ([bi] if bi >= 0 else []))
-        outs = _int_vector(b, [yi])
-        O.OperatorStart(b)
-        O.OperatorAddOpcodeIndex(b, codes.index(code))
-        O.OperatorAddInputs(b, ins)
-        O.OperatorAddOutputs(b, outs)
-        O.OperatorAddBuiltinOptionsType(b, opts_type)
-        O.OperatorAddBuiltinOptions(b, opts)
-        op_offs.append(O.OperatorEnd(b))
-
-    def table_vector(offsets):
-        b.StartVector(4, len(offsets), 4)
-        for off in reversed(offsets):
-            b.PrependUOffsetTRelative(off)
-        return b.EndVector()
-
-    tv, ov = table_vector(t_offs), table_vector(op_offs)
-    sin, sout = _int_vector(b, [first]), _int_vector(b, [x])
-    sname = b.CreateString("main")
-    S.SubGraphStart(b)
-    S.SubGraphAddTensors(b, tv)
-    S.SubGraphAddInputs(b, sin)
-    S.SubGraphAddOutputs(b, sout)
-    S.SubGraphAddOperators(b, ov)
-    S.SubGraphAddName(b, sname)
-    sg = S.SubGraphEnd(b)
-    oc_offs = []
-    for code in codes:
-        OC.OperatorCodeStart(b)
-        OC.OperatorCodeAddDeprecatedBuiltinCode(b, code)
-        OC.OperatorCodeAddBuiltinCode(b, code)
-        OC.OperatorCodeAddVersion(b, OPCODE_VERSION[code])
-        oc_offs.append(OC.OperatorCodeEnd(b))
-    ocv, sgv, bv = table_vector(oc_offs), table_vector([sg]), table_vector(buf_offs)
-    desc = b.CreateString(f"tinyml-pio test conv chain: input {list(input_shape)}, {len(rows)} layers")
-    M.ModelStart(b)
-    M.ModelAddVersion(b, 3)
-    M.ModelAddOperatorCodes(b, ocv)
-    M.ModelAddSubgraphs(b, sgv)
-    M.ModelAddDescription(b, desc)
-    M.ModelAddBuffers(b, bv)
-    b.Finish(M.ModelEnd(b), file_identifier=b"TFL3")
-    out = Path(path)
-    out.write_bytes(bytes(b.Output()))
-    return out
+        op_offs.append(operator(b, codes.index(code), [xi, wi] + ([bi] if bi >= 0 else []), [yi], opts_type, opts))
+    return finish_model(b, path, buf_offs, t_offs, op_offs, [(c, OPCODE_VERSION[c]) for c in codes], [first], [x],
+                        f"tinyml-pio test conv chain: input {list(input_shape)}, {len(rows)} layers")
 
 
 def _pw(out_c: int, **kw) -> dict:

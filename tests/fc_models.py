@@ -11,31 +11,17 @@ Used by tests/test_variants.py and benchmarks/kernel_variants.py.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import flatbuffers
 import numpy as np
 
+from tflite_writer import fb, finish_model, operator, write_tensors
+
 FULLY_CONNECTED = 9
 INT8, INT32 = 9, 2
 ACTIVATIONS = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 FC_OPTIONS = 8  # BuiltinOptions.FullyConnectedOptions
-
-
-def _fb(name: str):
-    return importlib.import_module(f"tflite.{name}")  # the module (the package re-exports the class)
-
-
-def _bytes_vector(b: flatbuffers.Builder, data: bytes, alignment: int = 16) -> int:
-    b.StartVector(1, len(data), alignment)
-    b.head = b.head - len(data)
-    b.Bytes[b.head:b.head + len(data)] = data
-    return b.EndVector()
-
-
-def _int_vector(b: flatbuffers.Builder, values, kind: str = "int32") -> int:
-    return b.CreateNumpyVector(np.asarray(values, dtype=kind))
 
 
 def fc_chain(path: str | Path, batches: int, depths: list[int], seed: int = 0, per_channel: bool = False,
@@ -50,8 +36,7 @@ def fc_chain(path: str | Path, batches: int, depths: list[int], seed: int = 0, p
     acts = activations or ["NONE"] * n
     assert len(acts) == n and n >= 1 and batches >= 1 and min(depths) >= 1
     b = flatbuffers.Builder(4096)
-    T, Q, B, O, OC, S, M, FO = (_fb(x) for x in ("Tensor", "QuantizationParameters", "Buffer", "Operator",
-                                                   "OperatorCode", "SubGraph", "Model", "FullyConnectedOptions"))
+    FO = fb("FullyConnectedOptions")
 
     buffers: list[bytes] = [b""]  # buffer 0: empty (activations)
     tensors: list[dict] = []
@@ -101,79 +86,15 @@ def fc_chain(path: str | Path, batches: int, depths: list[int], seed: int = 0, p
         x, in_scale, in_zp = y, out_scale, out_zp
 
     # ---- serialize (children before parents) ----
-    buf_offs = []
-    for data in buffers:
-        vec = _bytes_vector(b, data) if data else None
-        B.BufferStart(b)
-        if vec is not None:
-            B.BufferAddData(b, vec)
-        buf_offs.append(B.BufferEnd(b))
-    t_offs = []
-    for t in tensors:
-        name = b.CreateString(t["name"])
-        shape = _int_vector(b, t["shape"])
-        scale = b.CreateNumpyVector(t["scale"])
-        zp = b.CreateNumpyVector(t["zp"])
-        Q.QuantizationParametersStart(b)
-        Q.QuantizationParametersAddScale(b, scale)
-        Q.QuantizationParametersAddZeroPoint(b, zp)
-        Q.QuantizationParametersAddQuantizedDimension(b, t["qdim"])
-        q = Q.QuantizationParametersEnd(b)
-        T.TensorStart(b)
-        T.TensorAddShape(b, shape)
-        T.TensorAddType(b, t["type"])
-        T.TensorAddBuffer(b, t["buffer"])
-        T.TensorAddName(b, name)
-        T.TensorAddQuantization(b, q)
-        t_offs.append(T.TensorEnd(b))
+    buf_offs, t_offs = write_tensors(b, buffers, tensors)
     op_offs = []
     for (xi, wi, bi, yi, act) in ops:
         FO.FullyConnectedOptionsStart(b)
         FO.FullyConnectedOptionsAddFusedActivationFunction(b, act)
         opts = FO.FullyConnectedOptionsEnd(b)
-        ins = _int_vector(b, [xi, wi, bi])
-        outs = _int_vector(b, [yi])
-        O.OperatorStart(b)
-        O.OperatorAddOpcodeIndex(b, 0)
-        O.OperatorAddInputs(b, ins)
-        O.OperatorAddOutputs(b, outs)
-        O.OperatorAddBuiltinOptionsType(b, FC_OPTIONS)
-        O.OperatorAddBuiltinOptions(b, opts)
-        op_offs.append(O.OperatorEnd(b))
-
-    def table_vector(offsets):
-        b.StartVector(4, len(offsets), 4)
-        for off in reversed(offsets):
-            b.PrependUOffsetTRelative(off)
-        return b.EndVector()
-
-    tv, ov = table_vector(t_offs), table_vector(op_offs)
-    sin, sout = _int_vector(b, [first]), _int_vector(b, [x])
-    sname = b.CreateString("main")
-    S.SubGraphStart(b)
-    S.SubGraphAddTensors(b, tv)
-    S.SubGraphAddInputs(b, sin)
-    S.SubGraphAddOutputs(b, sout)
-    S.SubGraphAddOperators(b, ov)
-    S.SubGraphAddName(b, sname)
-    sg = S.SubGraphEnd(b)
-    OC.OperatorCodeStart(b)
-    OC.OperatorCodeAddDeprecatedBuiltinCode(b, FULLY_CONNECTED)
-    OC.OperatorCodeAddBuiltinCode(b, FULLY_CONNECTED)
-    OC.OperatorCodeAddVersion(b, 5 if per_channel else 4)
-    oc = OC.OperatorCodeEnd(b)
-    ocv, sgv, bv = table_vector([oc]), table_vector([sg]), table_vector(buf_offs)
-    desc = b.CreateString(f"tinyml-pio test FC chain: batches {batches}, depths {depths}")
-    M.ModelStart(b)
-    M.ModelAddVersion(b, 3)
-    M.ModelAddOperatorCodes(b, ocv)
-    M.ModelAddSubgraphs(b, sgv)
-    M.ModelAddDescription(b, desc)
-    M.ModelAddBuffers(b, bv)
-    b.Finish(M.ModelEnd(b), file_identifier=b"TFL3")
-    out = Path(path)
-    out.write_bytes(bytes(b.Output()))
-    return out
+        op_offs.append(operator(b, 0, [xi, wi, bi], [yi], FC_OPTIONS, opts))
+    return finish_model(b, path, buf_offs, t_offs, op_offs, [(FULLY_CONNECTED, 5 if per_channel else 4)], [first], [x],
+                        f"tinyml-pio test FC chain: batches {batches}, depths {depths}")
 
 
 # The awkward shapes the DSP kernel must get right: depths 1, 3, 4, 5, 7, 250 (not multiples of 4,

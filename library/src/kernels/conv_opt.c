@@ -51,10 +51,11 @@ TINYML_INLINE int32_t tinyml_sxtb16_r8(int32_t x) {
         acc = __smlad(hi_, w13, acc);                                                               \
     } while (0)
 
-/* Widen row `px` of a block of n (4, or 1 for a lone pixel) rows of k int8: for each block b of
- * four values, the doubleword (x[4b], x[4b+2]) | (x[4b+1], x[4b+3]) << 32 at buf[n * b + px]; the
- * k % 4 tail values as int32 at ((int32_t *)(buf + n * (k / 4)))[n * j + px]. */
-static void tinyml_widen_row(uint64_t *buf, const int8_t *row, int32_t k, int32_t px, int32_t n) {
+/* Widen row `px` (0..3) of a block of four rows of k int8: for each block b of four values, the
+ * doubleword (x[4b], x[4b+2]) | (x[4b+1], x[4b+3]) << 32 at buf[4b + px]; the k % 4 tail values
+ * as int32 at ((int32_t *)(buf + 4 * (k / 4)))[4j + px]. */
+static void tinyml_widen_row(uint64_t *buf, const int8_t *row, int32_t k, int32_t px) {
+    const int32_t n = TINYML_OPT_PIXELS;
     const int32_t kb = k >> 2;
     uint64_t *dst = buf + px;
     int32_t *tail = (int32_t *)(void *)(buf + n * kb);
@@ -187,8 +188,23 @@ TINYML_INLINE void tinyml_mat4(const tinyml_conv2d_params_t *p, const uint64_t *
 
 TINYML_INLINE void tinyml_mat1(const tinyml_conv2d_params_t *p, const int8_t *row, int32_t k, const int8_t *filter,
                                const tinyml_chanq_t *q, int8_t *out, int32_t fast, int32_t narrow) {
-    int32_t oc, i;
-    for (oc = 0; oc < p->out_c; ++oc) {
+    int32_t oc = 0, i;
+    for (; oc + 3 < p->out_c; oc += 4) { /* four filters share each input load */
+        const int8_t *w0 = filter + oc * k, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
+        int32_t a0 = q[oc].bias, a1 = q[oc + 1].bias, a2 = q[oc + 2].bias, a3 = q[oc + 3].bias;
+        for (i = 0; i < k; ++i) {
+            const int32_t x = row[i];
+            a0 += x * w0[i];
+            a1 += x * w1[i];
+            a2 += x * w2[i];
+            a3 += x * w3[i];
+        }
+        out[oc] = tinyml_rq_out(a0, &q[oc], fast, narrow, p->output_offset, p->act_min, p->act_max);
+        out[oc + 1] = tinyml_rq_out(a1, &q[oc + 1], fast, narrow, p->output_offset, p->act_min, p->act_max);
+        out[oc + 2] = tinyml_rq_out(a2, &q[oc + 2], fast, narrow, p->output_offset, p->act_min, p->act_max);
+        out[oc + 3] = tinyml_rq_out(a3, &q[oc + 3], fast, narrow, p->output_offset, p->act_min, p->act_max);
+    }
+    for (; oc < p->out_c; ++oc) {
         const int8_t *w = filter + oc * k;
         int32_t a = q[oc].bias;
         for (i = 0; i < k; ++i) {
@@ -257,7 +273,7 @@ TINYML_INLINE void tinyml_conv1x1_body(const tinyml_conv2d_params_t *p, const in
         }
         for (int32_t px = 0; px < np; ++px) {
 #if TINYML_OPT_DSP
-            tinyml_widen_row((uint64_t *)(void *)scratch, input + (pix0 + px) * k, k, px, 4);
+            tinyml_widen_row((uint64_t *)(void *)scratch, input + (pix0 + px) * k, k, px);
 #else
             memcpy(scratch + px * k, input + (pix0 + px) * k, (size_t)k);
 #endif
@@ -335,7 +351,7 @@ TINYML_INLINE void tinyml_conv2d_body(const tinyml_conv2d_params_t *p, const int
         }
 #if TINYML_OPT_DSP
         for (px = 0; px < np; ++px) {
-            tinyml_widen_row(wide, rows + px * k, k, px, 4);
+            tinyml_widen_row(wide, rows + px * k, k, px);
         }
         tinyml_mat4(p, wide, k, filter, q, output + pix0 * p->out_c, np, fast, narrow);
 #else

@@ -1,0 +1,113 @@
+"""The flatbuffer plumbing shared by the test-model writers (tests/fc_models.py, tests/conv_models.py):
+tensors and buffers in, a TFLite file out. Each writer builds its operators' options itself."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import flatbuffers
+import numpy as np
+
+
+def fb(name: str):
+    """A module of the TFLite schema (the tflite-micro wheel's `tflite` package)."""
+    return importlib.import_module(f"tflite.{name}")
+
+
+def bytes_vector(b: flatbuffers.Builder, data: bytes, alignment: int = 16) -> int:
+    b.StartVector(1, len(data), alignment)
+    b.head = b.head - len(data)
+    b.Bytes[b.head:b.head + len(data)] = data
+    return b.EndVector()
+
+
+def int_vector(b: flatbuffers.Builder, values, kind: str = "int32") -> int:
+    return b.CreateNumpyVector(np.asarray(values, dtype=kind))
+
+
+def table_vector(b: flatbuffers.Builder, offsets: list[int]) -> int:
+    b.StartVector(4, len(offsets), 4)
+    for off in reversed(offsets):
+        b.PrependUOffsetTRelative(off)
+    return b.EndVector()
+
+
+def write_tensors(b: flatbuffers.Builder, buffers: list[bytes], tensors: list[dict]) -> tuple[list[int], list[int]]:
+    """Serialize the buffers and the tensors (dicts: name, shape, type, scale, zp, buffer, qdim);
+    children go before parents, so call this before building operators."""
+    B, T, Q = fb("Buffer"), fb("Tensor"), fb("QuantizationParameters")
+    buf_offs = []
+    for data in buffers:
+        vec = bytes_vector(b, data) if data else None
+        B.BufferStart(b)
+        if vec is not None:
+            B.BufferAddData(b, vec)
+        buf_offs.append(B.BufferEnd(b))
+    t_offs = []
+    for t in tensors:
+        name = b.CreateString(t["name"])
+        shape = int_vector(b, t["shape"])
+        scale = b.CreateNumpyVector(t["scale"])
+        zp = b.CreateNumpyVector(t["zp"])
+        Q.QuantizationParametersStart(b)
+        Q.QuantizationParametersAddScale(b, scale)
+        Q.QuantizationParametersAddZeroPoint(b, zp)
+        Q.QuantizationParametersAddQuantizedDimension(b, t["qdim"])
+        q = Q.QuantizationParametersEnd(b)
+        T.TensorStart(b)
+        T.TensorAddShape(b, shape)
+        T.TensorAddType(b, t["type"])
+        T.TensorAddBuffer(b, t["buffer"])
+        T.TensorAddName(b, name)
+        T.TensorAddQuantization(b, q)
+        t_offs.append(T.TensorEnd(b))
+    return buf_offs, t_offs
+
+
+def operator(b: flatbuffers.Builder, opcode_index: int, inputs: list[int], outputs: list[int], options_type: int,
+             options: int) -> int:
+    O = fb("Operator")
+    ins, outs = int_vector(b, inputs), int_vector(b, outputs)
+    O.OperatorStart(b)
+    O.OperatorAddOpcodeIndex(b, opcode_index)
+    O.OperatorAddInputs(b, ins)
+    O.OperatorAddOutputs(b, outs)
+    O.OperatorAddBuiltinOptionsType(b, options_type)
+    O.OperatorAddBuiltinOptions(b, options)
+    return O.OperatorEnd(b)
+
+
+def finish_model(b: flatbuffers.Builder, path: str | Path, buf_offs: list[int], t_offs: list[int], op_offs: list[int],
+                 codes: list[tuple[int, int]], inputs: list[int], outputs: list[int], description: str) -> Path:
+    """One subgraph "main"; `codes` are (builtin code, version) in opcode-index order. Writes `path`."""
+    S, M, OC = fb("SubGraph"), fb("Model"), fb("OperatorCode")
+    tv, ov = table_vector(b, t_offs), table_vector(b, op_offs)
+    sin, sout = int_vector(b, inputs), int_vector(b, outputs)
+    sname = b.CreateString("main")
+    S.SubGraphStart(b)
+    S.SubGraphAddTensors(b, tv)
+    S.SubGraphAddInputs(b, sin)
+    S.SubGraphAddOutputs(b, sout)
+    S.SubGraphAddOperators(b, ov)
+    S.SubGraphAddName(b, sname)
+    sg = S.SubGraphEnd(b)
+    oc_offs = []
+    for code, version in codes:
+        OC.OperatorCodeStart(b)
+        OC.OperatorCodeAddDeprecatedBuiltinCode(b, code)
+        OC.OperatorCodeAddBuiltinCode(b, code)
+        OC.OperatorCodeAddVersion(b, version)
+        oc_offs.append(OC.OperatorCodeEnd(b))
+    ocv, sgv, bv = table_vector(b, oc_offs), table_vector(b, [sg]), table_vector(b, buf_offs)
+    desc = b.CreateString(description)
+    M.ModelStart(b)
+    M.ModelAddVersion(b, 3)
+    M.ModelAddOperatorCodes(b, ocv)
+    M.ModelAddSubgraphs(b, sgv)
+    M.ModelAddDescription(b, desc)
+    M.ModelAddBuffers(b, bv)
+    b.Finish(M.ModelEnd(b), file_identifier=b"TFL3")
+    out = Path(path)
+    out.write_bytes(bytes(b.Output()))
+    return out
