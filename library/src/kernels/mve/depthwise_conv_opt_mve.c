@@ -3,27 +3,32 @@
  * ../depthwise_conv_opt.c (which compiles it only without integer MVE), the same results bit for
  * bit, the same ring of padded input rows in no more scratch.
  *
- * MVE multiplies lane by lane only by a scalar (VMLA Qda, Qn, Rm), so the vector lanes here are
- * four output pixels of one channel, not four channels: per tap, one widening load of the four
- * pixels' inputs (VLDRB.S32) and one VMLA by the channel's weight add four products. Each output
- * is b' + sum over all taps of w * x (padded taps read the zero point, cancelled by the folded
- * bias), the int32 sum of the DSP and plain-C kernels.
+ * MVE multiplies lane by lane only by a scalar (VMLA Qda, Qn, Rm; there is no vector-by-vector
+ * integer VMLA), so the vector lanes here are four output pixels of one channel, not four
+ * channels: per tap, one widening load of the four pixels' inputs (VLDRB.S32) and one VMLA by the
+ * channel's weight (one LDRSB from the generator's [c / 4][tap][4] layout) add four products.
+ * Each output is b' + sum over all taps of w * x (padded taps read the zero point, cancelled by
+ * the folded bias), the int32 sum of the DSP and plain-C kernels.
  *
- * For that, the ring keeps the same rows as ../depthwise_conv_opt.c ((filter_h - 1) * dilation_h
- * + 1 rows of ring_w padded columns, ring_w * C bytes each) but stores each row channel by
- * channel (one plane of ring_w bytes per channel), and each plane with its columns split by
- * column % stride_w: first the columns 0, s, 2s, ..., then 1, 1 + s, ..., (for stride 1 simply
- * the columns in order). Output pixel ox reads, at tap kx, column ox * s + kx * dilation_w, which
- * sits at off[kx] + ox in its plane: four consecutive output pixels read four consecutive bytes,
- * for any stride and dilation. Input rows are brought in with byte gathers (a run of columns of
- * one channel, stride s * C bytes in the NHWC input). The last, partial group of pixels of a row is
+ * For that, the ring keeps the rows of ../depthwise_conv_opt.c ((filter_h - 1) * dilation_h + 1
+ * rows of ring_w padded columns, ring_w * C bytes each) but stores each row channel by channel
+ * (one plane of ring_w bytes per channel), and each plane with its columns split by column %
+ * stride_w: first the columns 0, s, 2s, ..., then 1, 1 + s, ... (for stride 1 simply the columns
+ * in order). Output pixel ox reads, at tap kx, column ox * s + kx * dilation_w, which sits at
+ * off[kx] + ox in its plane: four consecutive output pixels read four consecutive bytes, for any
+ * stride and dilation. Input rows are brought in with byte gathers (16 or 8 columns of one channel
+ * per VLDRB gather, stride s * C bytes in the NHWC input). The 3x3 and 5x5 filters with
+ * dilation_w 1 and stride_w 1 or 2 run eight pixels per pass in inline assembly (every address a
+ * row pointer plus a constant; GCC 12 spills most weights and pointers of the same code in C), any
+ * other filter four pixels per pass in C. The last, partial group of pixels of a row is
  * tail-predicated (VCTP): no byte outside the ring, the weights or the output is read or written,
  * so the kernel needs 4 bytes less than planned.
  *
- * Requantization is that of ../mve/conv_opt_mve.c (the channel's scalar constants, four pixels
- * per vector; VRMULH for fast_rq, VQRDMULH and a VRSHL-based RoundingDivideByPOT otherwise; the
- * clamp [max(act_min, -128), min(act_max, 127)] equals SSAT 8 then the activation clamp when
- * act_min <= act_max), and each vector is stored with a byte scatter (stride C).
+ * Requantization is that of ./conv_opt_mve.c with the channel's scalar constants, four pixels per
+ * vector (VQRDMULH, equal to tinyml_rq_fast's SMMULR(2 * acc) since fast_rq implies |acc| < 2^30;
+ * otherwise VQRDMULH and a VRSHL-based RoundingDivideByPOT), the clamp [max(act_min, -128),
+ * min(act_max, 127)] (= SSAT 8 then the activation clamp when act_min <= act_max), and a byte
+ * scatter store (stride C).
  *
  * In place (input == output, batch 1): as in ../depthwise_conv_opt.c, every input row enters the
  * ring before any output row that could overwrite it is written, and outputs are computed from the
@@ -34,7 +39,15 @@
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
 #include <arm_mve.h>
-#include <string.h>
+
+/* Helpers are inlined when optimizing (their constant arguments select the loops); at -O0 they stay
+ * functions, or the one inlined body would need a stack frame of some 20 KB. */
+#if defined(__OPTIMIZE__)
+#define TINYML_MVE_INLINE TINYML_INLINE
+#else
+#define TINYML_MVE_INLINE static
+#endif
+
 
 /* A channel's requantization constants, as the vector code uses them. */
 typedef struct {
@@ -43,7 +56,7 @@ typedef struct {
     int32_t nright;          /* otherwise: -e = min(shift, 0) */
 } tinyml_mve_dwq_t;
 
-TINYML_INLINE tinyml_mve_dwq_t tinyml_mve_dw_q(const tinyml_chanq_t *q, int32_t fast, int32_t out_offset) {
+TINYML_MVE_INLINE tinyml_mve_dwq_t tinyml_mve_dw_q(const tinyml_chanq_t *q, int32_t fast, int32_t out_offset) {
     tinyml_mve_dwq_t c;
     c.bias = q->bias;
     c.mult = q->mult;
@@ -60,8 +73,8 @@ TINYML_INLINE tinyml_mve_dwq_t tinyml_mve_dw_q(const tinyml_chanq_t *q, int32_t 
 }
 
 /* Four pixels' accumulators of one channel, requantized (see the file comment). */
-TINYML_INLINE int32x4_t tinyml_mve_dw_rq(int32x4_t acc, const tinyml_mve_dwq_t *q, int32_t fast, int32x4_t lo,
-                                         int32x4_t hi) {
+TINYML_MVE_INLINE int32x4_t tinyml_mve_dw_rq(int32x4_t acc, const tinyml_mve_dwq_t *q, int32_t fast, int32x4_t lo,
+                                             int32x4_t hi) {
     int32x4_t v;
     if (fast) {
         const int32x4_t y = vqrdmulhq_n_s32(acc, q->mult); /* = SMMULR(2 * acc, mult): |acc| < 2^30 */
@@ -227,12 +240,16 @@ static void tinyml_mve_dw_load_row(const tinyml_dwconv2d_params_t *p, const int8
     "sub " P ", " P ", %[o1]\n\t" M(P, 1, 4 * (5 * r + 2), "%[t]") M(P, 2, 4 * (5 * r + 4), "%[u]")        \
     ML(P, 4 * (5 * r), "%[t]")
 #define TINYML_DW_K3(R, M, ML) R(M, ML, "%[x0]", 0) R(M, ML, "%[x1]", 1) R(M, ML, "%[x2]", 2)
-#define TINYML_DW_K5(R, M, ML)                                                                       \
-    R(M, ML, "%[x0]", 0) R(M, ML, "%[x1]", 1) R(M, ML, "%[x2]", 2) R(M, ML, "%[x3]", 3) R(M, ML, "%[x4]", 4)
+/* 5x5: rows 0-2, then rows 3-4 in a second statement (three row pointers each: VLDRB.S32 takes
+ * r0-r7 only, and with a frame pointer GCC has no five of them to spare) */
+#define TINYML_DW_K5A(R, M, ML) R(M, ML, "%[x0]", 0) R(M, ML, "%[x1]", 1) R(M, ML, "%[x2]", 2)
+#define TINYML_DW_K5B(R, M, ML) R(M, ML, "%[x0]", 3) R(M, ML, "%[x1]", 4)
 #define TINYML_DW_O8 [a0] "=&w"(a0), [a1] "=&w"(a1), [v0] "=&w"(v0), [v1] "=&w"(v1), [t] "=&r"(t), [u] "=&r"(u)
 #define TINYML_DW_O4 [a0] "=&w"(a0), [v0] "=&w"(v0), [t] "=&r"(t), [u] "=&r"(u)
 #define TINYML_DW_X3 [x0] "+l"(x0), [x1] "+l"(x1), [x2] "+l"(x2) /* VLDRB.S32: r0-r7 */
-#define TINYML_DW_X5 TINYML_DW_X3, [x3] "+l"(x3), [x4] "+l"(x4)
+#define TINYML_DW_X34 [x0] "+l"(x3), [x1] "+l"(x4)
+#define TINYML_DW_O8B [a0] "+w"(a0), [a1] "+w"(a1), [v0] "=&w"(v0), [v1] "=&w"(v1), [t] "=&r"(t), [u] "=&r"(u)
+#define TINYML_DW_O4B [a0] "+w"(a0), [v0] "=&w"(v0), [t] "=&r"(t), [u] "=&r"(u)
 #define TINYML_DW_IN [w] "r"(w), [b] "r"(bias)
 #define TINYML_DW_ASM(INIT, K, R, M, ML, O, X, PB, ...)                                             \
     __asm__ volatile(INIT K(R, M, ML) : O, X PB : __VA_ARGS__ : "memory")
@@ -242,10 +259,11 @@ static void tinyml_mve_dw_load_row(const tinyml_dwconv2d_params_t *p, const int8
 #define TINYML_DW_INIT4 "vdup.32 %q[a0], %[b]\n\t"
 
 /* All channels of one output row: rows[ky] = ring row of filter row ky (channel 0's plane). */
-TINYML_INLINE void tinyml_mve_dw_rowk(const int8_t *const *rows, int32_t ring_w, int32_t o1, int32_t K, int32_t unit,
-                                      const int8_t *filter, int32_t taps, const tinyml_chanq_t *q, int32_t c_n,
-                                      int8_t *yrow, int32_t ystep, int32_t n8, int32_t rest0, int32_t fast,
-                                      int32_t out_offset, int32x4_t lo, int32x4_t hi, uint32x4_t offs) {
+TINYML_MVE_INLINE void tinyml_mve_dw_rowk(const int8_t *const *rows, int32_t ring_w, int32_t o1, int32_t K,
+                                          int32_t unit, const int8_t *filter, int32_t taps, const tinyml_chanq_t *q,
+                                          int32_t c_n, int8_t *yrow, int32_t ystep, int32_t n8, int32_t rest0,
+                                          int32_t fast, int32_t out_offset, int32x4_t lo, int32x4_t hi,
+                                          uint32x4_t offs) {
     const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[K > 3 ? 3 : 0], *r4 = rows[K > 4 ? 4 : 0];
     int32_t c;
     for (c = 0; c < c_n; ++c) {
@@ -266,11 +284,15 @@ TINYML_INLINE void tinyml_mve_dw_rowk(const int8_t *const *rows, int32_t ring_w,
                 TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K3, TINYML_DW_R3P, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
                               TINYML_DW_X3, TINYML_DW_PB, TINYML_DW_IN, [o1] "r"(o1));
             } else if (unit) {
-                TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K5, TINYML_DW_R5U, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
-                              TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN);
+                TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K5A, TINYML_DW_R5U, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
+                              TINYML_DW_X3, TINYML_DW_NOPB, TINYML_DW_IN);
+                TINYML_DW_ASM("", TINYML_DW_K5B, TINYML_DW_R5U, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8B,
+                              TINYML_DW_X34, TINYML_DW_NOPB, TINYML_DW_IN);
             } else {
-                TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K5, TINYML_DW_R5P, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
-                              TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN, [o1] "r"(o1));
+                TINYML_DW_ASM(TINYML_DW_INIT8, TINYML_DW_K5A, TINYML_DW_R5P, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8,
+                              TINYML_DW_X3, TINYML_DW_NOPB, TINYML_DW_IN, [o1] "r"(o1));
+                TINYML_DW_ASM("", TINYML_DW_K5B, TINYML_DW_R5P, TINYML_DW_T8, TINYML_DW_T8L, TINYML_DW_O8B,
+                              TINYML_DW_X34, TINYML_DW_NOPB, TINYML_DW_IN, [o1] "r"(o1));
             }
             vstrbq_scatter_offset_s32(y, offs, tinyml_mve_dw_rq(a0, &qc, fast, lo, hi));
             vstrbq_scatter_offset_s32(y + ystep, offs, tinyml_mve_dw_rq(a1, &qc, fast, lo, hi));
@@ -285,11 +307,15 @@ TINYML_INLINE void tinyml_mve_dw_rowk(const int8_t *const *rows, int32_t ring_w,
                 TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K3, TINYML_DW_R3P, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
                               TINYML_DW_X3, TINYML_DW_PB, TINYML_DW_IN, [o1] "r"(o1), "Up"(pr));
             } else if (unit) {
-                TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K5, TINYML_DW_R5U, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
-                              TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN, "Up"(pr));
+                TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K5A, TINYML_DW_R5U, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
+                              TINYML_DW_X3, TINYML_DW_NOPB, TINYML_DW_IN, "Up"(pr));
+                TINYML_DW_ASM("", TINYML_DW_K5B, TINYML_DW_R5U, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4B,
+                              TINYML_DW_X34, TINYML_DW_NOPB, TINYML_DW_IN, "Up"(pr));
             } else {
-                TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K5, TINYML_DW_R5P, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
-                              TINYML_DW_X5, TINYML_DW_NOPB, TINYML_DW_IN, [o1] "r"(o1), "Up"(pr));
+                TINYML_DW_ASM(TINYML_DW_INIT4, TINYML_DW_K5A, TINYML_DW_R5P, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4,
+                              TINYML_DW_X3, TINYML_DW_NOPB, TINYML_DW_IN, [o1] "r"(o1), "Up"(pr));
+                TINYML_DW_ASM("", TINYML_DW_K5B, TINYML_DW_R5P, TINYML_DW_T4, TINYML_DW_T4L, TINYML_DW_O4B,
+                              TINYML_DW_X34, TINYML_DW_NOPB, TINYML_DW_IN, [o1] "r"(o1), "Up"(pr));
             }
             vstrbq_scatter_offset_p_s32(y, offs, tinyml_mve_dw_rq(a0, &qc, fast, lo, hi), pr);
             y += ystep;
@@ -332,8 +358,8 @@ static void tinyml_mve_dw_chan(const int8_t *const *x, const int32_t *off, int32
     }
 }
 
-TINYML_INLINE void tinyml_mve_dw_body(const tinyml_dwconv2d_params_t *p, const int8_t *input, const int8_t *filter,
-                                      const tinyml_chanq_t *q, int8_t *output, int8_t *scratch, int32_t fast) {
+TINYML_MVE_INLINE void tinyml_mve_dw_body(const tinyml_dwconv2d_params_t *p, const int8_t *input, const int8_t *filter,
+                                          const tinyml_chanq_t *q, int8_t *output, int8_t *scratch, int32_t fast) {
     const int32_t c_n = p->in_c;
     const int32_t kh = p->filter_h, kw = p->filter_w, taps = kh * kw;
     const int32_t ring_rows = TINYML_DW_RING_ROWS(p);
