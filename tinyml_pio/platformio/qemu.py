@@ -30,6 +30,7 @@ import ctypes
 import errno
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -133,7 +134,29 @@ def qemu_command(elf: str | os.PathLike[str], target: QemuTarget, *, port: int |
     return cmd + list(extra)
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = DEFAULT_HOST) -> int:
+    """A free TCP port for a detached QEMU to listen on, below the kernel's ephemeral range: a port
+    handed out by bind(0) is ephemeral, so between this call and QEMU's own bind any outgoing
+    connection (a serial client, the HIL harness, pip) could take it; below the range only another
+    server can."""
+    low = _ephemeral_low()
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        if not port_listening(port, host):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]

@@ -19,6 +19,15 @@ extern "C" {
 /* Pixels per pass of the matrix kernels. */
 #define TINYML_OPT_PIXELS 4
 
+/* Block n (of `blocks`) of the 1x1 kernel's walk over `pixels` pixels: its first pixel, and its
+ * pixel count in *np. In place with a wider output (`backwards`) the walk starts at the last block,
+ * so no output overwrites an input not yet read (see tinyml_conv1x1_inplace_s8). */
+TINYML_INLINE int32_t tinyml_opt_block(int32_t n, int32_t blocks, int32_t pixels, int32_t backwards, int32_t *np) {
+    const int32_t pix0 = (backwards ? blocks - 1 - n : n) * TINYML_OPT_PIXELS;
+    *np = TINYML_MIN(TINYML_OPT_PIXELS, pixels - pix0);
+    return pix0;
+}
+
 /* Scratch bytes of the matrix product over rows of k int8 values, for a target with or without
  * the DSP/MVE extensions: the rows of four pixels widened to int16, or copied. A layer of one or
  * two pixels only ever takes the one-pixel path: k bytes to copy a pixel in place, else none. */

@@ -383,13 +383,11 @@ TINYML_MVE_INLINE void tinyml_mve_conv1x1_body(const tinyml_conv2d_params_t *p, 
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t k = p->in_c;
     const int32_t blocks = (pixels + TINYML_OPT_PIXELS - 1) / TINYML_OPT_PIXELS;
-    /* in place with a wider output: walk from the last block (see tinyml_conv1x1_inplace_s8) */
     const int32_t backwards = input == output && p->out_c > p->in_c;
     int32_t n;
     for (n = 0; n < blocks; ++n) {
-        const int32_t blk = backwards ? blocks - 1 - n : n;
-        const int32_t pix0 = blk * TINYML_OPT_PIXELS;
-        const int32_t np = TINYML_MIN(TINYML_OPT_PIXELS, pixels - pix0);
+        int32_t np;
+        const int32_t pix0 = tinyml_opt_block(n, blocks, pixels, backwards, &np);
         const int8_t *src = input + pix0 * k;
         int8_t *dst = output + pix0 * p->out_c;
         if (np <= 2) {
