@@ -25,7 +25,7 @@ from pathlib import Path
 import flatbuffers
 import numpy as np
 
-from tflite_writer import fb, finish_model, operator, write_tensors
+from tflite_writer import Tables, fb, finish_model, operator, write_tensors
 
 CONV_2D, DEPTHWISE_CONV_2D = 3, 4
 OPCODE_VERSION = {CONV_2D: 3, DEPTHWISE_CONV_2D: 3}  # int8 (per-channel) versions in TFLite's op_version.cc
@@ -164,17 +164,8 @@ def conv_chain(path: str | Path, input_shape, layers: list[dict], seed: int = 0,
     b = flatbuffers.Builder(16384)
     CO, DO = fb("Conv2DOptions"), fb("DepthwiseConv2DOptions")
 
-    buffers: list[bytes] = [b""]  # buffer 0: empty (activations)
-    tensors: list[dict] = []
-
-    def tensor(name, shape, ttype, scale, zp, data: bytes | None = None, qdim: int = 0) -> int:
-        buf = 0
-        if data is not None:
-            buffers.append(data)
-            buf = len(buffers) - 1
-        tensors.append(dict(name=name, shape=list(shape), type=ttype, scale=np.atleast_1d(scale).astype(np.float32),
-                            zp=np.atleast_1d(zp).astype(np.int64), buffer=buf, qdim=qdim))
-        return len(tensors) - 1
+    tables = Tables()
+    tensor = tables.tensor
 
     in_scale = 0.05
     x = tensor("input", rows[0]["input"], INT8, in_scale, in_zp)
@@ -219,7 +210,7 @@ def conv_chain(path: str | Path, input_shape, layers: list[dict], seed: int = 0,
         x, in_scale, in_zp = y, out_scale, out_zp
 
     # ---- serialize (children before parents) ----
-    buf_offs, t_offs = write_tensors(b, buffers, tensors)
+    buf_offs, t_offs = write_tensors(b, tables)
     codes = sorted({CONV_2D if L["op"] == "conv" else DEPTHWISE_CONV_2D for (L, *_) in ops})
     op_offs = []
     for (L, xi, wi, bi, yi) in ops:

@@ -16,7 +16,7 @@ from pathlib import Path
 import flatbuffers
 import numpy as np
 
-from tflite_writer import fb, finish_model, operator, write_tensors
+from tflite_writer import Tables, fb, finish_model, operator, write_tensors
 
 FULLY_CONNECTED = 9
 INT8, INT32 = 9, 2
@@ -38,17 +38,8 @@ def fc_chain(path: str | Path, batches: int, depths: list[int], seed: int = 0, p
     b = flatbuffers.Builder(4096)
     FO = fb("FullyConnectedOptions")
 
-    buffers: list[bytes] = [b""]  # buffer 0: empty (activations)
-    tensors: list[dict] = []
-
-    def tensor(name, shape, ttype, scale, zp, data: bytes | None = None, qdim: int = 0) -> int:
-        buf = 0
-        if data is not None:
-            buffers.append(data)
-            buf = len(buffers) - 1
-        tensors.append(dict(name=name, shape=shape, type=ttype, scale=np.atleast_1d(scale).astype(np.float32),
-                            zp=np.atleast_1d(zp).astype(np.int64), buffer=buf, qdim=qdim))
-        return len(tensors) - 1
+    tables = Tables()
+    tensor = tables.tensor
 
     in_scale = 0.05
     x = tensor("input", [batches, depths[0]], INT8, in_scale, in_zp)
@@ -86,7 +77,7 @@ def fc_chain(path: str | Path, batches: int, depths: list[int], seed: int = 0, p
         x, in_scale, in_zp = y, out_scale, out_zp
 
     # ---- serialize (children before parents) ----
-    buf_offs, t_offs = write_tensors(b, buffers, tensors)
+    buf_offs, t_offs = write_tensors(b, tables)
     op_offs = []
     for (xi, wi, bi, yi, act) in ops:
         FO.FullyConnectedOptionsStart(b)

@@ -33,9 +33,28 @@ def table_vector(b: flatbuffers.Builder, offsets: list[int]) -> int:
     return b.EndVector()
 
 
-def write_tensors(b: flatbuffers.Builder, buffers: list[bytes], tensors: list[dict]) -> tuple[list[int], list[int]]:
-    """Serialize the buffers and the tensors (dicts: name, shape, type, scale, zp, buffer, qdim);
-    children go before parents, so call this before building operators."""
+class Tables:
+    """The model's tensors and buffers as they are declared (buffer 0: empty, for activations)."""
+
+    def __init__(self) -> None:
+        self.buffers: list[bytes] = [b""]
+        self.tensors: list[dict] = []
+
+    def tensor(self, name: str, shape, ttype: int, scale, zp, data: bytes | None = None, qdim: int = 0) -> int:
+        """Declare a tensor (constant when `data` is given); returns its index."""
+        buf = 0
+        if data is not None:
+            self.buffers.append(data)
+            buf = len(self.buffers) - 1
+        self.tensors.append(dict(name=name, shape=list(shape), type=ttype, scale=np.atleast_1d(scale).astype(np.float32),
+                                 zp=np.atleast_1d(zp).astype(np.int64), buffer=buf, qdim=qdim))
+        return len(self.tensors) - 1
+
+
+def write_tensors(b: flatbuffers.Builder, tables: Tables) -> tuple[list[int], list[int]]:
+    """Serialize the buffers and the tensors; children go before parents, so call this before
+    building operators."""
+    buffers, tensors = tables.buffers, tables.tensors
     B, T, Q = fb("Buffer"), fb("Tensor"), fb("QuantizationParameters")
     buf_offs = []
     for data in buffers:

@@ -14,6 +14,7 @@ from .errors import TinymlError
 from .ir import Graph
 from .ops import Layer, lower_graph
 from .passes import apply_variants, kernels_label
+from .passes.variants import specializes
 from .planner import Plan, plan_memory
 from .tflite_import import load_model
 
@@ -54,7 +55,7 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
     layers, variants = apply_variants(layers, cpu, graph)
     plan = plan_memory(graph, layers)
     note = ""
-    if cpu.cpu or not cpu.is_portable:  # a known CPU: say what was chosen for it
+    if specializes(cpu):  # a known CPU: say what was chosen for it
         note = (f"{kernels_label(variants)}; target {cpu.name} ({cpu.cpu or '?'}, "
                 f"features: {', '.join(cpu.features) or 'none'})")
     files = generate(graph, layers, plan, prefix, kernels=note)

@@ -11,6 +11,7 @@ import numpy as np
 
 from .hostbuild import HostModel, read_trace
 from .ir import DTYPES, Graph
+from .cpu import CpuFeatures
 from .pipeline import Compiled, compile_model
 from .reference import Reference
 
@@ -125,7 +126,8 @@ def _first_bad_op(c: Compiled, ref: Reference, sample: list[np.ndarray], wd: Pat
 
 
 def verify_model(path: str, n: int = 20, seed: int = 0, prefix: str = "model",
-                 log: Callable[[str], None] = lambda s: None, target=None) -> VerifyResult:
+                 log: Callable[[str], None] = lambda s: None,
+                 target: CpuFeatures | str | None = None) -> VerifyResult:
     """`target`: None verifies the portable kernels; CpuFeatures.host_optimized() the optimized
     kernels' plain-C path (what Cortex-M0+/M3 run), with their build-time folding and repacking."""
     return verify_compiled(compile_model(path, prefix, target=target), n=n, seed=seed, log=log)

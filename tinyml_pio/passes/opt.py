@@ -132,16 +132,14 @@ def specialize_depthwise(layer: Layer, g: Graph, target: CpuFeatures) -> Layer |
     w = taps.T  # [channel][tap]
     q, fast = _common(g, layer, w)
     if p["in_c"] == 1 and p["depth_multiplier"] > 1:
-        conv = dict(batches=p["batches"], in_h=p["in_h"], in_w=p["in_w"], in_c=1, out_h=p["out_h"], out_w=p["out_w"],
-                    out_c=c, filter_h=fh, filter_w=fw, filter_c=1, stride_h=p["stride_h"], stride_w=p["stride_w"],
-                    dilation_h=p["dilation_h"], dilation_w=p["dilation_w"], pad_h=p["pad_h"], pad_w=p["pad_w"],
-                    input_offset=p["input_offset"], output_offset=p["output_offset"], act_min=p["act_min"],
-                    act_max=p["act_max"], fast_rq=int(fast))
+        # the same fields, but for the multiplier: tinyml_conv2d_params_t with filter_c = in_c = 1
+        conv = {k: v for k, v in p.items() if k != "depth_multiplier"}
+        conv.update(filter_c=1, fast_rq=int(fast))
         scratch = im2col_scratch(fh * fw, target, p["batches"] * p["out_h"] * p["out_w"])
         new = _rebuild(layer, "tinyml_conv2d_s8_opt", "tinyml/conv_opt.h", "tinyml_conv2d_params_t", conv,
                        [x, ConstArg("w"), _q_arg(), y, ScratchArg()], {"q": q, "w": w.astype(np.int8).reshape(-1)},
                        scratch, False)
-        return dataclasses.replace(new, comment=new.comment + ", as a convolution with one input channel")
+        return _noted(new, "as a convolution with one input channel")
     if p["depth_multiplier"] != 1 or fh > MAX_DW_FILTER_H:
         return None
     blocks = (c + 3) // 4
@@ -186,13 +184,18 @@ def _rebuild(layer: Layer, func: str, header: str, params_type: str, params: dic
         layer, func=func, header=header, params_type=params_type, params=params, args=args, consts=consts,
         scratch_bytes=int(scratch), inplace=layer.inplace if in_place else None, inplace_scratch_bytes=0,
         inplace_grow=layer.inplace_grow if in_place else False, inplace_func=None, inplace_args=None,
-        comment=(layer.comment + ", " if layer.comment else "") + f"optimized kernel, {fast}")
+        comment=_noted(layer, f"optimized kernel, {fast}").comment)
+
+
+def _noted(layer: Layer, note: str) -> Layer:
+    """The layer with `note` appended to the comment printed above its call."""
+    return dataclasses.replace(layer, comment=(layer.comment + ", " if layer.comment else "") + note)
 
 
 def specialize_maxpool(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
     """MAX_POOL_2D -> tinyml_maxpool_s8_opt: the same call, channels inside the window loops."""
-    return dataclasses.replace(layer, func="tinyml_maxpool_s8_opt", header="tinyml/pool_opt.h",
-                               comment=(layer.comment + ", " if layer.comment else "") + "optimized kernel")
+    return _noted(dataclasses.replace(layer, func="tinyml_maxpool_s8_opt", header="tinyml/pool_opt.h"),
+                  "optimized kernel")
 
 
 SPECIALIZERS = {

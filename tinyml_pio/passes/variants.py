@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from ..cpu import CpuFeatures
 from ..ir import Graph
 from ..ops import Layer
+from .opt import SPECIALIZERS
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,6 @@ def apply_variants(layers: list[Layer], target: CpuFeatures | None,
                    graph: Graph | None = None) -> tuple[list[Layer], dict[int, str]]:
     """New layers using the target's variants, and {op index: feature} of the layers that changed.
     Specializers need the graph (weights); without it only drop-in variants apply."""
-    from .opt import SPECIALIZERS
-
     target = CpuFeatures.resolve(target)
     if not specializes(target):
         return list(layers), {}

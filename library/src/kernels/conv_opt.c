@@ -243,6 +243,23 @@ TINYML_INLINE void tinyml_mat4(const tinyml_conv2d_params_t *p, const int8_t *ro
 }
 #endif
 
+/* np (3 or 4) pixel rows, consecutive with stride k, times the filter: with DSP, widened into `wide`
+ * first (all rows are read before any output is written); in plain C, straight from the rows. */
+TINYML_INLINE void tinyml_mat_block(const tinyml_conv2d_params_t *p, const int8_t *rows, int32_t k,
+                                    const int8_t *filter, const tinyml_chanq_t *q, int8_t *out, int32_t np,
+                                    int8_t *wide, int32_t fast, int32_t narrow) {
+#if TINYML_OPT_DSP
+    int32_t px;
+    for (px = 0; px < np; ++px) {
+        tinyml_widen_row((uint64_t *)(void *)wide, rows + px * k, k, px);
+    }
+    tinyml_mat4(p, (const uint64_t *)(const void *)wide, k, filter, q, out, np, fast, narrow);
+#else
+    (void)wide;
+    tinyml_mat4(p, rows, k, filter, q, out, np, fast, narrow);
+#endif
+}
+
 /* ---- 1x1 ---------------------------------------------------------------------------------- */
 
 TINYML_INLINE void tinyml_conv1x1_body(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
@@ -269,18 +286,16 @@ TINYML_INLINE void tinyml_conv1x1_body(const tinyml_conv2d_params_t *p, const in
             }
             continue;
         }
-        for (int32_t px = 0; px < np; ++px) {
-#if TINYML_OPT_DSP
-            tinyml_widen_row((uint64_t *)(void *)scratch, input + (pix0 + px) * k, k, px);
-#else
-            memcpy(scratch + px * k, input + (pix0 + px) * k, (size_t)k);
+        {
+            const int8_t *rows = input + pix0 * k;
+#if !TINYML_OPT_DSP
+            if (input == output) { /* in place: read the whole block before writing any of it */
+                memcpy(scratch, rows, (size_t)(np * k));
+                rows = scratch;
+            }
 #endif
+            tinyml_mat_block(p, rows, k, filter, q, output + pix0 * p->out_c, np, scratch, fast, narrow);
         }
-#if TINYML_OPT_DSP
-        tinyml_mat4(p, (const uint64_t *)(const void *)scratch, k, filter, q, output + pix0 * p->out_c, np, fast, narrow);
-#else
-        tinyml_mat4(p, scratch, k, filter, q, output + pix0 * p->out_c, np, fast, narrow);
-#endif
     }
 }
 
@@ -330,9 +345,6 @@ TINYML_INLINE void tinyml_conv2d_body(const tinyml_conv2d_params_t *p, const int
     const int32_t pixels = p->batches * per_image;
     const int32_t k = p->filter_h * p->filter_w * p->in_c;
     int8_t *rows = scratch;
-#if TINYML_OPT_DSP
-    uint64_t *wide = (uint64_t *)(void *)(scratch + 4 * k);
-#endif
     int32_t pix0, px;
     for (pix0 = 0; pix0 < pixels; pix0 += TINYML_OPT_PIXELS) {
         const int32_t np = TINYML_MIN(TINYML_OPT_PIXELS, pixels - pix0);
@@ -347,14 +359,7 @@ TINYML_INLINE void tinyml_conv2d_body(const tinyml_conv2d_params_t *p, const int
             }
             continue;
         }
-#if TINYML_OPT_DSP
-        for (px = 0; px < np; ++px) {
-            tinyml_widen_row(wide, rows + px * k, k, px);
-        }
-        tinyml_mat4(p, wide, k, filter, q, output + pix0 * p->out_c, np, fast, narrow);
-#else
-        tinyml_mat4(p, rows, k, filter, q, output + pix0 * p->out_c, np, fast, narrow);
-#endif
+        tinyml_mat_block(p, rows, k, filter, q, output + pix0 * p->out_c, np, scratch + 4 * k, fast, narrow);
     }
 }
 
