@@ -19,7 +19,7 @@ the optimized kernels do less on the device, because this module did it here:
   convolution with M filters: its weights are transposed here and it runs on the matrix kernel.
 
 Scratch sizes are the twins of the C macros in tinyml/conv_opt.h and tinyml/depthwise_conv_opt.h;
-the planner places scratch in the arena like any buffer (`tinyml-pio plan` shows it). The same
+the planner places scratch in the arena like any buffer (the generated arena size includes it). The same
 functions compile for every CPU (DSP, MVE, or plain C), so a layer is specialized for any known
 microcontroller target; host verification with `CpuFeatures.host_optimized()` runs the plain-C
 path against TFLite.
