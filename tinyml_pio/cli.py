@@ -12,11 +12,47 @@ from .errors import TinymlError
 def _cmd_convert(a: argparse.Namespace) -> int:
     from .pipeline import compile_model, write_output
 
-    c = compile_model(a.model, a.prefix, target=a.target)
+    c = compile_model(a.model, a.prefix, target=a.target, train=_train_spec(a) if a.train else None)
     for p in write_output(c.files, a.output):
         print(f"wrote {p}")
     print(f"arena {c.plan.arena_size} bytes, {c.macs} MACs, {len(c.graph.ops)} operators, kernels: {c.kernels}")
+    if c.train is not None:
+        t = c.train
+        print(f"training: '{t.spec.text}' on ops {', '.join(map(str, t.spec.ops))}, arena {max(t.plan.arena_size, c.plan.arena_size)} "
+              f"bytes (training plan {t.plan.arena_size}), parameters in RAM {t.params_bytes} bytes, write-back {t.spec.rounding}")
     return 0
+
+
+def _train_spec(a: argparse.Namespace, update: str | None = None):
+    """The update scheme of --train/--update with --rounding and --no-qas applied."""
+    from .tflite_import import load_model
+    from .training import check_rounding, resolve_update
+
+    spec = resolve_update(update or a.train, load_model(a.model), None)
+    if getattr(a, "rounding", None):
+        spec.rounding = check_rounding(a.rounding)
+    if getattr(a, "no_qas", False):
+        spec.qas = False
+    return spec
+
+
+def _cmd_train_plan(a: argparse.Namespace) -> int:
+    from .training.report import run
+
+    spec = _train_spec(a, a.update)
+    return run(a.model, spec, board=a.board, as_json=a.json, plot_path=a.plot)
+
+
+def _cmd_train_check(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .pipeline import compile_model
+    from .training.check import run_check
+
+    c = compile_model(a.model, "model", train=_train_spec(a, a.update))
+    rep = run_check(c, steps=a.steps, seed=a.seed, lr=a.lr, reference_model=Path(a.model).read_bytes())
+    print("\n".join(rep.lines))
+    return 0 if rep.ok else 1
 
 
 def _cmd_verify(a: argparse.Namespace) -> int:
@@ -106,6 +142,24 @@ def _int_at_least(minimum: int, what: str):
 
 
 _count = _int_at_least(1, "the number of inputs")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return v
+
+
+def _train_options(p: argparse.ArgumentParser) -> None:
+    from .training.spec import DEFAULT_ROUNDING, ROUNDINGS
+
+    p.add_argument("--rounding", choices=ROUNDINGS, default=None,
+                   help=f"int8/int32 write-back of updates (default {DEFAULT_ROUNDING}; master keeps float32 copies)")
+    p.add_argument("--no-qas", action="store_true", help="turn quantization-aware scaling of the steps off")
 _seed = _int_at_least(0, "the seed")
 
 
@@ -121,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--target", default=None,
                    help="the CPU the code is for, choosing kernel variants: portable (default), a CPU "
                    "(cortex-m4, cortex-m0plus, ...) or a board of board_defs (nano33ble, qemu_mps2_an386, ...)")
+    c.add_argument("--train", metavar="SCHEME",
+                   help="also generate <prefix>_train_step(): last, bias, bias+last, last:K, full, auto:BYTES or a "
+                   "sparse spec .toml (see train-plan)")
+    _train_options(c)
     c.set_defaults(fn=_cmd_convert)
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")
@@ -141,6 +199,25 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--plot", metavar="FILE.png", help="draw the memory timeline (needs matplotlib)")
     pl.add_argument("--compare-tflm", action="store_true", help="run TFLite Micro's allocator and compare arenas")
     pl.set_defaults(fn=_cmd_plan)
+
+    tp = sub.add_parser("train-plan", help="on-device training: SRAM per scheme, its breakdown, the pruned backward graph")
+    tp.add_argument("model")
+    tp.add_argument("--update", required=True, metavar="SCHEME",
+                    help="last, bias, bias+last, last:K, full, auto:BYTES, or a sparse spec .toml")
+    tp.add_argument("--board", help="check the training SRAM against a board's budget")
+    tp.add_argument("--json", action="store_true", help="machine-readable output")
+    tp.add_argument("--plot", metavar="FILE.png", help="draw live arena bytes over the training schedule")
+    _train_options(tp)
+    tp.set_defaults(fn=_cmd_train_plan)
+
+    tc = sub.add_parser("train-check", help="run the training C on the host and compare each step with a float64 reference")
+    tc.add_argument("model")
+    tc.add_argument("--update", required=True, metavar="SCHEME", help="as for train-plan")
+    tc.add_argument("--steps", type=_count, default=10, help="training steps on random inputs and labels (default 10)")
+    tc.add_argument("--seed", type=_seed, default=0)
+    tc.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate (default 0.01)")
+    _train_options(tc)
+    tc.set_defaults(fn=_cmd_train_check)
 
     so = sub.add_parser("setup-offline", help="make PlatformIO build without its registry (SCons from pip)")
     so.add_argument("--python", help="the Python PlatformIO runs in (default: found automatically)")

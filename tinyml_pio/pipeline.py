@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .codegen import check_prefix, generate
 from .cpu import CpuFeatures
@@ -28,6 +29,7 @@ class Compiled:
     prefix: str
     target: CpuFeatures = field(default_factory=CpuFeatures.portable)
     variants: dict[int, str] = field(default_factory=dict)  # op index -> CPU feature of its kernel variant
+    train: Any = None  # training.TrainProgram when compiled with an update scheme
 
     @property
     def macs(self) -> int:
@@ -40,26 +42,46 @@ class Compiled:
 
 
 def compile_model(path: str | os.PathLike[str], prefix: str = "model",
-                  target: CpuFeatures | str | None = None) -> Compiled:
+                  target: CpuFeatures | str | None = None, train: Any = None) -> Compiled:
     """Import, lower, pick kernel variants, plan and generate; raises TinymlError for anything wrong
     with the model.
 
     `target` is the CPU the code will run on (a `CpuFeatures`, a board or CPU name): kernels with a
     variant for one of its features (passes/variants.py) call that variant. None or "portable"
-    (the default, and what host verification uses) calls only the portable kernels."""
+    (the default, and what host verification uses) calls only the portable kernels.
+
+    `train` (an update scheme: "bias+last", a TOML path, or a training.UpdateSpec) adds the
+    on-device training step; layers whose parameters train keep the portable kernels (the
+    optimized ones fold weights into constants)."""
     check_prefix(prefix)
     cpu = CpuFeatures.resolve(target)
     graph = load_model(path)
     check_io(graph)
     layers = lower_graph(graph)
+    portable = list(layers)
+    spec = None
+    if train is not None:
+        from .training import resolve_update
+
+        spec = resolve_update(train, graph, portable)
     layers, variants = apply_variants(layers, cpu, graph)
+    if spec is not None:  # trainable layers: the portable kernels, which read the weights as they are
+        keep = set(spec.ops)
+        layers = [p if p.op.index in keep else l for p, l in zip(portable, layers)]
+        variants = {k: v for k, v in variants.items() if k not in keep}
     plan = plan_memory(graph, layers)
+    program = None
+    if spec is not None:
+        from .training import build_program
+
+        program = build_program(graph, layers, spec, prefix)
     note = ""
     if specializes(cpu):  # a known CPU: say what was chosen for it
         note = (f"{kernels_label(variants)}; target {cpu.name} ({cpu.cpu or '?'}, "
                 f"features: {', '.join(cpu.features) or 'none'})")
-    files = generate(graph, layers, plan, prefix, kernels=note)
-    return Compiled(graph=graph, layers=layers, plan=plan, files=files, prefix=prefix, target=cpu, variants=variants)
+    files = generate(graph, layers, plan, prefix, kernels=note, train=program)
+    return Compiled(graph=graph, layers=layers, plan=plan, files=files, prefix=prefix, target=cpu, variants=variants,
+                    train=program)
 
 
 def check_io(g: Graph) -> None:

@@ -111,20 +111,22 @@ class _Ctx:
     graph: Graph
     plan: Plan
     prefix: str
+    trainable: frozenset[int] = frozenset()  # constant tensors that live in the params struct (RAM)
+    trainable_consts: frozenset[tuple[int, str]] = frozenset()  # (op index, const name) likewise
 
     def tensor_ptr(self, t: Tensor, const: bool) -> str:
         if t.is_const:
+            if t.index in self.trainable:
+                return f"{self.prefix}_params_data.w{t.index}"
             return f"{self.prefix}_w{t.index}"
         q = "const " if const else ""
         return f"({q}{t.ctype} *)({self.prefix}_arena + {self.plan.tensor_offsets[t.index]})"
 
 
-def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: str = "") -> dict[str, str]:
-    """Return {filename: text} for `<prefix>.h` and `<prefix>.c`; `kernels` (e.g. "dsp; target
-    qemu_mps2_an386 (cortex-m4, features: dsp)") names the kernel variants in the source's header comment."""
-    check_prefix(prefix)
-    ctx = _Ctx(g, plan, prefix)
-    weights: dict[int, Tensor] = {}
+def _calls(ctx: _Ctx, layers: list[Layer], plan: Plan, weights: dict[int, Tensor]) -> list[dict[str, Any]]:
+    """One entry per kernel call in the plan's order, its arguments rendered; collects the flash
+    weights the calls read into `weights`."""
+    g, prefix = ctx.graph, ctx.prefix
     calls = []
     inplace = set(plan.inplace_ops)
     for layer in plan.ordered(layers):  # execution order chosen by the planner
@@ -153,7 +155,8 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
                 ctype = ts[0].ctype
                 args.append(f"(const {ctype} *const[]){{" + ", ".join(ctx.tensor_ptr(t, True) for t in ts) + "}")
             elif isinstance(a, ConstArg):
-                name = f"{prefix}_l{layer.op.index}_{a.name}"
+                name = (f"{prefix}_params_data.l{layer.op.index}_{a.name}"
+                        if (layer.op.index, a.name) in ctx.trainable_consts else f"{prefix}_l{layer.op.index}_{a.name}")
                 args.append(f"({a.cast}){name}" if a.cast else name)
             elif isinstance(a, ScratchArg):
                 args.append(f"({a.ctype} *)({prefix}_arena + {plan.scratch_offsets[layer.op.index]})")
@@ -164,7 +167,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         consts = [
             dict(name=f"{prefix}_l{layer.op.index}_{n}", ctype=_ctype_of(arr), size=max(arr.size, 1),
                  body=c_array_body(arr))
-            for n, arr in layer.consts.items()
+            for n, arr in layer.consts.items() if (layer.op.index, n) not in ctx.trainable_consts
         ]
         outs = [g.t(t) for t in layer.op.outputs]
         calls.append(dict(
@@ -176,6 +179,54 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
             ins=", ".join(f"t{t} {list(g.t(t).shape)}" for t in layer.op.inputs if t >= 0 and not g.t(t).is_const),
             outs=[(t.index, ctx.tensor_ptr(t, True), t.nbytes) for t in outs],
         ))
+    return calls
+
+
+def _train_env(g: Graph, plan: Plan, train: Any, prefix: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the training section of the templates needs: the params struct, the schedule, where
+    the input moves from (inference plan) to (training plan)."""
+    from ..training.spec import ROUNDINGS
+
+    fields = [dict(key=p.key, ctype=DTYPES[p.dtype][0], size=max(p.data.size, 1), role=p.role, op=p.op,
+                   body=c_array_body(p.data)) for p in train.params]
+    x = g.inputs[0]
+    return dict(
+        fields=fields,
+        calls=calls,
+        arena_size=train.plan.arena_size,
+        params_bytes=train.params_bytes,
+        loss=train.loss,
+        rounding=ROUNDINGS.index(train.spec.rounding),
+        rounding_name=train.spec.rounding,
+        qas=train.spec.qas,
+        scheme=train.spec.text,
+        target_size=g.t(train.loss_tensor).size,
+        input_from=plan.tensor_offsets[x],
+        input_to=train.plan.tensor_offsets[x],
+        input_bytes=g.t(x).nbytes,
+    )
+
+
+def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: str = "",
+             train: Any = None) -> dict[str, str]:
+    """Return {filename: text} for `<prefix>.h` and `<prefix>.c`; `kernels` (e.g. "dsp; target
+    qemu_mps2_an386 (cortex-m4, features: dsp)") names the kernel variants in the source's header comment.
+    `train` (a training.TrainProgram) adds the training step, its schedule planned in the same arena."""
+    check_prefix(prefix)
+    trainable = frozenset(train.trainable_tensors) if train else frozenset()
+    tconsts = frozenset(train.trainable_consts) if train else frozenset()
+    ctx = _Ctx(g, plan, prefix, trainable, tconsts)
+    weights: dict[int, Tensor] = {}
+    calls = _calls(ctx, layers, plan, weights)
+    train_calls: list[dict[str, Any]] = []
+    if train is not None:
+        inference_ops = {l.op.index for l in layers}
+        train_calls = _calls(_Ctx(train.graph, train.plan, prefix, trainable, tconsts), train.layers, train.plan,
+                             weights)
+        for c in train_calls:
+            c["emit"] = c["op"].index not in inference_ops  # forward layers' constants are already there
+        for t in trainable:
+            weights.pop(t, None)
     weight_list = [
         dict(name=f"{prefix}_w{t.index}", index=t.index, ctype=t.ctype, size=max(t.size, 1), tname=t.name, shape=list(t.shape),
              body=c_array_body(t.data))
@@ -191,7 +242,8 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
                             scale=c_literal(t.quant.s if t.quant else 0.0), zp=t.quant.zp if t.quant else 0))
         return res
 
-    headers = sorted({l.header for l in layers if l.header})
+    all_layers = list(layers) + (list(train.layers) if train is not None else [])
+    headers = sorted({l.header for l in all_layers if l.header})
     env = dict(
         prefix=prefix,
         PREFIX=prefix.upper(),
@@ -207,6 +259,8 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         kernels=kernels,
         inputs=io(g.inputs),
         outputs=io(g.outputs),
+        train=_train_env(g, plan, train, prefix, train_calls) if train is not None else None,
+        arena_size=max(plan.arena_size, train.plan.arena_size if train is not None else 0),
     )
     return {
         f"{prefix}.h": _ENV.get_template("model.h.j2").render(env),
