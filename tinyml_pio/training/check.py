@@ -53,6 +53,7 @@ void tinyml_train_trace(int32_t op, int32_t kind, int32_t index, float value) {
 int main(int argc, char **argv) {
     FILE *in;
     int32_t n, s;
+    int quiet = argc > 3; /* argv[3]: no per-step parameters, no trace (long host runs) */
     if (argc < 3) return 2;
     in = fopen(argv[1], "rb");
     tf = fopen(argv[2], "wb");
@@ -78,7 +79,16 @@ int main(int argc, char **argv) {
         loss = PREFIX_train_step(target, lr);
 #endif
         rec(4, s, 0, &loss, 4);
-        rec(3, s, 0, PREFIX_params(), PREFIX_params_bytes());
+        if (!quiet) rec(3, s, 0, PREFIX_params(), PREFIX_params_bytes());
+    }
+    if (quiet) rec(3, n - 1, 0, PREFIX_params(), PREFIX_params_bytes());
+    /* then evaluation inputs, if any: int32 m; m inputs; the outputs of invoke after training */
+    if (fread(&n, 4, 1, in) == 1) {
+        for (s = 0; s < n; ++s) {
+            if (fread(PREFIX_input(0), 1, PREFIX_input_bytes(0), in) != PREFIX_input_bytes(0)) return 3;
+            if (PREFIX_invoke() != 0) return 4;
+            rec(5, s, 0, PREFIX_output(0), PREFIX_output_bytes(0));
+        }
     }
     fclose(tf);
     return 0;
