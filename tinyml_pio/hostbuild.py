@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import TinymlError
 
-WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off"]
 
 
 def library_dir() -> Path:

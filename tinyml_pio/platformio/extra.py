@@ -9,6 +9,8 @@ The tinyml-pio PlatformIO library (library/library.json) runs library/extra_scri
     custom_tinyml_ram_margin = 8k                    ; RAM kept free besides the arenas (see below)
     custom_tinyml_verify_inputs = 20                 ; inputs `-t tinyml-verify` compares
     custom_tinyml_kernels = auto                     ; auto (the board's CPU picks) or portable
+    custom_tinyml_train = bias+last                  ; on-device training: a scheme or a spec .toml, for
+                                                     ; every model, or per model: kws:bias+last vww:last
 
 For each model it runs the same pipeline as `tinyml-pio convert` (pipeline.compile_model) and writes
 PREFIX.h / PREFIX.c into $BUILD_DIR/tinyml/, adds that directory to the include path and the .c files
@@ -50,6 +52,7 @@ OPT_PREFIX = "custom_tinyml_prefix"
 OPT_MARGIN = "custom_tinyml_ram_margin"
 OPT_VERIFY_INPUTS = "custom_tinyml_verify_inputs"
 OPT_KERNELS = "custom_tinyml_kernels"
+OPT_TRAIN = "custom_tinyml_train"
 DEFAULT_PREFIX = "model"
 DEFAULT_MARGIN = 4096
 GEN_DIR = "tinyml"
@@ -186,10 +189,40 @@ def _header_define(text: str, prefix: str, name: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+def parse_train(value: Any, specs: list[ModelSpec], project_dir: str | os.PathLike[str] = ".") -> dict[str, str]:
+    """{prefix: update scheme} from custom_tinyml_train: one scheme for every model, or PREFIX:SCHEME
+    entries; a scheme naming a .toml file is taken relative to the project directory."""
+    items = _items(value)
+    if not items:
+        return {}
+    prefixes = {s.prefix for s in specs}
+    out: dict[str, str] = {}
+    if len(items) == 1 and items[0].partition(":")[0] not in prefixes:
+        out = {p: items[0] for p in prefixes}
+    else:
+        for item in items:
+            name, sep, scheme = item.partition(":")
+            if not sep or name not in prefixes or not scheme:
+                raise TinymlError(f"{OPT_TRAIN} entry '{item}' is not PREFIX:SCHEME for a configured model "
+                                  f"({', '.join(sorted(prefixes))}).",
+                                  hint=f"write {OPT_TRAIN} = bias+last for every model, or e.g. {OPT_TRAIN} = kws:bias+last")
+            out[name] = scheme
+    for k, v in out.items():
+        if v.endswith(".toml"):
+            p = Path(v).expanduser()
+            p = p if p.is_absolute() else Path(project_dir) / p
+            if not p.is_file():
+                raise TinymlError(f"{OPT_TRAIN}: spec file '{v}' not found (looked for {p}).",
+                                  hint="paths are relative to the project directory (where platformio.ini is).")
+            out[k] = str(p.resolve())
+    return out
+
+
 def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = print,
-             target: CpuFeatures | None = None) -> list[Generated]:
-    """Convert what changed since the stamp (model, prefix, converter, kernel target); remove files
-    of models no longer configured. `target` picks the kernel variants (None: portable)."""
+             target: CpuFeatures | None = None, train: dict[str, str] | None = None) -> list[Generated]:
+    """Convert what changed since the stamp (model, prefix, converter, kernel target, training
+    scheme); remove files of models no longer configured. `target` picks the kernel variants
+    (None: portable); `train` maps prefixes to update schemes."""
     from ..pipeline import compile_model, write_output
 
     target = CpuFeatures.resolve(target)
@@ -203,17 +236,21 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
     tool = tool_fingerprint()
     result, new = [], {}
     for s in specs:
+        scheme = (train or {}).get(s.prefix)
+        scheme_bytes = (scheme or "").encode() + (Path(scheme).read_bytes() if scheme and scheme.endswith(".toml") else b"")
         key = hashlib.sha256(s.path.read_bytes() + b"\0" + s.prefix.encode() + b"\0" + tool.encode()
-                             + b"\0" + repr(target).encode()).hexdigest()
+                             + b"\0" + repr(target).encode() + b"\0" + scheme_bytes).hexdigest()
         prev = old.get(s.prefix)
         if prev and prev.get("key") == key and all((outdir / f).is_file() for f in prev.get("files", [])):
             g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False,
                           kernels=prev.get("kernels", "portable"))
         else:
-            c = compile_model(s.path, s.prefix, target=target)
+            c = compile_model(s.path, s.prefix, target=target, train=scheme)
             write_output(c.files, outdir)
             header = c.files.get(f"{s.prefix}.h", "")
-            g = Generated(s, sorted(c.files), c.plan.arena_size, _header_define(header, s.prefix, "WEIGHTS_BYTES"),
+            # with training the arena serves both plans and the trainable parameters are RAM too
+            ram = _header_define(header, s.prefix, "ARENA_SIZE") + _header_define(header, s.prefix, "PARAMS_BYTES")
+            g = Generated(s, sorted(c.files), ram, _header_define(header, s.prefix, "WEIGHTS_BYTES"),
                           c.macs, fresh=True, kernels=c.kernels)
         new[s.prefix] = {"key": key, "files": g.files, "arena": g.arena, "weights": g.weights, "macs": g.macs,
                          "kernels": g.kernels, "target": target.key(), "model": str(s.path)}
@@ -376,7 +413,8 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
                              env.subst("$PROJECT_DIR"))
         _check_versions(library_dir, log)
         state = _BuildState(specs)
-        state.generated = generate(specs, outdir, log, target=kernel_target(env))
+        train = parse_train(_option(env, OPT_TRAIN), specs, env.subst("$PROJECT_DIR"))
+        state.generated = generate(specs, outdir, log, target=kernel_target(env), train=train)
         check_budget(env, state.generated)
         _STATE[build_dir] = state
     inc = [str(outdir)]

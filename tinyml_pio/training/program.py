@@ -304,8 +304,9 @@ def _backward_layer(b: _Builder, o: Op, saves: dict[int, list[Layer]], down: set
     if o.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
         return _layer_backward(b, o, saves, down, act)
     x_idx = o.inputs[0]
-    gin, acc = _g_in(b, x_idx, down)
     n = str(y.size)
+    if o.type != "ADD":  # ADD marks both of its inputs' gradients itself
+        gin, acc = _g_in(b, x_idx, down)
     if o.type in _ALIAS_TYPES:
         if gin == "NULL":
             raise AssertionError("reshape on the gradient path without an input gradient")

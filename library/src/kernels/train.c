@@ -5,6 +5,41 @@
 #include "tinyml/conv.h"
 #include "tinyml/train.h"
 
+/* exp and log of our own: libm's differ between C libraries (newlib on the board, glibc on the
+ * host) in the last bit, and the device must compute exactly what the host build computes. Only
+ * +, -, *, / and exact conversions: IEEE float gives the same bits everywhere (no contraction
+ * into fused multiply-adds: the library builds with -ffp-contract=off). Relative error ~2e-7. */
+static float tinyml_expf(float x) {
+    union { float f; uint32_t u; } v;
+    float k, r, p;
+    int32_t ki;
+    if (x < -87.0f) return 0.0f;
+    if (x > 88.0f) x = 88.0f;
+    k = x * 1.44269504f; /* x / ln 2, rounded to the nearest integer */
+    ki = (int32_t)(k < 0.0f ? k - 0.5f : k + 0.5f);
+    k = (float)ki;
+    r = (x - k * 0.693145752f) - k * 1.42860677e-06f; /* ln 2 in two parts (Cody-Waite) */
+    p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f
+        + r * 0.00138888892f)))));
+    v.u = (uint32_t)(ki + 127) << 23; /* 2^k; k in [-126, 127] here */
+    return p * v.f;
+}
+
+static float tinyml_logf(float x) {
+    union { float f; uint32_t u; } v;
+    float m, t, t2, e;
+    if (!(x > 0.0f)) return -INFINITY;
+    v.f = x;
+    e = (float)((int32_t)((v.u >> 23) & 0xFF) - 127);
+    v.u = (v.u & 0x007FFFFFu) | 0x3F800000u; /* mantissa in [1, 2) */
+    m = v.f;
+    if (m > 1.41421356f) { m *= 0.5f; e += 1.0f; }
+    t = (m - 1.0f) / (m + 1.0f); /* log m = 2 atanh t, |t| < 0.172 */
+    t2 = t * t;
+    return 2.0f * t * (1.0f + t2 * (0.333333343f + t2 * (0.2f + t2 * (0.142857149f + t2 * 0.111111112f))))
+           + e * 0.693147182f;
+}
+
 static float uniform01(tinyml_train_ctx_t *ctx) {
     uint32_t s = ctx->rng ? ctx->rng : 0x9E3779B9u;
     s ^= s << 13;
@@ -77,7 +112,7 @@ void tinyml_train_xent_s8(const int8_t *logits, int32_t n, float scale, int32_t 
     mx = scale * (float)(logits[0] - zp);
     for (i = 1; i < n; ++i) mx = TINYML_MAX(mx, scale * (float)(logits[i] - zp));
     for (i = 0; i < n; ++i) {
-        grad[i] = expf(scale * (float)(logits[i] - zp) - mx);
+        grad[i] = tinyml_expf(scale * (float)(logits[i] - zp) - mx);
         sum += grad[i];
     }
     for (i = 0; i < n; ++i) grad[i] /= sum;
@@ -86,7 +121,7 @@ void tinyml_train_xent_s8(const int8_t *logits, int32_t n, float scale, int32_t 
         *loss = NAN;
         return;
     }
-    *loss = -logf(TINYML_MAX(grad[label], 1e-30f));
+    *loss = -tinyml_logf(TINYML_MAX(grad[label], 1e-30f));
     grad[label] -= 1.0f;
 }
 
