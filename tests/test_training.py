@@ -332,3 +332,29 @@ def test_training_in_qemu_equals_the_host_build(board, tmp_path):
     got = [l.strip() for l in run.text.splitlines() if l.startswith("step ")]
     assert got == want, run.text
     assert f"params {len(host.params)} crc {zlib.crc32(host.params):08x}" in run.text
+
+
+# ---- auto:BYTES --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("budget", [2000, 6000, 12000])
+def test_auto_fits_its_budget_and_starts_from_the_classifier(budget):
+    r = build_report(str(DIGITS), f"auto:{budget}")
+    assert r.peak_bytes <= budget
+    assert r.program.spec.layers[7].channels == 1.0  # the classifier first
+    if budget >= 6000:  # room for more than the classifier
+        assert len(r.program.spec.ops) > 1
+
+
+def test_auto_with_too_small_a_budget_says_so():
+    r = cli("train-plan", str(DIGITS), "--update", "auto:500")
+    assert r.returncode == 2 and "not even the classifier's bias fits in 500 bytes" in r.stderr
+
+
+def test_auto_with_data_measures_candidates_on_the_host(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=rng.uniform(0, 1, (60, 8, 8, 1)).astype(np.float32), y_train=rng.integers(0, 10, 60))
+    r = cli("train-plan", str(DIGITS), "--update", "auto:4600", "--data", str(data), "--json")
+    assert r.returncode == 0, r.stderr
+    assert "auto: candidate op 6 bias: gain" in r.stderr and "auto: chose ops" in r.stderr
+    assert json.loads(r.stdout)["peak_bytes"] <= 4600

@@ -28,7 +28,17 @@ def _train_spec(a: argparse.Namespace, update: str | None = None):
     from .tflite_import import load_model
     from .training import check_rounding, resolve_update
 
-    spec = resolve_update(update or a.train, load_model(a.model), None)
+    data = None
+    if getattr(a, "data", None):
+        import numpy as np
+
+        try:
+            with np.load(a.data) as f:
+                data = {k: f[k] for k in f.files}
+        except (OSError, ValueError) as e:
+            raise TinymlError(f"--data {a.data}: cannot read it as a .npz file ({e}).",
+                              hint="save the arrays with numpy.savez(path, x_train=..., y_train=...).") from None
+    spec = resolve_update(update or a.train, load_model(a.model), None, data=data, log=(lambda s: print(s, file=sys.stderr)) if data is not None else (lambda s: None))
     if getattr(a, "rounding", None):
         spec.rounding = check_rounding(a.rounding)
     if getattr(a, "no_qas", False):
@@ -160,6 +170,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounding", choices=ROUNDINGS, default=None,
                    help=f"int8/int32 write-back of updates (default {DEFAULT_ROUNDING}; master keeps float32 copies)")
     p.add_argument("--no-qas", action="store_true", help="turn quantization-aware scaling of the steps off")
+    p.add_argument("--data", metavar="DATA.npz",
+                   help="auto:BYTES only: x_train/y_train for the contribution analysis on the host training simulator")
 _seed = _int_at_least(0, "the seed")
 
 

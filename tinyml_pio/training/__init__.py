@@ -13,11 +13,23 @@ __all__ = ["ROUNDINGS", "TrainProgram", "UpdateSpec", "build_program", "check_ro
            "parse_update", "resolve_update", "trainable_ops"]
 
 
-def resolve_update(update: Any, g: Graph, layers: list[Layer]) -> UpdateSpec:
-    """An UpdateSpec from what the user gave (a scheme string, a TOML path, or a spec)."""
+def resolve_update(update: Any, g: Graph, layers: list[Layer] | None, data: dict | None = None,
+                   log=lambda s: None) -> UpdateSpec:
+    """An UpdateSpec from what the user gave (a scheme string, a TOML path, auto:BYTES, or a
+    spec); `layers` (the portable lowering) and `data` serve auto:BYTES."""
     if isinstance(update, UpdateSpec):
         return update
-    return parse_update(str(update), g, candidates=_candidates(g))
+    text = str(update).strip()
+    if text.startswith("auto:"):
+        from ..ops import lower_graph
+        from .auto import choose, parse_budget
+
+        budget = parse_budget(text[5:])
+        cands = _candidates(g)
+        if not cands:
+            return parse_update(text, g, candidates=cands)  # the clear "nothing to train" error
+        return choose(g, layers if layers is not None else lower_graph(g), cands, budget, text, data=data, log=log)
+    return parse_update(text, g, candidates=_candidates(g))
 
 
 def _candidates(g: Graph) -> list:
