@@ -223,11 +223,26 @@ def test_train_plan_json_plot_and_board(tmp_path):
     assert "backward graph" in text and "op 0 CONV_2D" in text and "training SRAM" in text
 
 
+@pytest.mark.parametrize("model", [p for p in sorted(SHARED_MODELS.glob("*.tflite"))] + EXAMPLES, ids=lambda p: p.stem)
+def test_train_plan_every_model_every_scheme(model, tmp_path):
+    from tinyml_pio.training import trainable_ops
+
+    ops = [o.index for o in trainable_ops(load_model(model))]
+    sparse = tmp_path / "s.toml"
+    sparse.write_text(f"bias_last = {min(2, len(ops))}\n[[weights]]\nop = {ops[-1]}\nchannels = 0.5\n")
+    for scheme in ("last", "bias", "bias+last", "last:2", str(sparse)):
+        if scheme == "last:2" and len(ops) < 2:
+            continue
+        j = to_json(build_report(str(model), scheme))
+        assert j["peak_bytes"] >= j["inference_arena_bytes"] and j["backward_steps"][0].startswith("loss:")
+
+
 def test_train_plan_over_budget_fails_with_the_figures():
     model = shared_or_skip("tflm__person_detect.tflite")
     r = cli("train-plan", str(model), "--update", "bias", "--board", "nano33ble")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "bytes over" in r.stderr and "Arduino Nano 33 BLE" in r.stderr and "auto:" in r.stderr
+    assert "these fit: last (39,700 B)" in r.stderr
 
 
 # ---- the generated C --------------------------------------------------------------------------

@@ -134,11 +134,24 @@ def check_board(r: TrainReport) -> None:
     if r.board is None or r.fits:
         return
     b = r.board
+    fit = [f"{s} ({n:,} B)" for s, n in _standard_schemes(r) if n <= b.arena_budget]
     raise TinymlError(f"training with '{r.program.spec.text}' needs {r.peak_bytes:,} bytes of SRAM but {b.name} has "
                       f"{b.arena_budget:,} for the model: {r.peak_bytes - b.arena_budget:,} bytes over "
                       f"(arena {r.arena:,}, parameters {r.params_bytes:,}, optimizer {r.program.master_bytes:,}).",
-                      hint="train fewer layers (--update last or bias_last = N in a sparse spec), a smaller fraction "
-                      f"of channels, or let auto:{b.arena_budget} choose a scheme that fits.")
+                      hint=(f"these fit: {', '.join(fit)}; " if fit else "none of last, bias, bias+last, last:2 fits; ")
+                      + f"or let auto:{b.arena_budget} choose a sparse scheme that fits.")
+
+
+def _standard_schemes(r: TrainReport) -> list[tuple[str, int]]:
+    """(scheme, training SRAM) of the usual schemes on the same model, rounding and QAS."""
+    out = []
+    for scheme in ("last", "bias", "bias+last", "last:2"):
+        try:
+            t = build(r.model, scheme, rounding=r.program.spec.rounding, qas=r.program.spec.qas)
+        except TinymlError:
+            continue
+        out.append((scheme, t.peak_bytes))
+    return out
 
 
 def plot(r: TrainReport, path: str) -> None:
