@@ -12,7 +12,14 @@ from .errors import TinymlError
 def _cmd_convert(a: argparse.Namespace) -> int:
     from .pipeline import compile_model, write_output
 
-    c = compile_model(a.model, a.prefix, target=a.target)
+    c = compile_model(a.model, a.prefix, target="portable" if a.kernels == "portable" else a.target)
+    if a.budget:  # before anything is written: a build stops here, before compiling
+        from .budget import arena_budget_error, convert_budget
+
+        limit, board, where, raise_hint = convert_budget(a.budget, a.target)
+        error = arena_budget_error([(c.prefix, c.plan.arena_size)], board, limit, where, raise_hint)
+        if error is not None:
+            raise error
     for p in write_output(c.files, a.output):
         print(f"wrote {p}")
     print(f"arena {c.plan.arena_size} bytes, {c.macs} MACs, {len(c.graph.ops)} operators, kernels: {c.kernels}")
@@ -38,6 +45,19 @@ def _cmd_plan(a: argparse.Namespace) -> int:
     from .plan_report import run
 
     return run(a.model, board=a.board, as_json=a.json, plot_path=a.plot, compare_tflm=a.compare_tflm)
+
+
+def _cmd_cmake_dir(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    print(Path(__file__).resolve().parent / "cmake")  # find_package(TinymlPio CONFIG): TinymlPio_DIR
+    return 0
+
+
+def _cmd_qemu(a: argparse.Namespace) -> int:
+    from .platformio.qemu import main as qemu_main
+
+    return qemu_main(a.args[1:] if a.args[:1] == ["--"] else a.args)
 
 
 def _cmd_setup_offline(a: argparse.Namespace) -> int:
@@ -121,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--target", default=None,
                    help="the CPU the code is for, choosing kernel variants: portable (default), a CPU "
                    "(cortex-m4, cortex-m0plus, ...) or a board of board_defs (nano33ble, qemu_mps2_an386, ...)")
+    c.add_argument("--kernels", choices=("auto", "portable"), default="auto",
+                   help="auto: the kernel variants --target can run (default); portable: none (--target then only "
+                   "names the board of --budget auto)")
+    c.add_argument("--budget", metavar="auto|BYTES",
+                   help="fail (writing nothing) when the arena exceeds BYTES (4096, 64k), or with auto the budget of "
+                   "the --target board (board_defs/boards: SRAM minus its reserve), as `pio run` does")
     c.set_defaults(fn=_cmd_convert)
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")
@@ -141,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--plot", metavar="FILE.png", help="draw the memory timeline (needs matplotlib)")
     pl.add_argument("--compare-tflm", action="store_true", help="run TFLite Micro's allocator and compare arenas")
     pl.set_defaults(fn=_cmd_plan)
+
+    cm = sub.add_parser("cmake-dir", help="print the CMake package's directory (TinymlPio_DIR for find_package)")
+    cm.set_defaults(fn=_cmd_cmake_dir)
+
+    q = sub.add_parser("qemu", help="run firmware on an emulated board: qemu run ELF --board B (start, stop)",
+                       add_help=False)
+    q.add_argument("args", nargs=argparse.REMAINDER)
+    q.set_defaults(fn=_cmd_qemu)
 
     so = sub.add_parser("setup-offline", help="make PlatformIO build without its registry (SCons from pip)")
     so.add_argument("--python", help="the Python PlatformIO runs in (default: found automatically)")
@@ -166,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["qemu"]:  # the emulator runner's own parser (run/start/stop), options and all
+        argv = ["qemu", "--", *argv[1:]]
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
