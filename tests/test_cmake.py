@@ -226,3 +226,41 @@ def test_convert_budget_writes_nothing(tmp_path):
     r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "convert", str(ZOO / "fc_relu.tflite"), "-o", str(out),
                         "--target", "cortex-m4", "--budget", "auto"], capture_output=True, text=True)
     assert r.returncode == 2 and "--budget auto needs a board" in r.stderr and not out.exists()
+
+
+TWO = """cmake_minimum_required(VERSION 3.20)
+project(two C)
+find_package(TinymlPio CONFIG REQUIRED)
+add_executable(two main.c)
+tinyml_add_model(two MODEL a.tflite PREFIX aa BOARD tiny_m4)
+tinyml_add_model(two MODEL b.tflite PREFIX bb BOARD tiny_m4)
+"""
+
+
+def test_models_of_one_target_share_the_board_budget(tmp_path, monkeypatch):
+    from tinyml_pio.platformio import extra
+
+    defs = tmp_path / "boards"
+    defs.mkdir()
+    tiny = json.loads((ROOT / "board_defs" / "boards" / f"{BOARD}.json").read_text())
+    tiny.update(id="tiny_m4", platformio_board="tiny_m4", sram_bytes=40050, reserved_sram_bytes=40000)
+    (defs / "tiny_m4.json").write_text(json.dumps(tiny))  # 50 B: each 40 B arena fits, both do not
+    monkeypatch.setenv("TINYML_PIO_BOARD_DEFS", str(defs))
+    env = _env(TINYML_PIO_BOARD_DEFS=str(defs))
+    src = tmp_path / "two"
+    src.mkdir()
+    shutil.copyfile(ZOO / "fc_relu.tflite", src / "a.tflite")
+    shutil.copyfile(ZOO / "fc_relu6.tflite", src / "b.tflite")
+    (src / "main.c").write_text('#include "aa.h"\n#include "bb.h"\nint main(void) { return aa_invoke() + bb_invoke(); }\n')
+    (src / "CMakeLists.txt").write_text(TWO)
+    out = tmp_path / "build"
+    ok(configure(src, out, f"-DTinymlPio_DIR={cmake_dir()}", env=env))
+    r = build(out, env=env)
+    assert r.returncode != 0
+    specs = [extra.ModelSpec(p, src / f, f, extra.OPT_MODELS) for p, f in (("aa", "a.tflite"), ("bb", "b.tflite"))]
+    generated = [extra.Generated(s, [], 40, 0, 0, fresh=True) for s in specs]
+    with pytest.raises(TinymlError) as pio:
+        extra.check_budget(FakeEnv({}, board="tiny_m4", ram=40050), generated)
+    first = str(pio.value).splitlines()[0]
+    assert "(aa 40 + bb 40)" in first and first in r.stdout + r.stderr, r.stdout + r.stderr
+    assert not list(out.rglob("*.o"))

@@ -56,3 +56,31 @@ def convert_budget(budget: str, target: str | None) -> tuple[int, str | None, st
     return (parse_bytes(budget, "--budget"), board.id if board else None, "BUDGET / --budget",
             "raise the budget (BUDGET in tinyml_add_model, --budget of tinyml-pio convert) if the rest of the "
             "firmware needs less RAM")
+
+
+def check_generated(headers: list[str], budget: str, target: str | None) -> None:
+    """The arenas of several generated models of one firmware (their headers' <PREFIX>_ARENA_SIZE)
+    against one budget, as `pio run` checks all the models of an env together."""
+    import re
+    from pathlib import Path
+
+    arenas = []
+    for h in headers:
+        prefix = Path(h).stem
+        try:
+            text = Path(h).read_text()
+        except OSError as e:
+            raise TinymlError(f"cannot read the generated header {h}: {e.strerror}.") from None
+        m = re.search(rf"#define\s+{re.escape(prefix.upper())}_ARENA_SIZE\s+(\d+)", text)
+        if not m:
+            raise TinymlError(f"{h} is not a header tinyml-pio generated (no {prefix.upper()}_ARENA_SIZE).")
+        arenas.append((prefix, int(m.group(1))))
+    check_arenas(arenas, budget, target)
+
+
+def check_arenas(arenas: list[tuple[str, int]], budget: str, target: str | None) -> None:
+    """Raise the budget error for `--budget auto|BYTES` and `--target`, if the arenas exceed it."""
+    limit, board, where, raise_hint = convert_budget(budget, target)
+    error = arena_budget_error(arenas, board, limit, where, raise_hint)
+    if error is not None:
+        raise error

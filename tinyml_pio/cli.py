@@ -14,12 +14,9 @@ def _cmd_convert(a: argparse.Namespace) -> int:
 
     c = compile_model(a.model, a.prefix, target="portable" if a.kernels == "portable" else a.target)
     if a.budget:  # before anything is written: a build stops here, before compiling
-        from .budget import arena_budget_error, convert_budget
+        from .budget import check_arenas
 
-        limit, board, where, raise_hint = convert_budget(a.budget, a.target)
-        error = arena_budget_error([(c.prefix, c.plan.arena_size)], board, limit, where, raise_hint)
-        if error is not None:
-            raise error
+        check_arenas([(c.prefix, c.plan.arena_size)], a.budget, a.target)
     for p in write_output(c.files, a.output):
         print(f"wrote {p}")
     print(f"arena {c.plan.arena_size} bytes, {c.macs} MACs, {len(c.graph.ops)} operators, kernels: {c.kernels}")
@@ -45,6 +42,14 @@ def _cmd_plan(a: argparse.Namespace) -> int:
     from .plan_report import run
 
     return run(a.model, board=a.board, as_json=a.json, plot_path=a.plot, compare_tflm=a.compare_tflm)
+
+
+def _cmd_budget(a: argparse.Namespace) -> int:
+    from .budget import check_generated
+
+    check_generated(a.header, a.budget, a.target)
+    print(f"tinyml: the arenas of {', '.join(a.header)} fit the budget")
+    return 0
 
 
 def _cmd_cmake_dir(a: argparse.Namespace) -> int:
@@ -167,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--plot", metavar="FILE.png", help="draw the memory timeline (needs matplotlib)")
     pl.add_argument("--compare-tflm", action="store_true", help="run TFLite Micro's allocator and compare arenas")
     pl.set_defaults(fn=_cmd_plan)
+
+    bu = sub.add_parser("budget", help="check the arenas of several generated models of one firmware together")
+    bu.add_argument("header", nargs="+", help="generated PREFIX.h files")
+    bu.add_argument("--target", help="the board (board_defs/boards) of --budget auto")
+    bu.add_argument("--budget", default="auto", metavar="auto|BYTES")
+    bu.set_defaults(fn=_cmd_budget)
 
     cm = sub.add_parser("cmake-dir", help="print the CMake package's directory (TinymlPio_DIR for find_package)")
     cm.set_defaults(fn=_cmd_cmake_dir)

@@ -113,9 +113,41 @@ function(tinyml_add_model target)
   target_sources(${target} PRIVATE ${outputs})
   target_include_directories(${target} PUBLIC "${gen}")
 
+  if(arg_BOARD AND NOT arg_BUDGET)  # the board's budget is for all of the target's models together
+    get_property(board TARGET ${target} PROPERTY TINYML_BUDGET_BOARD)
+    if(board AND NOT board STREQUAL arg_BOARD)
+      message(FATAL_ERROR "${where}: BOARD ${arg_BOARD}, but an earlier model of ${target} names BOARD ${board}.")
+    endif()
+    if(NOT board)
+      set_property(TARGET ${target} PROPERTY TINYML_BUDGET_BOARD "${arg_BOARD}")
+      cmake_language(EVAL CODE "cmake_language(DEFER CALL _tinyml_check_target_budget [[${target}]])")
+    endif()
+    set_property(TARGET ${target} APPEND PROPERTY TINYML_BUDGET_HEADERS "${gen}/${arg_PREFIX}.h")
+  endif()
+
   get_property(provided GLOBAL PROPERTY TINYML_PIO_KERNELS_PROVIDED)  # e.g. by the ESP-IDF component
   get_property(linked TARGET ${target} PROPERTY LINK_LIBRARIES)
   if(NOT provided AND NOT "tinyml::kernels" IN_LIST linked AND NOT "tinyml_kernels" IN_LIST linked)
     target_link_libraries(${target} PRIVATE tinyml::kernels)
   endif()
+endfunction()
+
+# At the end of the directory: several models of one target on one board are checked together
+# (each alone was checked by its conversion), before any of the target's sources compiles.
+function(_tinyml_check_target_budget target)
+  get_property(headers TARGET ${target} PROPERTY TINYML_BUDGET_HEADERS)
+  get_property(board TARGET ${target} PROPERTY TINYML_BUDGET_BOARD)
+  list(LENGTH headers n)
+  if(n LESS 2)
+    return()
+  endif()
+  set(stamp "${CMAKE_CURRENT_BINARY_DIR}/tinyml/${target}/budget.stamp")
+  add_custom_command(
+    OUTPUT "${stamp}"
+    COMMAND ${TINYML_PIO_CONVERTER} budget --target "${board}" --budget auto ${headers}
+    COMMAND "${CMAKE_COMMAND}" -E touch "${stamp}"
+    DEPENDS ${headers}
+    COMMENT "tinyml: the arenas of ${target}'s models against ${board}'s budget"
+    VERBATIM)
+  target_sources(${target} PRIVATE "${stamp}")
 endfunction()
