@@ -12,12 +12,16 @@ if(POLICY CMP0174)
   cmake_policy(SET CMP0174 NEW)  # BOARD "" is an empty value, not a missing one
 endif()
 
-get_filename_component(TINYML_PIO_PACKAGE_DIR "${CMAKE_CURRENT_LIST_DIR}/.." REALPATH)
-get_filename_component(TINYML_PIO_CMAKE_DIR "${CMAKE_CURRENT_LIST_DIR}" REALPATH)
-set(TINYML_PIO_LIBRARY_DIR "${TINYML_PIO_PACKAGE_DIR}/library")
-set(TINYML_PIO_BOARD_DEFS_DIR "${TINYML_PIO_PACKAGE_DIR}/board_defs")
+# Every variable the functions read is global (CACHE INTERNAL): Zephyr and ESP-IDF find this package
+# in a module's/component's directory and call tinyml_add_model from the application's.
+get_filename_component(_tinyml_pkg "${CMAKE_CURRENT_LIST_DIR}/.." REALPATH)
+get_filename_component(_tinyml_cmake "${CMAKE_CURRENT_LIST_DIR}" REALPATH)
+set(TINYML_PIO_PACKAGE_DIR "${_tinyml_pkg}" CACHE INTERNAL "the tinyml_pio Python package")
+set(TINYML_PIO_CMAKE_DIR "${_tinyml_cmake}" CACHE INTERNAL "this CMake package")
+set(TINYML_PIO_LIBRARY_DIR "${_tinyml_pkg}/library" CACHE INTERNAL "the C library")
+set(TINYML_PIO_BOARD_DEFS_DIR "${_tinyml_pkg}/board_defs" CACHE INTERNAL "board definitions")
 include("${CMAKE_CURRENT_LIST_DIR}/TinymlPioConfigVersion.cmake")
-set(TinymlPio_VERSION "${PACKAGE_VERSION}")
+set(TinymlPio_VERSION "${PACKAGE_VERSION}" CACHE INTERNAL "tinyml-pio version")
 
 # ---- the converter: this package's CLI --------------------------------------------------------
 # TINYML_PIO_COMMAND may name it (a list: "/path/tinyml-pio" or "python3;-m;tinyml_pio.cli");
@@ -53,17 +57,17 @@ set(TINYML_PIO_CONVERTER ${_tinyml_command} CACHE INTERNAL "the command tinyml_a
 
 # What the generated files depend on besides the model: the converter's own sources (a new release
 # or a changed generator regenerates every model), as PlatformIO's stamp does.
-file(GLOB_RECURSE TINYML_PIO_TOOL_FILES LIST_DIRECTORIES false
-     "${TINYML_PIO_PACKAGE_DIR}/*.py" "${TINYML_PIO_PACKAGE_DIR}/*.j2")
-list(FILTER TINYML_PIO_TOOL_FILES EXCLUDE REGEX "/(platformio|hil|__pycache__)/")
+file(GLOB_RECURSE _tinyml_tool LIST_DIRECTORIES false "${TINYML_PIO_PACKAGE_DIR}/*.py" "${TINYML_PIO_PACKAGE_DIR}/*.j2")
+list(FILTER _tinyml_tool EXCLUDE REGEX "/(platformio|hil|__pycache__)/")
+set(TINYML_PIO_TOOL_FILES "${_tinyml_tool}" CACHE INTERNAL "what a conversion depends on besides the model")
+file(GLOB _tinyml_kernels "${TINYML_PIO_LIBRARY_DIR}/src/kernels/*.c" "${TINYML_PIO_LIBRARY_DIR}/src/kernels/*/*.c")
+list(SORT _tinyml_kernels)
+set(TINYML_PIO_KERNEL_SOURCES "${_tinyml_kernels}" CACHE INTERNAL "the kernel sources (tinyml::kernels)")
 
 # ---- the kernels ----------------------------------------------------------------------------
 # An INTERFACE library carrying the sources: each target linking it compiles them with its own
 # flags. Link it (PRIVATE) into one target of an executable only; tinyml_add_model does that.
 if(NOT TARGET tinyml_kernels)
-  file(GLOB TINYML_PIO_KERNEL_SOURCES "${TINYML_PIO_LIBRARY_DIR}/src/kernels/*.c"
-                                      "${TINYML_PIO_LIBRARY_DIR}/src/kernels/*/*.c")
-  list(SORT TINYML_PIO_KERNEL_SOURCES)
   add_library(tinyml_kernels INTERFACE)
   target_sources(tinyml_kernels INTERFACE ${TINYML_PIO_KERNEL_SOURCES})
   target_include_directories(tinyml_kernels INTERFACE "${TINYML_PIO_LIBRARY_DIR}/include")
