@@ -110,6 +110,27 @@ def test_cortex_m4_project_runs_in_qemu_with_ctest(tmp_path):
     assert "summary: 12/12 outputs equal the TFLite reference" in t.stdout and "[tinyml-bsp] exit 0" in t.stdout
 
 
+def _emulated_boards() -> list[tuple[str, str]]:
+    boards = sorted((ROOT / "board_defs" / "platform" / "boards").glob("*.json"))
+    return [(b.stem, json.loads(b.read_text())["build"]["cpu"]) for b in boards]
+
+
+@pytest.mark.parametrize("board,cpu", _emulated_boards())
+def test_cmake_example_runs_on_every_emulated_board(board, cpu, tmp_path):
+    """example_projects/cmake_digits, configured as its README says, for each board's CPU."""
+    why = missing_toolchain()
+    if why:
+        pytest.skip(why)
+    d = cmake_dir()
+    ok(configure(ROOT / "example_projects" / "cmake_digits", tmp_path / "build", f"-DTinymlPio_DIR={d}",
+                 f"-DBOARD={board}", f"-DCMAKE_TOOLCHAIN_FILE={d}/toolchains/arm-none-eabi.cmake", f"-DARM_CPU={cpu}"))
+    r = ok(build(tmp_path / "build"))
+    expected = {"cortex-m3": "opt", "cortex-m55": "mve"}.get(cpu, "dsp")
+    assert f"kernels: {expected}" in r.stdout, r.stdout
+    t = ok(ctest(tmp_path / "build"))
+    assert f"digits_cnn on {board}" in t.stdout and "summary: 12/12 outputs equal the TFLite reference" in t.stdout
+
+
 def test_board_support_refuses_a_compiler_for_another_cpu(tmp_path):
     src = digits_project(tmp_path, BOARD)  # but configured for the host compiler
     r = configure(src, tmp_path / "build", f"-DTinymlPio_DIR={cmake_dir()}")
