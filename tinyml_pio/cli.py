@@ -62,7 +62,7 @@ def _cmd_cmake_dir(a: argparse.Namespace) -> int:
 def _cmd_qemu(a: argparse.Namespace) -> int:
     from .platformio.qemu import main as qemu_main
 
-    return qemu_main(a.args[1:] if a.args[:1] == ["--"] else a.args)
+    return qemu_main(a.args[1:] if a.args[:1] == ["--"] else a.args, prog="tinyml-pio qemu")
 
 
 def _cmd_setup_offline(a: argparse.Namespace) -> int:
