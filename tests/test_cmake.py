@@ -61,7 +61,6 @@ def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 # The README's lines, as a user writes them (BOARD lines only for the emulated board).
 PROJECT = """cmake_minimum_required(VERSION 3.20)
 project(app C)
-set(CMAKE_BUILD_TYPE RelWithDebInfo)
 find_package(TinymlPio CONFIG REQUIRED)
 add_executable(app src/main.c)
 target_include_directories(app PRIVATE include)
