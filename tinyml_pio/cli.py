@@ -12,7 +12,15 @@ from .errors import TinymlError
 def _cmd_convert(a: argparse.Namespace) -> int:
     from .pipeline import compile_model, write_output
 
-    c = compile_model(a.model, a.prefix, target=a.target, train=_train_spec(a) if a.train else None)
+    c = compile_model(a.model, a.prefix, target="portable" if a.kernels == "portable" else a.target,
+                      train=_train_spec(a) if a.train else None)
+    if a.budget:  # before anything is written: a build stops here, before compiling
+        from .budget import check_arenas
+
+        ram = c.plan.arena_size  # with training: the arena serves both plans, the parameters are RAM too
+        if c.train is not None:
+            ram = max(ram, c.train.plan.arena_size) + c.train.params_bytes
+        check_arenas([(c.prefix, ram)], a.budget, a.target)
     for p in write_output(c.files, a.output):
         print(f"wrote {p}")
     print(f"arena {c.plan.arena_size} bytes, {c.macs} MACs, {len(c.graph.ops)} operators, kernels: {c.kernels}")
@@ -84,6 +92,27 @@ def _cmd_plan(a: argparse.Namespace) -> int:
     from .plan_report import run
 
     return run(a.model, board=a.board, as_json=a.json, plot_path=a.plot, compare_tflm=a.compare_tflm)
+
+
+def _cmd_budget(a: argparse.Namespace) -> int:
+    from .budget import check_generated
+
+    check_generated(a.header, a.budget, a.target)
+    print(f"tinyml: the arenas of {', '.join(a.header)} fit the budget")
+    return 0
+
+
+def _cmd_cmake_dir(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    print(Path(__file__).resolve().parent / "cmake")  # find_package(TinymlPio CONFIG): TinymlPio_DIR
+    return 0
+
+
+def _cmd_qemu(a: argparse.Namespace) -> int:
+    from .platformio.qemu import main as qemu_main
+
+    return qemu_main(a.args[1:] if a.args[:1] == ["--"] else a.args, prog="tinyml-pio qemu")
 
 
 def _cmd_setup_offline(a: argparse.Namespace) -> int:
@@ -191,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also generate <prefix>_train_step(): last, bias, bias+last, last:K, full, auto:BYTES or a "
                    "sparse spec .toml (see train-plan)")
     _train_options(c)
+    c.add_argument("--kernels", choices=("auto", "portable"), default="auto",
+                   help="auto: the kernel variants --target can run (default); portable: none (--target then only "
+                   "names the board of --budget auto)")
+    c.add_argument("--budget", metavar="auto|BYTES",
+                   help="fail (writing nothing) when the arena exceeds BYTES (4096, 64k), or with auto the budget of "
+                   "the --target board (board_defs/boards: SRAM minus its reserve), as `pio run` does")
     c.set_defaults(fn=_cmd_convert)
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")
@@ -231,6 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
     _train_options(tc)
     tc.set_defaults(fn=_cmd_train_check)
 
+    bu = sub.add_parser("budget", help="check the arenas of several generated models of one firmware together")
+    bu.add_argument("header", nargs="+", help="generated PREFIX.h files")
+    bu.add_argument("--target", help="the board (board_defs/boards) of --budget auto")
+    bu.add_argument("--budget", default="auto", metavar="auto|BYTES")
+    bu.set_defaults(fn=_cmd_budget)
+
+    cm = sub.add_parser("cmake-dir", help="print the CMake package's directory (TinymlPio_DIR for find_package)")
+    cm.set_defaults(fn=_cmd_cmake_dir)
+
+    q = sub.add_parser("qemu", help="run firmware on an emulated board: qemu run ELF --board B (start, stop)",
+                       add_help=False)
+    q.add_argument("args", nargs=argparse.REMAINDER)
+    q.set_defaults(fn=_cmd_qemu)
+
     so = sub.add_parser("setup-offline", help="make PlatformIO build without its registry (SCons from pip)")
     so.add_argument("--python", help="the Python PlatformIO runs in (default: found automatically)")
     so.add_argument("--force", action="store_true", help="replace an existing tool-scons package")
@@ -255,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["qemu"]:  # the emulator runner's own parser (run/start/stop), options and all
+        argv = ["qemu", "--", *argv[1:]]
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)

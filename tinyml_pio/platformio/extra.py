@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..budget import arena_budget_error, board_arena_budget
 from ..cpu import CpuFeatures
 from ..errors import TinymlError
 
@@ -306,8 +307,7 @@ def ram_budget(env) -> tuple[int, str] | None:
     margin_opt = _text(_option(env, OPT_MARGIN)).strip()
     entry = None if margin_opt else _board_defs_entry(board_id)
     if entry is not None:
-        return entry.arena_budget, (f"{entry.sram_bytes} B SRAM - {entry.reserved_sram_bytes} B reserved for stack "
-                                    f"and firmware, board_defs/boards/{entry.id}.json")
+        return board_arena_budget(entry)
     if not ram:
         return None
     margin = parse_bytes(margin_opt) if margin_opt else DEFAULT_MARGIN
@@ -316,20 +316,12 @@ def ram_budget(env) -> tuple[int, str] | None:
 
 def check_budget(env, generated: list[Generated]) -> None:
     budget = ram_budget(env)
-    if budget is None or not generated:
+    if budget is None:
         return
-    limit, where = budget
-    total = sum(g.arena for g in generated)
-    if total <= limit:
-        return
-    parts = " + ".join(f"{g.spec.prefix} {g.arena}" for g in generated)
-    board_id = env.subst("$BOARD")
-    raise TinymlError(
-        f"the tensor arena{'s need' if len(generated) > 1 else ' needs'} {total} B"
-        f"{f' ({parts})' if len(generated) > 1 else ''} but board '{board_id}' has {max(limit, 0)} B for "
-        f"{'them' if len(generated) > 1 else 'it'} ({where}): {total - limit} B over.",
-        hint=f"use a smaller model or a board with more RAM (`tinyml-pio plan MODEL --board {board_id}` shows where "
-             f"the memory goes), or set {OPT_MARGIN} = N if the rest of the firmware needs less RAM.")
+    error = arena_budget_error([(g.spec.prefix, g.arena) for g in generated], env.subst("$BOARD"), *budget,
+                               raise_hint=f"set {OPT_MARGIN} = N if the rest of the firmware needs less RAM")
+    if error is not None:
+        raise error
 
 
 # ---- custom targets -------------------------------------------------------------------------

@@ -527,8 +527,8 @@ def _target(a: argparse.Namespace) -> QemuTarget:
     return t
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tinyml_pio.platformio.qemu",
+def main(argv: list[str] | None = None, prog: str = "python -m tinyml_pio.platformio.qemu") -> int:
+    p = argparse.ArgumentParser(prog=prog,
                                 description="Run tinyml-pio firmware in qemu-system-arm (UART0 read through pyserial).")
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, help_ in (("run", "run to completion; exit with the firmware's exit code"),
