@@ -26,7 +26,8 @@ def hil_sources(c: Compiled) -> dict[str, str]:
     files = dict(c.files)
     files["hil_main.c"] = _ENV.get_template("hil_glue.c.j2").render(
         prefix=c.prefix, PREFIX=c.prefix.upper(), version=__version__, name=c_string(g.name),
-        inputs=tensors(g.inputs), outputs=tensors(g.outputs))
+        inputs=tensors(g.inputs), outputs=tensors(g.outputs),
+        train=None if c.train is None else dict(loss=c.train.loss, target_size=g.t(c.train.loss_tensor).size))
     return files
 
 

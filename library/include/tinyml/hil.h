@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #ifndef TINYML_HIL_PROTOCOL_VERSION
-#define TINYML_HIL_PROTOCOL_VERSION 1
+#define TINYML_HIL_PROTOCOL_VERSION 2 /* 2: training commands (TRAIN, PARAMS, TRAIN_INFO) */
 #endif
 #define TINYML_HIL_MAX_PAYLOAD 512
 
@@ -33,6 +33,9 @@ enum {
     TINYML_HIL_GET_OUTPUT = 0x04,
     TINYML_HIL_MEMORY = 0x05,
     TINYML_HIL_LAYERS = 0x06,
+    TINYML_HIL_TRAIN = 0x07,      /* one training step on the input already set */
+    TINYML_HIL_PARAMS = 0x08,     /* a chunk of the trainable parameters */
+    TINYML_HIL_TRAIN_INFO = 0x09, /* parameter bytes and CRC-32, training arena, loss kind */
     TINYML_HIL_BOOT = 0x7E, /* sent unsolicited by the firmware when it starts */
     TINYML_HIL_ERROR = 0xFF
 };
@@ -70,6 +73,12 @@ typedef struct {
     /* optional per-layer timing (NULL when not built with it) */
     const uint32_t *layer_cycles;
     void (*write)(const uint8_t *data, size_t len);
+    /* optional training (all NULL/0 when the model was converted without --train) */
+    float (*train_step)(int32_t label, const float *target, float lr);
+    const void *(*params)(void);
+    size_t (*params_bytes)(void);
+    uint32_t train_arena_bytes; /* the training plan's arena (arena_bytes is the larger of both) */
+    uint16_t target_size;       /* MSE: floats per target; 0: cross-entropy with an int32 label */
 } tinyml_hil_t;
 
 typedef struct {

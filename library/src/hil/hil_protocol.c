@@ -48,6 +48,24 @@ static void reply_error(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, uint8_t
     reply(p, hil, TINYML_HIL_ERROR, seq, n + 1);
 }
 
+static float get_f32(const uint8_t *d) {
+    uint32_t u = get_u32(d);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static uint32_t crc32(const uint8_t *d, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    size_t i;
+    int k;
+    for (i = 0; i < n; ++i) {
+        c ^= d[i];
+        for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
 static size_t put_str(uint8_t *d, const char *s) {
     size_t n = s ? strlen(s) : 0;
     if (n > 255) n = 255;
@@ -77,7 +95,7 @@ static void dispatch(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, uint8_t ty
         out[k++] = TINYML_HIL_PROTOCOL_VERSION;
         out[k++] = hil->num_inputs;
         out[k++] = hil->num_outputs;
-        out[k++] = hil->layer_cycles ? 1 : 0;
+        out[k++] = (uint8_t)((hil->layer_cycles ? 1 : 0) | (hil->train_step ? 2 : 0));
         put_u32(out + k, hil->arena_bytes); k += 4;
         put_u32(out + k, hil->clock_hz); k += 4;
         put_u16(out + k, hil->num_ops); k += 2;
@@ -130,7 +148,49 @@ static void dispatch(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, uint8_t ty
         put_u32(out + 4, hil->stack_size);
         put_u32(out + 8, hil->arena_bytes);
         put_u32(out + 12, hil->static_ram);
+        put_u32(out + 16, hil->train_arena_bytes);
+        put_u32(out + 20, hil->params_bytes ? (uint32_t)hil->params_bytes() : 0);
+        reply(p, hil, type | 0x80, seq, 24);
+        return;
+    case TINYML_HIL_TRAIN: {
+        /* lr f32, then label i32 (cross-entropy) or target f32 * target_size (MSE) */
+        static float target[TINYML_HIL_MAX_PAYLOAD / 4];
+        uint32_t t0, t1, j, bits;
+        float loss;
+        const size_t need = 4 + (hil->target_size ? 4u * hil->target_size : 4u);
+        if (!hil->train_step) { reply_error(p, hil, seq, 3, "built without training"); return; }
+        if (len != need) { reply_error(p, hil, seq, 1, "bad TRAIN"); return; }
+        for (j = 0; j < hil->target_size; ++j) target[j] = get_f32(pl + 4 + 4 * j);
+        t0 = hil->cycles();
+        loss = hil->train_step(hil->target_size ? 0 : (int32_t)get_u32(pl + 4), target, get_f32(pl));
+        t1 = hil->cycles();
+        memcpy(&bits, &loss, 4);
+        put_u32(out, 0);
+        put_u32(out + 4, bits);
+        put_u32(out + 8, t1 - t0);
+        put_u32(out + 12, 0); /* high word: reserved for 64-bit counters */
         reply(p, hil, type | 0x80, seq, 16);
+        return;
+    }
+    case TINYML_HIL_PARAMS: {
+        uint32_t off, n, total;
+        if (!hil->params) { reply_error(p, hil, seq, 3, "built without training"); return; }
+        if (len < 6) { reply_error(p, hil, seq, 1, "bad PARAMS"); return; }
+        off = get_u32(pl);
+        n = (uint32_t)pl[4] | ((uint32_t)pl[5] << 8);
+        total = (uint32_t)hil->params_bytes();
+        if (n > TINYML_HIL_MAX_PAYLOAD || off > total || n > total - off) { reply_error(p, hil, seq, 2, "params range"); return; }
+        memcpy(out, (const uint8_t *)hil->params() + off, n);
+        reply(p, hil, type | 0x80, seq, n);
+        return;
+    }
+    case TINYML_HIL_TRAIN_INFO:
+        if (!hil->params) { reply_error(p, hil, seq, 3, "built without training"); return; }
+        put_u32(out, (uint32_t)hil->params_bytes());
+        put_u32(out + 4, crc32((const uint8_t *)hil->params(), hil->params_bytes()));
+        put_u32(out + 8, hil->train_arena_bytes);
+        put_u16(out + 12, hil->target_size);
+        reply(p, hil, type | 0x80, seq, 14);
         return;
     case TINYML_HIL_LAYERS: {
         uint32_t first, j;
