@@ -22,12 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import TinymlError
+from ..errors import TinymlError, Unsupported  # noqa: F401 (Unsupported: in errors.py so quant.py raises it too)
 from ..ir import Graph, Op, Tensor
-
-
-class Unsupported(Exception):
-    """This operator (or this variant of it) cannot be compiled; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +130,10 @@ def try_lower(g: Graph) -> tuple[list[Layer | None], list[str]]:
                 problems.append(f"{op.describe()}: operator type {op.type} is not supported")
         else:
             try:
-                layer = fn(g, op)
+                # float32 scale arithmetic mirrors TFLite's and may overflow on extreme scales: the
+                # inf/nan it gives is refused by quant.quantize_multiplier or check_constants
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    layer = fn(g, op)
                 check_constants(layer)
             except Unsupported as e:
                 problems.append(f"{op.describe()}: {e}")

@@ -1,0 +1,70 @@
+"""Long fuzz run over mutated models: prints an outcome table (ok / clean error / anything else).
+
+    .venv/bin/python benchmarks/fuzz_models.py --mutants 4000            # convert, inspect, plan
+    .venv/bin/python benchmarks/fuzz_models.py --mutants 300 --verify    # also verify (host C build)
+
+Mutants come from tests/fuzz_models.py (the CI suite, tests/test_fuzz_models.py, runs a bounded
+number of the same mutations). Exit code 1 if any mutant broke the contract; each is listed with
+its (model, kind, seed) so `--replay MODEL KIND SEED` reproduces it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import fuzz_models as fm  # noqa: E402
+
+
+def _one(job: tuple[str, str, int, list[str]]) -> tuple[str, str, int, list[tuple[str, str, str]]]:
+    model, kind, seed, commands = job
+    data = fm.mutate(Path(model).read_bytes(), kind, seed)
+    return model, kind, seed, fm.check_mutant(data, commands)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--mutants", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verify", action="store_true", help="also run verify (builds C; much slower)")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--replay", nargs=3, metavar=("MODEL", "KIND", "SEED"))
+    a = p.parse_args()
+    commands = ["convert", "inspect", "plan"] + (["verify"] if a.verify else [])
+    if a.replay:
+        for c, outcome, detail in _one((a.replay[0], a.replay[1], int(a.replay[2]), commands))[3]:
+            print(f"{c}: {outcome} {detail}")
+        return 0
+    models = [str(m) for m in fm.seed_models()]
+    jobs = [(models[i % len(models)], fm.KINDS[i % len(fm.KINDS)], a.seed + i, commands)
+            for i in range(a.mutants)]
+    table: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    broken = []
+    start = time.monotonic()
+    with multiprocessing.Pool(a.jobs) as pool:
+        for model, kind, seed, results in pool.imap_unordered(_one, jobs, chunksize=4):
+            for c, outcome, detail in results:
+                table[c][outcome] += 1
+                if outcome not in ("ok", "error", "fail"):
+                    broken.append((Path(model).name, kind, seed, c, outcome, detail))
+    took = time.monotonic() - start
+    print(f"{a.mutants} mutants of {len(models)} models ({', '.join(fm.KINDS)}), {took:.0f} s\n")
+    print("| command | ok | clean error | verify not bit-exact | anything else |")
+    print("|---|---:|---:|---:|---:|")
+    for c in commands:
+        t = table[c]
+        other = sum(v for k, v in t.items() if k not in ("ok", "error", "fail"))
+        print(f"| {c} | {t['ok']} | {t['error']} | {t['fail']} | {other} |")
+    for b in broken[:40]:
+        print("\nBROKEN", *b[:5], "\n", b[5])
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
