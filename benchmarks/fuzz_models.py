@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/fuzz_models.py --mutants 300 --verify    # also verify (host C build)
 
 Mutants come from tests/fuzz_models.py (the CI suite, tests/test_fuzz_models.py, runs a bounded
-number of the same mutations). Exit code 1 if any mutant broke the contract; each is listed with
+number of the same mutations). Exit code 1 if any mutant broke the contract (verify not bit-exact is listed too); each is listed with
 its (model, kind, seed) so `--replay MODEL KIND SEED` reproduces it.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import multiprocessing
+import concurrent.futures
 import sys
 import time
 from pathlib import Path
@@ -25,7 +25,7 @@ import fuzz_models as fm  # noqa: E402
 def _one(job: tuple[str, str, int, list[str]]) -> tuple[str, str, int, list[tuple[str, str, str]]]:
     model, kind, seed, commands = job
     data = fm.mutate(Path(model).read_bytes(), kind, seed)
-    return model, kind, seed, fm.check_mutant(data, commands)
+    return model, kind, seed, fm.check_mutant_isolated(data, commands)
 
 
 def main() -> int:
@@ -47,11 +47,12 @@ def main() -> int:
     table: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     broken = []
     start = time.monotonic()
-    with multiprocessing.Pool(a.jobs) as pool:
-        for model, kind, seed, results in pool.imap_unordered(_one, jobs, chunksize=4):
+    # threads, each forking one child per mutant (fuzz_models.check_mutant_isolated)
+    with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
+        for model, kind, seed, results in pool.map(_one, jobs):
             for c, outcome, detail in results:
                 table[c][outcome] += 1
-                if outcome not in ("ok", "error", "fail"):
+                if outcome != "ok" and outcome != "error":
                     broken.append((Path(model).name, kind, seed, c, outcome, detail))
     took = time.monotonic() - start
     print(f"{a.mutants} mutants of {len(models)} models ({', '.join(fm.KINDS)}), {took:.0f} s\n")
@@ -63,7 +64,7 @@ def main() -> int:
         print(f"| {c} | {t['ok']} | {t['error']} | {t['fail']} | {other} |")
     for b in broken[:40]:
         print("\nBROKEN", *b[:5], "\n", b[5])
-    return 1 if broken else 0
+    return 1 if any(b[4] != "fail" for b in broken) else 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import multiprocessing
 import random
 import signal
 import tempfile
@@ -253,3 +254,25 @@ def check_mutant(data: bytes, commands: list[str], timeout: int = 60) -> list[tu
             outcome, detail = run_command(c, path, Path(tmp), timeout)
             results.append((c, outcome, detail))
         return results
+
+
+def check_mutant_isolated(data: bytes, commands: list[str], timeout: int = 60) -> list[tuple[str, str, str]]:
+    """check_mutant in a forked child, so a crash (a signal, e.g. inside a reference interpreter)
+    is an outcome ("crash") instead of the end of the fuzz run."""
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=lambda: send.send(check_mutant(data, commands, timeout)), daemon=True)
+    child.start()
+    send.close()
+    results = None
+    if recv.poll(timeout * len(commands) + 30):
+        with contextlib.suppress(EOFError):
+            results = recv.recv()
+    child.join(5)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return [(commands[0], "hang", "the child did not finish")]
+    if results is None:
+        return [(commands[0], "crash", f"the process died with exit code {child.exitcode}")]
+    return results
