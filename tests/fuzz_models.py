@@ -215,7 +215,7 @@ def run_command(command: str, model: Path, workdir: Path, timeout: int = 60) -> 
     but was not bit-exact (exit 1); anything else breaks the contract."""
     from tinyml_pio.cli import main
 
-    out = workdir / "out"
+    out = workdir / f"out-{command}"  # each command its own: "nothing written" is per command
     args = {"convert": ["convert", str(model), "-o", str(out)], "inspect": ["inspect", str(model)],
             "plan": ["plan", str(model)], "verify": ["verify", str(model), "--inputs", "2"]}[command]
     stdout, stderr = io.StringIO(), io.StringIO()

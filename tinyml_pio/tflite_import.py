@@ -186,9 +186,8 @@ def _read_tensor(model: Any, t: Any, index: int, buf: bytes, path: str) -> Tenso
     q = t.Quantization()
     if q is not None and q.ScaleLength() > 0:
         scale = q.ScaleAsNumpy().astype(np.float32)
-        zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros_like(scale, np.int64)
-        if zp.size == 1 and scale.size > 1:
-            zp = np.full(scale.shape, zp[0], np.int64)
+        # as many zero points as scales (TFLite's interpreter refuses anything else; check_tensor)
+        zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros(0, np.int64)
         axis: int | None = int(q.QuantizedDimension())
         if scale.size == 1:
             axis = None  # per-tensor; a stray quantized_dimension means nothing

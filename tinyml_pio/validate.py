@@ -151,8 +151,8 @@ def _check_quant(path: str, t: Tensor, where: str) -> None:
         raise TinymlError(f"{where} has quantization scale {bad!r}: scales must be finite and positive "
                           "(in float32).", path=path, hint=_CORRUPT)
     if q.zero_point.size != scale.size:
-        raise TinymlError(f"{where} has {scale.size} quantization scales but {q.zero_point.size} zero points.",
-                          path=path, hint=_CORRUPT)
+        raise TinymlError(f"{where} has {scale.size} quantization scales but {q.zero_point.size} zero points "
+                          "(TFLite requires as many of each).", path=path, hint=_CORRUPT)
     if scale.size > 1:
         if q.axis is None or not 0 <= q.axis < len(t.shape) or t.shape[q.axis] != scale.size:
             raise TinymlError(f"{where} of shape {list(t.shape)} has {scale.size} per-channel scales, which match "
