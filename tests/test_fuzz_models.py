@@ -23,7 +23,7 @@ def _outcomes(data: bytes, commands: list[str]) -> list[tuple[str, str, str]]:
     return fm.check_mutant(data, commands, timeout=120)
 
 
-@settings(_slow, max_examples=160)
+@settings(_slow, max_examples=400)
 @given(model=st.sampled_from(MODELS), kind=st.sampled_from(fm.KINDS), seed=st.integers(0, 2**32 - 1))
 def test_mutants_through_convert_inspect_plan(model, kind, seed):
     data = fm.mutate(model.read_bytes(), kind, seed)
@@ -31,7 +31,7 @@ def test_mutants_through_convert_inspect_plan(model, kind, seed):
         assert outcome in CLEAN, f"{model.name} {kind} seed {seed}: {command} -> {outcome}: {detail}"
 
 
-@settings(_slow, max_examples=12)
+@settings(_slow, max_examples=30)
 @given(model=st.sampled_from(sorted(ZOO.glob("*.tflite"))), kind=st.sampled_from(sorted(fm.STRUCTURED)),
        seed=st.integers(0, 2**32 - 1))
 def test_mutants_through_verify(model, kind, seed):
@@ -88,8 +88,10 @@ EDITS = {
     "zero point 2^40": (_quant(6, "zeroPoint", 1 << 40), "zero point 1099511627776"),
     "zero point 2^31": (_quant(0, "zeroPoint", 1 << 31), "outside the type's range"),
     "zero point 128 (int8)": (_quant(0, "zeroPoint", 128), "[-128, 127]"),
-    "per-channel count": (lambda m, sg: _set(sg.tensors[2].quantization, "scale", [0.1, 0.2, 0.3]),
+    "per-channel count": (lambda m, sg: [_set(sg.tensors[2].quantization, "scale", [0.1, 0.2, 0.3]),
+                                         _set(sg.tensors[2].quantization, "zeroPoint", [0, 0, 0])],
                           "match no dimension"),
+    "zero point count": (lambda m, sg: _set(sg.tensors[3].quantization, "zeroPoint", []), "but 0 zero points"),
     "negative dimension": (lambda m, sg: _set(sg.tensors[0], "shape", [-1, 24]), "must be positive"),
     "zero dimension": (lambda m, sg: _set(sg.tensors[6], "shape", [1, 0]), "must be positive"),
     "huge tensor": (lambda m, sg: _set(sg.tensors[5], "shape", [65536, 65536]), "MAX_TENSOR_BYTES"),
