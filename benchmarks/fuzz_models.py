@@ -1,7 +1,8 @@
 """Long fuzz run over mutated models: prints an outcome table (ok / clean error / anything else).
 
-    .venv/bin/python benchmarks/fuzz_models.py --mutants 4000            # convert, inspect, plan
+    .venv/bin/python benchmarks/fuzz_models.py --mutants 4000            # convert (portable, cortex-m4), inspect, plan
     .venv/bin/python benchmarks/fuzz_models.py --mutants 300 --verify    # also verify (host C build)
+    .venv/bin/python benchmarks/fuzz_models.py --mutants 300 --verify --sanitize   # ... under ASan/UBSan
 
 Mutants come from tests/fuzz_models.py (the CI suite, tests/test_fuzz_models.py, runs a bounded
 number of the same mutations). Exit code 1 if any mutant broke the contract (verify not bit-exact is listed too); each is listed with
@@ -33,10 +34,11 @@ def main() -> int:
     p.add_argument("--mutants", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verify", action="store_true", help="also run verify (builds C; much slower)")
+    p.add_argument("--sanitize", action="store_true", help="verify under ASan/UBSan with the poisoned arena")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--replay", nargs=3, metavar=("MODEL", "KIND", "SEED"))
     a = p.parse_args()
-    commands = ["convert", "inspect", "plan"] + (["verify"] if a.verify else [])
+    commands = ["convert", "convert-m4", "inspect", "plan"] + (["verify-sanitize" if a.sanitize else "verify"] if a.verify else [])
     if a.replay:
         for c, outcome, detail in _one((a.replay[0], a.replay[1], int(a.replay[2]), commands))[3]:
             print(f"{c}: {outcome} {detail}")
@@ -44,12 +46,17 @@ def main() -> int:
     models = [str(m) for m in fm.seed_models()]
     jobs = [(models[i % len(models)], fm.KINDS[i % len(fm.KINDS)], a.seed + i, commands)
             for i in range(a.mutants)]
+    import tinyml_pio.cli, tinyml_pio.ops  # noqa: E401  imported once here, not in every forked child
+
+    tinyml_pio.ops.supported_ops()
     table: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     broken = []
     start = time.monotonic()
     # threads, each forking one child per mutant (fuzz_models.check_mutant_isolated)
     with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
-        for model, kind, seed, results in pool.map(_one, jobs):
+        for done, (model, kind, seed, results) in enumerate(pool.map(_one, jobs), 1):
+            if done % 500 == 0:
+                print(f"{done}/{len(jobs)} mutants, {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
             for c, outcome, detail in results:
                 table[c][outcome] += 1
                 if outcome != "ok" and outcome != "error":

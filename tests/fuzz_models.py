@@ -217,7 +217,9 @@ def run_command(command: str, model: Path, workdir: Path, timeout: int = 60) -> 
 
     out = workdir / f"out-{command}"  # each command its own: "nothing written" is per command
     args = {"convert": ["convert", str(model), "-o", str(out)], "inspect": ["inspect", str(model)],
-            "plan": ["plan", str(model)], "verify": ["verify", str(model), "--inputs", "2"]}[command]
+            "convert-m4": ["convert", str(model), "-o", str(out), "--target", "cortex-m4"],  # optimized kernels
+            "plan": ["plan", str(model)], "verify": ["verify", str(model), "--inputs", "2"],
+            "verify-sanitize": ["verify", str(model), "--inputs", "2", "--sanitize"]}[command]
     stdout, stderr = io.StringIO(), io.StringIO()
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(timeout)
@@ -239,7 +241,7 @@ def run_command(command: str, model: Path, workdir: Path, timeout: int = 60) -> 
     written = out.exists() and any(out.iterdir())
     if rc == 2 and "Traceback" not in err and err.startswith("error: ") and "What to do:" in err and not written:
         return "error", err.splitlines()[0][:160]
-    if command == "verify" and rc == 1 and "bit-exact:" in stdout.getvalue() and "Traceback" not in err:
+    if command.startswith("verify") and rc == 1 and "bit-exact:" in stdout.getvalue() and "Traceback" not in err:
         return "fail", stdout.getvalue().strip().splitlines()[-1]
     return "traceback", f"{command}: exit {rc}, written={written}: {err[:300]}"
 

@@ -11,7 +11,8 @@ The DP is exact while every level holds at most `max_states` downsets; beyond th
 beam search keeping the `beam` most promising downsets per level (peak so far, then live bytes).
 A budget of `max_steps` transitions bounds the whole search: when the levels left would exceed
 it, fewer downsets are kept per level, down to one (a greedy order: the ready operator that keeps
-the peak, then the live bytes, lowest). The planner also keeps the model's own order as a candidate.
+the peak, then the live bytes, lowest). The downset of the model's own order is always kept, so a
+pruned search never returns an order worse than the model's.
 """
 
 from __future__ import annotations
@@ -181,8 +182,11 @@ def best_order(g: Graph, layers: list[Layer], max_states: int = 4000, beam: int 
         keep_n = min(keep_n, afford)
         if keep_n < len(nxt):
             exact = False
-            keep = sorted(nxt.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))[:keep_n]
-            nxt = dict(keep)
+            keep = dict(sorted(nxt.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))[:keep_n])
+            natural = (1 << (depth + 1)) - 1  # the model's own order so far (topological: checked on import)
+            if natural in nxt:
+                keep[natural] = nxt[natural]  # so the result is never worse than the model's order
+            nxt = keep
         level = nxt
         history.append({k: (st[2], st[3]) for k, st in level.items()})
     if m.full not in level:
