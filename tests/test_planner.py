@@ -475,3 +475,50 @@ def test_person_detect_matches_tflm_head():
     layers, _ = layers_for_planning(g)
     plan = plan_memory(g, layers)
     assert plan.arena_size == plan.lower_bound <= 55296
+
+
+# ------------------------------------------------------------------------------------------------
+# Large graphs: the order search stays within its step budget and still gives a valid order
+
+
+def _wide(branches: int, depth: int) -> G:
+    b = G()
+    x = b.input(100)
+    heads = []
+    for i in range(branches):
+        t = x
+        for k in range(depth):
+            t = b.op([t], 50 + 37 * ((i * 3 + k) % 11))
+        heads.append(t)
+    b.op(heads, 16)
+    return b
+
+
+def test_700_operator_chain_plans_at_its_lower_bound():
+    b = G()
+    t = b.input(100)
+    for i in range(700):
+        t = b.op([t], 48 + 16 * (i % 7), scratch=16 * (i % 3))
+    g = b.graph()
+    plan = plan_memory(g, b.layers)
+    assert_valid(g, b.layers, plan)
+    assert plan.order == list(range(700)) and plan.arena_size == plan.lower_bound
+
+
+def test_700_operators_in_100_branches_order_within_the_budget():
+    b = _wide(100, 7)
+    g = b.graph()
+    natural = list(range(len(b.layers)))
+    res = best_order(g, b.layers)
+    assert not res.exact and is_topological(g, b.layers, res.order)
+    assert res.peak <= peak_of(g, b.layers, natural)
+    assert_valid(g, b.layers, plan_memory(g, b.layers))
+
+
+@pytest.mark.parametrize("max_steps", [1, 50, 5000])
+def test_tiny_budgets_fall_back_to_a_greedy_topological_order(max_steps):
+    b = _wide(14, 3)
+    g = b.graph()
+    res = best_order(g, b.layers, max_steps=max_steps)
+    assert is_topological(g, b.layers, res.order) and not res.exact
+    assert res.peak == peak_of(g, b.layers, res.order)

@@ -76,7 +76,7 @@ def _cmd_train_check(a: argparse.Namespace) -> int:
 def _cmd_verify(a: argparse.Namespace) -> int:
     from .verify import verify_model
 
-    r = verify_model(a.model, n=a.inputs, seed=a.seed, prefix=a.prefix, log=print)
+    r = verify_model(a.model, n=a.inputs, seed=a.seed, prefix=a.prefix, log=print, sanitize=a.sanitize)
     print(f"bit-exact: {r.identical}/{r.total} inputs")
     return 0 if r.ok else 1
 
@@ -233,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--inputs", type=_count, default=20)
     v.add_argument("--seed", type=_seed, default=0)
     v.add_argument("--prefix", default="model")
+    v.add_argument("--sanitize", action="store_true",
+                   help="build with ASan/UBSan, the arena poisoned outside each layer's own tensors and scratch")
     v.set_defaults(fn=_cmd_verify)
 
     i = sub.add_parser("inspect", help="operators, tensors, MACs, weights and arena bytes")

@@ -18,3 +18,8 @@ class TinymlError(Exception):
         if self.hint:
             text = f"{text}\nWhat to do: {self.hint}"
         return text
+
+
+class Unsupported(Exception):
+    """This operator (or this variant of it) cannot be compiled; the message says why (lowering
+    adds the operator and collects every such problem into one TinymlError)."""

@@ -18,6 +18,9 @@ import numpy as np
 from .errors import TinymlError
 
 WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off"]
+SANITIZE_FLAGS = ("-DTINYML_SANITIZE_LAYERS", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g",
+                  "-fno-omit-frame-pointer")
+RUN_TIMEOUT = 600  # seconds: far above any model's host run, so a bug cannot hang verify
 
 
 def library_dir() -> Path:
@@ -158,14 +161,22 @@ class HostModel:
     """A generated model compiled for the host; `run` feeds a batch of samples through it."""
 
     def __init__(self, files: dict[str, str], prefix: str, workdir: Path, in_specs: list[tuple[tuple[int, ...], np.dtype]],
-                 out_specs: list[tuple[tuple[int, ...], np.dtype]], trace: bool = False, opt: str = "-O2"):
+                 out_specs: list[tuple[tuple[int, ...], np.dtype]], trace: bool = False, opt: str = "-O2",
+                 sanitize_hooks: str | None = None):
+        """`sanitize_hooks`: the C of codegen.sanitize.hooks_source; builds with ASan/UBSan and the
+        arena poisoned outside each layer's own tensors and scratch."""
         self.workdir = workdir
         self.in_specs = in_specs
         self.out_specs = out_specs
         sources = dict(files)
         sources["harness_main.c"] = harness_source(prefix)
-        self.exe = build_executable(sources, workdir, name="model_trace" if trace else "model", opt=opt,
-                                    defines=("-DTINYML_TRACE",) if trace else ())
+        defines = ("-DTINYML_TRACE",) if trace else ()
+        if sanitize_hooks is not None:
+            sources["sanitize_hooks.c"] = sanitize_hooks
+            defines += SANITIZE_FLAGS
+            opt = "-O1"
+        name = ("model_trace" if trace else "model") + ("_asan" if sanitize_hooks is not None else "")
+        self.exe = build_executable(sources, workdir, name=name, opt=opt, defines=defines)
 
     def run(self, samples: list[list[np.ndarray]], trace_path: Path | None = None) -> list[list[np.ndarray]]:
         inp = self.workdir / "in.bin"
@@ -175,7 +186,10 @@ class HostModel:
                 for x, (shape, dt) in zip(s, self.in_specs):
                     f.write(np.ascontiguousarray(x, dtype=dt).tobytes())
         cmd = [str(self.exe), str(inp), str(outp)] + ([str(trace_path)] if trace_path else [])
-        r = subprocess.run(cmd, capture_output=True)
+        try:
+            r = subprocess.run(cmd, capture_output=True, timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise HostBuildError(f"the generated model ran for more than {RUN_TIMEOUT} s on {len(samples)} input(s)") from None
         if r.returncode != 0:
             raise HostBuildError(f"the generated model exited with {r.returncode}: {r.stderr.decode(errors='replace')[-2000:]}")
         raw = outp.read_bytes()

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from .errors import Unsupported
+
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 QRANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "int32": (INT32_MIN, INT32_MAX)}
@@ -26,6 +28,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     """QuantizeMultiplier: real ~= mult * 2^(shift - 31), mult in [2^30, 2^31). Double rounding build."""
     if real == 0.0:
         return 0, 0
+    if not math.isfinite(real) or real < 0:
+        raise Unsupported(f"the quantization scales give a multiplier of {real}, which is not a finite positive number")
     q, shift = math.frexp(real)
     q_fixed = tflite_round(q * (1 << 31))
     assert q_fixed <= (1 << 31)
@@ -35,6 +39,9 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     assert q_fixed <= INT32_MAX
     if shift < -31:
         shift, q_fixed = 0, 0
+    if shift > 31:  # TFLite's double-rounding build would shift an int32 by more than its width
+        raise Unsupported(f"the quantization scales give a multiplier of {real:g} (2^{shift - 1} or more), "
+                          "too large for int32 fixed point")
     return int(q_fixed), int(shift)
 
 

@@ -4,6 +4,9 @@ refuses a model (e.g. person_detect's bias quantized_dimension quirk)."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 
 from .errors import TinymlError
@@ -12,12 +15,18 @@ from .errors import TinymlError
 class Reference:
     """One loaded reference interpreter. `run` returns outputs; `tensor` reads an intermediate."""
 
-    def __init__(self, model: bytes, prefer: str = "tflite-runtime", num_outputs: int | None = None):
+    def __init__(self, model: bytes, prefer: str = "tflite-runtime", num_outputs: int | None = None,
+                 num_inputs: int | None = None):
         self.kind = ""
         self.num_outputs = num_outputs
+        self.num_inputs = num_inputs
         errors = []
         order = ["tflite-runtime", "tflite-micro"] if prefer == "tflite-runtime" else ["tflite-micro", "tflite-runtime"]
         for kind in order:
+            crash = _crashes(self, kind, model)
+            if crash:
+                errors.append(f"{kind}: {crash}")
+                continue
             try:
                 self._open(kind, model)
                 self.kind = kind
@@ -29,8 +38,11 @@ class Reference:
                 errors.append(f"{kind}: {first[:120]}{'...' if len(first) > 120 else ''}")
         self.refused = errors  # why earlier interpreters were not used (shown by verify)
         if not self.kind:
+            missing = all("not installed" in e for e in errors)
             raise TinymlError("no reference interpreter accepts this model: " + "; ".join(errors),
-                              hint="install the verification extras: pip install 'tinyml-pio[verify]'.")
+                              hint="install the verification extras: pip install 'tinyml-pio[verify]'." if missing else
+                              "TFLite's own interpreters reject (or crash on) this model, so it cannot be verified; "
+                              "re-export it with the TFLite converter.")
 
     def _open(self, kind: str, model: bytes) -> None:
         if kind == "tflite-runtime":
@@ -50,6 +62,13 @@ class Reference:
             self._tflm = runtime.Interpreter.from_bytes(
                 model, arena_size=max(len(model) * 10, 1 << 20),
                 intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+
+    def zero_inputs(self) -> list[np.ndarray]:
+        """One all-zero sample of the model's inputs, as the opened interpreter describes them."""
+        if self.kind == "tflite-runtime":
+            return [np.zeros(d["shape"], d["dtype"]) for d in self._tfl.get_input_details()]
+        return [np.zeros(d["shape"], d["dtype"]) for d in
+                (self._tflm.get_input_details(i) for i in range(self.num_inputs or 0))]
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         if self.kind == "tflite-runtime":
@@ -75,3 +94,27 @@ class Reference:
             return np.array(self._tflm.GetTensor(index, 0)).copy()
         except Exception:
             return None
+
+
+def _crashes(ref: Reference, kind: str, model: bytes) -> str:
+    """Open the interpreter and invoke it once in a forked child first: on a malformed model that
+    tinyml-pio accepts, the interpreters' C++ may crash the process (a signal, not an exception).
+    Returns why it crashed, or "" (also where fork is not available)."""
+    if not hasattr(os, "fork"):
+        return ""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller
+        code = 0
+        try:
+            ref._open(kind, model)
+            ref.kind = kind
+            ref.run(ref.zero_inputs())
+        except BaseException:
+            code = 1  # an exception: the parent's own attempt reports it properly
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return f"crashed on this model (signal {signal.Signals(sig).name})"
+    return ""

@@ -11,7 +11,8 @@ import numpy as np
 import tflite
 
 from .errors import TinymlError
-from .ir import Graph, Op, Quant, Tensor
+from .ir import DTYPES, Graph, Op, Quant, Tensor
+from .validate import check_graph, check_limits, check_tensor
 
 _TENSOR_TYPES = {
     getattr(tflite.TensorType, n): n.lower()
@@ -59,8 +60,20 @@ def _read_options(op: Any) -> dict[str, Any]:
         except TypeError:
             continue  # vector element accessors take an index; the AsNumpy form covers them
         key = _snake(name)
-        out[key] = _ENUMS.get(key, {}).get(value, value) if key in _ENUMS else value
+        if key in _ENUMS:
+            if value not in _ENUMS[key]:
+                raise _BadEnum(key, value, kind)
+            value = _ENUMS[key][value]
+        out[key] = value
     return out
+
+
+class _BadEnum(Exception):
+    """An option holds a value outside its enum (reported with the operator by _parse)."""
+
+    def __init__(self, key: str, value: int, kind: str):
+        self.key, self.value, self.kind = key, value, kind
+        super().__init__(f"{kind} option {key} = {value} is not a valid value ({', '.join(_ENUMS[key].values())})")
 
 
 def _fail(path: str, message: str, hint: str) -> TinymlError:
@@ -103,6 +116,7 @@ def load_model_bytes(buf: bytes, path: str = "<model>") -> Graph:
         ) from None
     graph.sha256 = hashlib.sha256(buf).hexdigest()
     graph.path = path
+    check_graph(graph)
     return graph
 
 
@@ -126,16 +140,24 @@ def _parse(buf: bytes, path: str) -> Graph:
         codes.append((name, oc.Version()))
 
     sg = model.Subgraphs(0)
+    check_limits(path, sg.OperatorsLength(), sg.TensorsLength())
     tensors = []
     for i in range(sg.TensorsLength()):
         tensors.append(_read_tensor(model, sg.Tensors(i), i, buf, path))
     ops = []
     for i in range(sg.OperatorsLength()):
         o = sg.Operators(i)
+        if not 0 <= o.OpcodeIndex() < len(codes):
+            raise _fail(path, f"operator #{i} names operator code {o.OpcodeIndex()}; the model has {len(codes)}.",
+                        "the file is corrupt; re-export the model.")
         name, version = codes[o.OpcodeIndex()]
         ins = [int(v) for v in o.InputsAsNumpy()] if o.InputsLength() else []
         outs = [int(v) for v in o.OutputsAsNumpy()] if o.OutputsLength() else []
-        ops.append(Op(index=i, type=name, inputs=ins, outputs=outs, options=_read_options(o), version=version))
+        try:
+            options = _read_options(o)
+        except _BadEnum as e:
+            raise _fail(path, f"operator #{i} ({name}): {e}.", "the file is corrupt; re-export the model.") from None
+        ops.append(Op(index=i, type=name, inputs=ins, outputs=outs, options=options, version=version))
     desc = model.Description()
     name = os.path.splitext(os.path.basename(path))[0]
     return Graph(
@@ -164,36 +186,38 @@ def _read_tensor(model: Any, t: Any, index: int, buf: bytes, path: str) -> Tenso
     q = t.Quantization()
     if q is not None and q.ScaleLength() > 0:
         scale = q.ScaleAsNumpy().astype(np.float32)
-        zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros_like(scale, np.int64)
-        if zp.size == 1 and scale.size > 1:
-            zp = np.full(scale.shape, zp[0], np.int64)
+        # as many zero points as scales (TFLite's interpreter refuses anything else; check_tensor)
+        zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros(0, np.int64)
         axis: int | None = int(q.QuantizedDimension())
         if scale.size == 1:
             axis = None  # per-tensor; a stray quantized_dimension means nothing
-        elif axis >= max(len(shape), 1) or shape[axis] != scale.size:
+        elif not 0 <= axis < len(shape) or shape[axis] != scale.size:
             # Quirk (person_detect): 1-D biases carry the weights' quantized_dimension.
             matches = [d for d, n in enumerate(shape) if n == scale.size]
             axis = matches[0] if matches else None
         quant = Quant(scale=scale, zero_point=zp, axis=axis)
-    data = None
-    b = model.Buffers(t.Buffer())
-    if b is not None:
-        if b.Offset() > 1:
-            raw = buf[b.Offset() : b.Offset() + b.Size()]
-        elif b.DataLength() > 0:
-            raw = b.DataAsNumpy().tobytes()
-        else:
-            raw = b""
-        if raw:
-            from .ir import DTYPES
-
-            if dtype not in DTYPES:
-                raise _fail(path, f"constant tensor #{index} '{name}' has unsupported type {dtype}.",
-                            "quantize the model to int8 (full integer quantization).")
-            arr = np.frombuffer(raw, dtype=np.dtype(DTYPES[dtype][1]).newbyteorder("<"))
-            expected = int(np.prod(shape)) if shape else 1
-            if arr.size != expected:
-                raise _fail(path, f"constant tensor #{index} '{name}' holds {arr.size} values, its shape {list(shape)} needs {expected}.",
-                            "the file is corrupt; re-export the model.")
-            data = arr.reshape(shape).copy()
-    return Tensor(index=index, name=name, shape=shape, dtype=dtype, quant=quant, data=data)
+    tensor = Tensor(index=index, name=name, shape=shape, dtype=dtype, quant=quant)
+    if not 0 <= t.Buffer() < max(model.BuffersLength(), 1):
+        raise _fail(path, f"tensor #{index} '{name}' names buffer {t.Buffer()}; the model has {model.BuffersLength()}.",
+                    "the file is corrupt; re-export the model.")
+    b = model.Buffers(t.Buffer()) if model.BuffersLength() else None
+    raw = b""
+    if b is not None and b.Offset() > 1:
+        if b.Offset() + b.Size() > len(buf):
+            raise _fail(path, f"tensor #{index} '{name}': its data lies beyond the end of the file.",
+                        "the file is truncated; re-download or re-export the model.")
+        raw = buf[b.Offset() : b.Offset() + b.Size()]
+    elif b is not None and b.DataLength() > 0:
+        raw = b.DataAsNumpy().tobytes()
+    if raw and dtype not in DTYPES:
+        raise _fail(path, f"constant tensor #{index} '{name}' has unsupported type {dtype}.",
+                    "quantize the model to int8 (full integer quantization).")
+    check_tensor(path, tensor)
+    if raw:
+        np_dtype = np.dtype(DTYPES[dtype][1]).newbyteorder("<")
+        expected = tensor.size
+        if len(raw) != expected * np_dtype.itemsize:
+            raise _fail(path, f"constant tensor #{index} '{name}' holds {len(raw)} bytes; its shape {list(shape)} "
+                        f"({dtype}) needs {expected * np_dtype.itemsize}.", "the file is corrupt; re-export the model.")
+        tensor.data = np.frombuffer(raw, dtype=np_dtype).reshape(shape).copy()
+    return tensor

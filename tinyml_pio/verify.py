@@ -9,6 +9,7 @@ from typing import Callable
 
 import numpy as np
 
+from .codegen.sanitize import hooks_source
 from .hostbuild import HostModel, read_trace
 from .ir import DTYPES, Graph
 from .cpu import CpuFeatures
@@ -59,17 +60,20 @@ def random_inputs(g: Graph, n: int, seed: int) -> list[list[np.ndarray]]:
 
 
 def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | None = None,
-                    log: Callable[[str], None] = lambda s: None) -> VerifyResult:
+                    log: Callable[[str], None] = lambda s: None, sanitize: bool = False) -> VerifyResult:
+    """`sanitize`: run the host build under ASan/UBSan with the arena poisoned outside each
+    layer's tensors and scratch (codegen/sanitize.py); any stray access is a HostBuildError."""
     g = c.graph
     with open(g.path, "rb") as f:
-        ref = Reference(f.read(), num_outputs=len(g.outputs))
+        ref = Reference(f.read(), num_outputs=len(g.outputs), num_inputs=len(g.inputs))
     log(f"reference: {ref.kind}" + (f" (not used: {'; '.join(ref.refused)})" if ref.refused else ""))
     samples = random_inputs(g, n, seed)
     in_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.inputs]
     out_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.outputs]
     with tempfile.TemporaryDirectory(prefix="tinyml-verify-") as tmp:
         wd = Path(workdir) if workdir else Path(tmp)
-        host = HostModel(c.files, c.prefix, wd, in_specs, out_specs)
+        hooks = hooks_source(g, c.layers, c.plan, c.prefix) if sanitize else None
+        host = HostModel(c.files, c.prefix, wd, in_specs, out_specs, sanitize_hooks=hooks)
         ours = host.run(samples)
         identical, bad = 0, []
         for i, (s, o) in enumerate(zip(samples, ours)):
@@ -127,7 +131,7 @@ def _first_bad_op(c: Compiled, ref: Reference, sample: list[np.ndarray], wd: Pat
 
 def verify_model(path: str, n: int = 20, seed: int = 0, prefix: str = "model",
                  log: Callable[[str], None] = lambda s: None,
-                 target: CpuFeatures | str | None = None) -> VerifyResult:
+                 target: CpuFeatures | str | None = None, sanitize: bool = False) -> VerifyResult:
     """`target`: None verifies the portable kernels; CpuFeatures.host_optimized() the optimized
     kernels' plain-C path (what Cortex-M0+/M3 run), with their build-time folding and repacking."""
-    return verify_compiled(compile_model(path, prefix, target=target), n=n, seed=seed, log=log)
+    return verify_compiled(compile_model(path, prefix, target=target), n=n, seed=seed, log=log, sanitize=sanitize)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import serial
 
@@ -48,8 +49,10 @@ class HilClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, ftype: int, payload: bytes = b"", timeout: float | None = None) -> bytes:
-        """Send one command and return the response payload; resend on timeout or a corrupted reply.
+    def request(self, ftype: int, payload: bytes = b"", timeout: float | None = None,
+                decode: Callable[[bytes], Any] | None = None) -> Any:
+        """Send one command and return the response payload (or `decode(payload)`); resend on
+        timeout, a corrupted reply, or one that `decode` refuses (P.ProtocolError).
 
         A resent request is the same frame (same seq): the firmware answers it from the reply it
         kept instead of executing it again, so a retried INVOKE does not run the model twice."""
@@ -57,6 +60,7 @@ class HilClient:
         frame = P.encode(ftype, self.seq, payload)
         timeout = timeout or self.timeout
         bad_before = self.parser.bad
+        malformed: P.ProtocolError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
                 self.retried += 1
@@ -65,8 +69,18 @@ class HilClient:
             except serial.SerialException as e:
                 raise HilError(f"lost the connection to the board on {self.url}: {e}",
                                hint="check the cable and that nothing else uses the port; an emulator may have exited.") from None
-            if answer is not None:
+            if answer is None:
+                continue
+            if decode is None:
                 return answer
+            try:
+                return decode(answer)
+            except P.ProtocolError as e:
+                malformed = e  # intact but undecodable: ask again, like a corrupted frame
+        if malformed is not None:
+            raise HilError(f"the board on {self.url} sent malformed replies to command 0x{ftype:02x} "
+                           f"({self.retries + 1} tries): {malformed}.",
+                           hint="rebuild and flash the HIL firmware with this version of tinyml-pio; check the port.")
         corrupted = self.parser.bad - bad_before
         if corrupted:
             raise HilError(f"no intact answer from the board on {self.url} (command 0x{ftype:02x}, {self.retries + 1} tries, "
@@ -108,38 +122,50 @@ class HilClient:
         return None
 
     def hello(self) -> P.Info:
-        payload = self.request(P.HELLO)
-        if not payload or payload[0] != P.PROTOCOL_VERSION:
-            got = payload[0] if payload else "none"
+        # another protocol version is refused at once; a garbled reply in this version is asked again
+        reply = self.request(P.HELLO, decode=lambda p: P.decode_info(p) if p[:1] == bytes([P.PROTOCOL_VERSION]) else p)
+        if not isinstance(reply, P.Info):
+            got = reply[0] if reply else "none"
             raise HilError(f"the firmware speaks HIL protocol version {got}; this host speaks {P.PROTOCOL_VERSION}.",
                            hint="rebuild and flash the HIL firmware with this version of tinyml-pio.")
-        self.info = P.decode_info(payload)
-        return self.info
+        self.info = reply
+        return reply
 
     def set_input(self, index: int, data: bytes) -> None:
         chunk = P.MAX_PAYLOAD - 5
         for off in range(0, len(data), chunk):
-            self.request(P.SET_INPUT, struct.pack("<BI", index, off) + data[off : off + chunk])
+            self.request(P.SET_INPUT, struct.pack("<BI", index, off) + data[off : off + chunk],
+                         decode=lambda p: P.decode_exact(p, "", "SET_INPUT"))
 
     def invoke(self, timeout: float = 60.0) -> tuple[int, int]:
-        status, lo, hi = struct.unpack("<iII", self.request(P.INVOKE, timeout=timeout))
+        status, lo, hi = self.request(P.INVOKE, timeout=timeout, decode=lambda p: P.decode_exact(p, "<iII", "INVOKE"))
         return status, lo | (hi << 32)
 
     def get_output(self, index: int, nbytes: int) -> bytes:
+        """Read an output in chunks; each reply must carry exactly the bytes asked for."""
         out = bytearray()
-        while len(out) < nbytes:
+        while len(out) < nbytes:  # every pass adds n > 0 bytes or raises
             n = min(P.MAX_PAYLOAD, nbytes - len(out))
-            out += self.request(P.GET_OUTPUT, struct.pack("<BIH", index, len(out), n))
+            out += self.request(P.GET_OUTPUT, struct.pack("<BIH", index, len(out), n),
+                                decode=lambda p, n=n: _exactly(p, n, "GET_OUTPUT"))
         return bytes(out)
 
     def memory(self) -> Memory:
-        return Memory(*struct.unpack("<IIII", self.request(P.MEMORY)))
+        return Memory(*self.request(P.MEMORY, decode=lambda p: P.decode_exact(p, "<IIII", "MEMORY")))
 
     def layer_cycles(self) -> list[int]:
+        """Per-operator cycles, in as many LAYERS requests as the payload size needs; every reply
+        brings at least one count (P.decode_layers), so the loop ends."""
         cycles: list[int] = []
-        while True:
-            p = self.request(P.LAYERS, struct.pack("<H", len(cycles)))
-            (n,) = struct.unpack_from("<H", p)
-            cycles += list(struct.unpack_from(f"<{(len(p) - 2) // 4}I", p, 2))
-            if len(cycles) >= n:
-                return cycles[:n]
+        n: int | None = None
+        while n is None or len(cycles) < n:
+            first, known = len(cycles), n
+            n, more = self.request(P.LAYERS, struct.pack("<H", first), decode=lambda p: P.decode_layers(p, first, known))
+            cycles += more
+        return cycles
+
+
+def _exactly(p: bytes, n: int, what: str) -> bytes:
+    if len(p) != n:
+        raise P.ProtocolError(f"{what} reply has {len(p)} bytes; {n} were asked for")
+    return p

@@ -21,6 +21,7 @@ without executing it again.
 
 from __future__ import annotations
 
+import binascii
 import struct
 from dataclasses import dataclass, field
 
@@ -33,11 +34,13 @@ DTYPE_CODES = {v: k for k, v in DTYPES.items()}
 
 
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return crc
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection): binascii's CRC-CCITT, in C."""
+    return binascii.crc_hqx(data, crc)
+
+
+class ProtocolError(ValueError):
+    """A reply that passed the CRC but does not decode (short, long or inconsistent): the client
+    treats it like a corrupted frame and asks again."""
 
 
 def encode(ftype: int, seq: int, payload: bytes = b"") -> bytes:
@@ -56,36 +59,44 @@ class Frame:
 
 @dataclass
 class FrameParser:
-    """Incremental parser: feed bytes, collect frames; skips garbage and frames with a bad CRC."""
+    """Incremental parser: feed bytes, collect frames; skips garbage and frames with a bad CRC.
+
+    Scans with an index into the buffer and trims it once per feed, so adversarial input (sync
+    bytes everywhere, lengths that point at bad CRCs) costs one C-speed CRC per candidate, not a
+    Python loop per byte (benchmarks/hil_parser.py)."""
 
     buf: bytearray = field(default_factory=bytearray)
     bad: int = 0
 
     def feed(self, data: bytes) -> list[Frame]:
         self.buf += data
+        buf = self.buf
         frames = []
+        i = 0
         while True:
-            i = self.buf.find(SYNC)
+            i = buf.find(SYNC, i)
             if i < 0:
-                del self.buf[: max(len(self.buf) - 1, 0)]
+                keep = len(buf) - 1 if buf[-1:] == SYNC[:1] else len(buf)  # a sync byte may be split
+                del buf[:keep]
                 return frames
-            del self.buf[:i]
-            if len(self.buf) < 6:
-                return frames
-            ftype, seq, n = struct.unpack_from("<BBH", self.buf, 2)
+            if len(buf) - i < 6:
+                break
+            ftype, seq, n = struct.unpack_from("<BBH", buf, i + 2)
             if n > MAX_PAYLOAD:
                 self.bad += 1
-                del self.buf[:1]
+                i += 1
                 continue
-            if len(self.buf) < 8 + n:
-                return frames
-            (crc,) = struct.unpack_from("<H", self.buf, 6 + n)
-            if crc != crc16(bytes(self.buf[2 : 6 + n])):
+            if len(buf) - i < 8 + n:
+                break
+            (crc,) = struct.unpack_from("<H", buf, i + 6 + n)
+            if crc != binascii.crc_hqx(memoryview(buf)[i + 2 : i + 6 + n], 0xFFFF):
                 self.bad += 1
-                del self.buf[:1]
+                i += 1
                 continue
-            frames.append(Frame(ftype, seq, bytes(self.buf[6 : 6 + n])))
-            del self.buf[: 8 + n]
+            frames.append(Frame(ftype, seq, bytes(buf[i + 6 : i + 6 + n])))
+            i += 8 + n
+        del buf[:i]
+        return frames
 
 
 @dataclass
@@ -109,19 +120,60 @@ class Info:
     outputs: list[TensorInfo]
 
 
+class _Reader:
+    """Reads a payload front to back; running past its end is a ProtocolError, not an IndexError."""
+
+    def __init__(self, payload: bytes, what: str):
+        self.p, self.pos, self.what = payload, 0, what
+
+    def take(self, fmt: str) -> tuple:
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.p):
+            raise ProtocolError(f"{self.what} reply of {len(self.p)} bytes ends inside a field at byte {self.pos}")
+        values = struct.unpack_from(fmt, self.p, self.pos)
+        self.pos += size
+        return values
+
+    def text(self) -> str:
+        (n,) = self.take("<B")
+        return self.take(f"<{n}s")[0].decode(errors="replace")
+
+    def end(self) -> None:
+        if self.pos != len(self.p):
+            raise ProtocolError(f"{self.what} reply has {len(self.p) - self.pos} bytes after its last field")
+
+
 def decode_info(p: bytes) -> Info:
-    version, n_in, n_out, flags, arena, hz, nops = struct.unpack_from("<BBBBIIH", p, 0)
-    pos = 14
-    strs = []
-    for _ in range(3):
-        n = p[pos]
-        strs.append(p[pos + 1 : pos + 1 + n].decode(errors="replace"))
-        pos += 1 + n
+    r = _Reader(p, "HELLO")
+    version, n_in, n_out, flags, arena, hz, nops = r.take("<BBBBIIH")
+    name, sha, source = r.text(), r.text(), r.text()
     tensors = []
     for _ in range(n_in + n_out):
-        dt, rank = p[pos], p[pos + 1]
-        dims = struct.unpack_from(f"<{rank}I", p, pos + 2)
-        (nbytes,) = struct.unpack_from("<I", p, pos + 2 + 4 * rank)
+        dt, rank = r.take("<BB")
+        dims = r.take(f"<{rank}I")
+        (nbytes,) = r.take("<I")
         tensors.append(TensorInfo(DTYPES.get(dt, f"dtype{dt}"), tuple(dims), nbytes))
-        pos += 6 + 4 * rank
-    return Info(version, bool(flags & 1), arena, hz, nops, strs[0], strs[1], strs[2], tensors[:n_in], tensors[n_in:])
+    r.end()
+    return Info(version, bool(flags & 1), arena, hz, nops, name, sha, source, tensors[:n_in], tensors[n_in:])
+
+
+def decode_exact(p: bytes, fmt: str, what: str) -> tuple:
+    """A fixed-size reply (INVOKE, MEMORY): exactly struct.calcsize(fmt) bytes."""
+    if len(p) != struct.calcsize(fmt):
+        raise ProtocolError(f"{what} reply has {len(p)} bytes; expected {struct.calcsize(fmt)}")
+    return struct.unpack(fmt, p)
+
+
+def decode_layers(p: bytes, first: int, known: int | None) -> tuple[int, list[int]]:
+    """A LAYERS reply to a request from `first`: (operator count, the counts it carries). The
+    count must agree with earlier replies (`known`); the reply must bring at least one count
+    while any is missing, and none past the end."""
+    if len(p) < 2 or (len(p) - 2) % 4:
+        raise ProtocolError(f"LAYERS reply of {len(p)} bytes is not a count and whole u32 cycle counts")
+    (n,) = struct.unpack_from("<H", p)
+    if known is not None and n != known:
+        raise ProtocolError(f"LAYERS reply announces {n} operators after {known}")
+    k = (len(p) - 2) // 4
+    if first + k > n or (k == 0 and first < n):
+        raise ProtocolError(f"LAYERS reply from operator {first} carries {k} counts of {n}")
+    return n, list(struct.unpack_from(f"<{k}I", p, 2))

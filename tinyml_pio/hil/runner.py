@@ -27,7 +27,7 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
         raise TinymlError(f"the number of inputs must be at least 1 (got {n_inputs}).")
     g = c.graph
     fw = target.build(c, per_layer)  # generated for the target's CPU (kernel variants)
-    ref = Reference(Path(g.path).read_bytes(), num_outputs=len(g.outputs))
+    ref = Reference(Path(g.path).read_bytes(), num_outputs=len(g.outputs), num_inputs=len(g.inputs))
     samples = random_inputs(g, n_inputs, seed)
     try:
         url = target.start(fw)  # inside: whatever start got running is stopped, even when start fails half-way

@@ -22,12 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import TinymlError
+from ..errors import TinymlError, Unsupported  # noqa: F401 (Unsupported: in errors.py so quant.py raises it too)
 from ..ir import Graph, Op, Tensor
-
-
-class Unsupported(Exception):
-    """This operator (or this variant of it) cannot be compiled; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +130,11 @@ def try_lower(g: Graph) -> tuple[list[Layer | None], list[str]]:
                 problems.append(f"{op.describe()}: operator type {op.type} is not supported")
         else:
             try:
-                layer = fn(g, op)
+                # float32 scale arithmetic mirrors TFLite's and may overflow on extreme scales: the
+                # inf/nan it gives is refused by quant.quantize_multiplier or check_constants
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    layer = fn(g, op)
+                check_constants(layer)
             except Unsupported as e:
                 problems.append(f"{op.describe()}: {e}")
         layers.append(layer)
@@ -173,7 +173,53 @@ def inp(g: Graph, op: Op, i: int) -> Tensor | None:
 
 
 def out(g: Graph, op: Op, i: int = 0) -> Tensor:
-    return g.t(op.outputs[i])
+    return g.t(op.outputs[i])  # the importer checked that every operator has an output
+
+
+def require_input(g: Graph, op: Op, i: int, what: str = "input") -> Tensor:
+    """The op's i-th input tensor, which the model must give (Unsupported if absent or omitted)."""
+    t = inp(g, op, i)
+    if t is None:
+        raise Unsupported(f"{what} (input {i}) is missing; the operator has {len(op.inputs)} input(s)")
+    return t
+
+
+def require_same_shape(x: Tensor, y: Tensor) -> None:
+    """An element-wise op's output has its input's shape (the kernel reads and writes x.size elements)."""
+    if tuple(x.shape) != tuple(y.shape):
+        raise Unsupported(f"output shape {list(y.shape)} differs from the input shape {list(x.shape)}")
+
+
+_SHIFT_RANGE = (-31, 31)  # tinyml_requantize & co. shift an int32: larger amounts are undefined in C
+
+
+def check_constants(layer: Layer) -> None:
+    """Prove every constant the layer emits fits its C type: params are int32_t fields (or float),
+    shifts stay within an int32's width, constant arrays hold what their C element type can."""
+    def walk(name: str, v: Any) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(k, x)
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            for x in np.asarray(v, dtype=object).reshape(-1):
+                walk(name, x)
+        elif isinstance(v, (bool, np.bool_)):
+            return
+        elif isinstance(v, (int, np.integer)):
+            lo, hi = _SHIFT_RANGE if "shift" in name else (-(1 << 31), (1 << 31) - 1)
+            if not lo <= int(v) <= hi:
+                raise Unsupported(f"constant {name} = {int(v)} does not fit the kernel's range [{lo}, {hi}] "
+                                  "(extreme quantization scales or shapes)")
+        elif isinstance(v, (float, np.floating)):
+            if not np.isfinite(np.float32(v)):
+                raise Unsupported(f"constant {name} = {float(v)} is not a finite float32")
+
+    walk("params", layer.params)
+    for name, arr in layer.consts.items():
+        if "shift" in name:
+            walk(name, arr)
+        elif arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise Unsupported(f"constant array {name} holds values that are not finite")
 
 
 def require_dtype(t: Tensor, *dtypes: str, what: str = "tensor") -> None:
@@ -192,8 +238,7 @@ def require_int8_io(x: Tensor, y: Tensor) -> None:
 
 def int8_io(g: Graph, op: Op) -> tuple[Tensor, Tensor]:
     """The op's first input and its output, both required to be int8."""
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
+    x, y = require_input(g, op, 0), out(g, op)
     require_int8_io(x, y)
     return x, y
 
@@ -236,6 +281,7 @@ def lut_layer(g: Graph, op: Op, table: np.ndarray, comment: str = "") -> Layer:
     """A unary int8 op as a 256-entry table: table[i] = f(i - 128), computed with TFLite's exact integer math."""
     assert table.shape == (256,)
     x, y = int8_io(g, op)
+    require_same_shape(x, y)
     return Layer(
         op=op,
         func="tinyml_lut_s8",

@@ -24,7 +24,7 @@ import numpy as np
 from .. import quant
 from ..ir import Graph, Op, Tensor
 from . import (Layer, ConstArg, ScratchArg, TensorArg, Unsupported, activation, inp, out, register, require_const,
-               require_dtype, require_int8_io, require_nonconst, require_quant)
+               require_dtype, require_input, require_int8_io, require_nonconst, require_quant)
 
 
 def compute_out_size(padding: str, image: int, filt: int, stride: int, dilation: int) -> int:
@@ -151,8 +151,7 @@ def _layer(op: Op, x: Tensor, w: Tensor, bias_arg: list, y: Tensor, consts: dict
 
 @register("CONV_2D")
 def lower_conv(g: Graph, op: Op) -> Layer:
-    x, w, b, y = inp(g, op, 0), inp(g, op, 1), inp(g, op, 2), out(g, op)
-    assert x is not None
+    x, w, b, y = require_input(g, op, 0), inp(g, op, 1), inp(g, op, 2), out(g, op)
     w = _check_io(x, w, y)
     out_c, fh, fw, fc = w.shape
     geo = _geometry(op, x, y, fh, fw)
@@ -176,8 +175,7 @@ def lower_conv(g: Graph, op: Op) -> Layer:
 
 @register("DEPTHWISE_CONV_2D")
 def lower_depthwise(g: Graph, op: Op) -> Layer:
-    x, w, b, y = inp(g, op, 0), inp(g, op, 1), inp(g, op, 2), out(g, op)
-    assert x is not None
+    x, w, b, y = require_input(g, op, 0), inp(g, op, 1), inp(g, op, 2), out(g, op)
     w = _check_io(x, w, y)
     one, fh, fw, out_c = w.shape
     if one != 1:

@@ -11,13 +11,12 @@ import numpy as np
 from .. import quant
 from ..ir import Graph, Op
 from . import (Layer, TensorArg, ConstArg, Unsupported, activation, inp, out, register, require_const, require_dtype,
-               require_int8_io, require_quant, require_nonconst)
+               require_input, require_int8_io, require_quant, require_nonconst)
 
 
 @register("FULLY_CONNECTED")
 def lower(g: Graph, op: Op) -> Layer:
-    x, w, b, y = inp(g, op, 0), inp(g, op, 1), inp(g, op, 2), out(g, op)
-    assert x is not None and w is not None
+    x, w, b, y = require_input(g, op, 0), require_input(g, op, 1, "the weights"), inp(g, op, 2), out(g, op)
     require_int8_io(x, y)
     require_nonconst(x, "input")
     w = require_const(w, "the weights")
@@ -28,10 +27,19 @@ def lower(g: Graph, op: Op) -> Layer:
         raise Unsupported("weights must be symmetrically quantized (zero point 0)")
     in_scale, in_zp = require_quant(x, "input")
     out_scale, out_zp = require_quant(y, "output")
+    if len(w.shape) != 2:
+        raise Unsupported(f"weights must be 2-D [outputs, depth], got {list(w.shape)}")
     out_depth, depth = w.shape
     if x.size % depth:
         raise Unsupported(f"input size {x.size} is not a multiple of the weights' depth {depth}")
     batches = x.size // depth
+    # FullyConnectedPrepare: the output holds batches x out_depth values, out_depth innermost.
+    if y.size != batches * out_depth or not y.shape or y.shape[-1] != out_depth:
+        raise Unsupported(f"output shape {list(y.shape)} does not match {batches} batch(es) of the weights' "
+                          f"{out_depth} outputs")
+    if w.quant.scale.size > 1 and (w.quant.scale.size != out_depth or w.quant.axis != 0):
+        raise Unsupported(f"{w.quant.scale.size} per-channel weight scales (axis {w.quant.axis}) for {out_depth} "
+                          "outputs; expected one per output along axis 0")
     act_min, act_max = quant.activation_range(activation(op), out_scale, out_zp)
 
     wq = w.data.astype(np.int64)
@@ -39,6 +47,8 @@ def lower(g: Graph, op: Op) -> Layer:
     if b is not None:
         require_const(b, "the bias")
         require_dtype(b, "int32", what="bias")
+        if b.size != out_depth:
+            raise Unsupported(f"bias has {b.size} values for {out_depth} outputs")
         bias = b.data.astype(np.int64).reshape(out_depth)
     folded = bias + (-in_zp) * wq.sum(axis=1)
     if np.any(folded > quant.INT32_MAX) or np.any(folded < quant.INT32_MIN):

@@ -19,7 +19,7 @@ import numpy as np
 from .. import quant
 from ..ir import Graph, Op
 from . import (Layer, TensorArg, Unsupported, activation, inp, int8_io, out, register, require_const, require_dtype,
-               require_int8_io, require_nonconst, require_quant)
+               require_input, require_int8_io, require_nonconst, require_quant)
 
 
 def compute_padding(stride: int, in_size: int, filter_size: int, out_size: int) -> int:
@@ -84,8 +84,7 @@ def mean_multiplier(in_scale: float, out_scale: float, count: int) -> tuple[int,
 
 @register("MEAN")
 def lower_mean(g: Graph, op: Op) -> Layer:
-    x, a, y = inp(g, op, 0), inp(g, op, 1), out(g, op)
-    assert x is not None
+    x, a, y = require_input(g, op, 0), inp(g, op, 1), out(g, op)
     require_int8_io(x, y)
     require_nonconst(x, "input")
     a = require_const(a, "the axis")

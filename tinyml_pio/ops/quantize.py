@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op, Tensor
-from . import ConstArg, Layer, TensorArg, Unsupported, inp, lut_layer, out, register, require_nonconst
+from . import (ConstArg, Layer, TensorArg, Unsupported, lut_layer, out, register, require_input, require_nonconst,
+               require_same_shape)
 
 _RANGE = {"int8": (-128, 127), "uint8": (0, 255)}
 
@@ -58,8 +59,8 @@ def _affine_layer(op: Op, x: Tensor, y: Tensor, func: str, scale: float, zero_po
 
 @register("QUANTIZE")
 def lower_quantize(g: Graph, op: Op) -> Layer:
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
+    x, y = require_input(g, op, 0), out(g, op)
+    require_same_shape(x, y)
     require_nonconst(x, "input")
     if y.dtype not in _RANGE:
         raise Unsupported(f"QUANTIZE to {y.dtype} is not supported (int8 and uint8 are)")
@@ -91,8 +92,8 @@ def lower_quantize(g: Graph, op: Op) -> Layer:
 
 @register("DEQUANTIZE")
 def lower_dequantize(g: Graph, op: Op) -> Layer:
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
+    x, y = require_input(g, op, 0), out(g, op)
+    require_same_shape(x, y)
     if y.dtype != "float32":
         raise Unsupported(f"DEQUANTIZE to {y.dtype} is not supported (float32 is)")
     if x.dtype not in _RANGE:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from ..ir import Graph, Op
-from . import Layer, Unsupported, inp, out, register
+from . import Layer, Unsupported, out, register, require_input
 
 
 @register("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 def lower(g: Graph, op: Op) -> Layer:
-    x, y = inp(g, op, 0), out(g, op)
-    assert x is not None
+    x, y = require_input(g, op, 0), out(g, op)
     if x.size != y.size:
         raise Unsupported(f"reshape from {list(x.shape)} to {list(y.shape)} changes the element count")
     if x.dtype != y.dtype:

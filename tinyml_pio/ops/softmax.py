@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import fixedpoint as fp
 from ..ir import Graph, Op, Tensor
-from . import ConstArg, Layer, TensorArg, Unsupported, int8_io, register, require_quant
+from . import ConstArg, Layer, TensorArg, Unsupported, int8_io, register, require_quant, require_same_shape
 
 
 def _rows(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -30,6 +30,7 @@ def _row_layer(op: Op, x: Tensor, y: Tensor, func: str, params_type: str, table_
                comment: str = "", **params: int) -> Layer:
     """The call shared by both kernels: func(&params, table, input, output) on the rows of the last axis,
     with `params` after the row count and depth; in place (a row is read before it is overwritten)."""
+    require_same_shape(x, y)
     outer, depth = _rows(x.shape)
     return Layer(
         op=op,

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import TinymlError
 from ..ir import Graph
 from ..ops import Layer
+from ..validate import MAX_ARENA_BYTES
 from .lifetimes import ALIGN, Buffer, Lifetimes, align, alias_roots, compute_lifetimes, scratch_ops
 from .ordering import best_order, is_topological, peak_of
 from .placement import Placement, place, place_two_sided, search, sequences, tflm_greedy, two_sided_targets
@@ -146,6 +148,10 @@ def plan_memory(g: Graph, layers: list[Layer], *, reorder: bool = True, inplace:
     for b, off in zip(lt.buffers, placement.offsets):
         b.offset = off
     arena = placement.arena
+    if arena > MAX_ARENA_BYTES:
+        raise TinymlError(f"the planned arena is {arena} bytes, more than the limit of {MAX_ARENA_BYTES} bytes "
+                          "(MAX_ARENA_BYTES).", path=g.path,
+                          hint="a microcontroller model needs far less; check the tensor shapes or re-export the model.")
     check_plan(lt.buffers, arena)
 
     tflm = tflm_greedy(compute_lifetimes(g, layers, natural, use_inplace=False).buffers).arena

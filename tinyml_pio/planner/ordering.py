@@ -9,6 +9,10 @@ peak to reach each downset is enough. Each step costs the bytes live while the n
 everything still needed, its new outputs and its scratch, minus what an in-place kernel saves.
 The DP is exact while every level holds at most `max_states` downsets; beyond that it becomes a
 beam search keeping the `beam` most promising downsets per level (peak so far, then live bytes).
+A budget of `max_steps` transitions bounds the whole search: when the levels left would exceed
+it, fewer downsets are kept per level, down to one (a greedy order: the ready operator that keeps
+the peak, then the live bytes, lowest). The downset of the model's own order is always kept, so a
+pruned search never returns an order worse than the model's.
 """
 
 from __future__ import annotations
@@ -124,7 +128,8 @@ def is_topological(g: Graph, layers: list[Layer], order: list[int]) -> bool:
     return sorted(order) == list(range(len(layers)))
 
 
-def best_order(g: Graph, layers: list[Layer], max_states: int = 4000, beam: int = 256) -> OrderResult:
+def best_order(g: Graph, layers: list[Layer], max_states: int = 4000, beam: int = 256,
+               max_steps: int = 150_000) -> OrderResult:
     m = _Model(g, layers)
     n = m.n
     if n == 0:
@@ -144,11 +149,14 @@ def best_order(g: Graph, layers: list[Layer], max_states: int = 4000, beam: int 
     level: dict[int, tuple[int, int, int, int, int]] = {0: (0, m.initial_live(), -1, -1, ready0)}
     history: list[dict[int, tuple[int, int]]] = [{0: (-1, -1)}]
     exact = True
-    for _ in range(n):
+    steps = 0
+    for depth in range(n):
         nxt: dict[int, tuple[int, int, int, int, int]] = {}
+        level_steps = 0
         for done, (peak, live, _, _, ready) in level.items():
             r = ready
             while r:
+                level_steps += 1
                 low = r & -r
                 r ^= low
                 v = low.bit_length() - 1
@@ -164,10 +172,21 @@ def best_order(g: Graph, layers: list[Layer], max_states: int = 4000, beam: int 
                     nxt[key] = (p, after, done, v, rd)
         if not nxt:
             raise ValueError("the operator graph has a cycle")
-        if len(nxt) > max_states:
+        steps += level_steps
+        # states the budget affords on each level left, at this level's transitions per state
+        per_state = max(1, level_steps // max(1, len(level)))
+        afford = max(1, (max_steps - steps) // (max(1, n - depth - 1) * per_state))
+        keep_n = len(nxt)
+        if keep_n > max_states:
+            keep_n = beam
+        keep_n = min(keep_n, afford)
+        if keep_n < len(nxt):
             exact = False
-            keep = sorted(nxt.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))[:beam]
-            nxt = dict(keep)
+            keep = dict(sorted(nxt.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))[:keep_n])
+            natural = (1 << (depth + 1)) - 1  # the model's own order so far (topological: checked on import)
+            if natural in nxt:
+                keep[natural] = nxt[natural]  # so the result is never worse than the model's order
+            nxt = keep
         level = nxt
         history.append({k: (st[2], st[3]) for k, st in level.items()})
     if m.full not in level:

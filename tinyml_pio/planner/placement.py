@@ -44,6 +44,21 @@ def _forbidden(buf: Buffer, placed: list[Buffer]) -> list[tuple[int, int]]:
     return out
 
 
+def time_neighbours(buffers: list[Buffer]) -> list[list[int]]:
+    """For each buffer, the buffers live at some common step (a sweep over first use), so placing
+    one looks at its few neighbours rather than every placed buffer: long chains stay fast."""
+    nb: list[list[int]] = [[] for _ in buffers]
+    active: list[int] = []
+    for i in sorted(range(len(buffers)), key=lambda i: buffers[i].first):
+        b = buffers[i]
+        active = [j for j in active if buffers[j].last >= b.first]
+        for j in active:
+            nb[i].append(j)
+            nb[j].append(i)
+        active.append(i)
+    return nb
+
+
 def _choose(buf: Buffer, placed: list[Buffer], best_fit: bool) -> int:
     if buf.size == 0:
         return 0
@@ -69,11 +84,12 @@ def _choose(buf: Buffer, placed: list[Buffer], best_fit: bool) -> int:
 
 def place(buffers: list[Buffer], sequence: list[int], best_fit: bool = False) -> int:
     """Place buffers[i] for i in sequence (sets .offset); returns the arena size."""
-    placed: list[Buffer] = []
+    nb = time_neighbours(buffers)
+    is_placed = [False] * len(buffers)
     for i in sequence:
         b = buffers[i]
-        b.offset = _choose(b, placed, best_fit)
-        placed.append(b)
+        b.offset = _choose(b, [buffers[j] for j in nb[i] if is_placed[j]], best_fit)
+        is_placed[i] = True
     return max((b.offset + b.size for b in buffers), default=0)
 
 
@@ -102,11 +118,12 @@ def place_two_sided(buffers: list[Buffer], target: int) -> int:
     lowest gap. A chain of tensors (with scratch) lands exactly on its lower bound this way."""
     seq = sorted(range(len(buffers)), key=lambda i: (buffers[i].first, buffers[i].key.startswith("s"),
                                                      -buffers[i].size, i))
-    placed: list[Buffer] = []
+    nb = time_neighbours(buffers)
     side: dict[int, str] = {}
     for i in seq:
         b = buffers[i]
-        meets = [j for j in side if buffers[j].overlaps_in_time(b) and not buffers[j].key.startswith("s")]
+        placed = [buffers[j] for j in nb[i] if j in side]  # what b could collide with
+        meets = [j for j in nb[i] if j in side and not buffers[j].key.startswith("s")]
         want = "bottom"
         if b.key.startswith("s"):
             want = "bottom"
@@ -122,7 +139,6 @@ def place_two_sided(buffers: list[Buffer], target: int) -> int:
                     off, want = top, "top"
         b.offset = off
         side[i] = want if off + b.size <= target else "bottom"
-        placed.append(b)
     return max((b.offset + b.size for b in buffers), default=0)
 
 

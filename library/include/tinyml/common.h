@@ -34,6 +34,14 @@ void tinyml_hil_layer_end(int op_index);
 #define TINYML_LAYER_BEGIN(op_index) tinyml_hil_layer_begin(op_index)
 #define TINYML_LAYER_END(op_index) tinyml_hil_layer_end(op_index)
 #endif
+/* -DTINYML_SANITIZE_LAYERS (tinyml-pio verify --sanitize): the host build's hooks poison the
+ * arena around each layer except its own tensors and scratch (AddressSanitizer). */
+#ifdef TINYML_SANITIZE_LAYERS
+void tinyml_sanitize_layer_begin(int op_index);
+void tinyml_sanitize_layer_end(int op_index);
+#define TINYML_LAYER_BEGIN(op_index) tinyml_sanitize_layer_begin(op_index)
+#define TINYML_LAYER_END(op_index) tinyml_sanitize_layer_end(op_index)
+#endif
 #ifndef TINYML_LAYER_BEGIN
 #define TINYML_LAYER_BEGIN(op_index)
 #endif
