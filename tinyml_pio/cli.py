@@ -165,6 +165,29 @@ def _cmd_hil_run(a: argparse.Namespace) -> int:
     return 0 if all(not r.get("error") and r["identical"] == r["inputs"] for r in records) else 1
 
 
+def _cmd_hil_train(a: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .hil.training import markdown, plot, train_model
+
+    if a.plot:
+        from .plan_report import check_plot_path
+
+        check_plot_path(a.plot)
+    rec = train_model(a.model, a.board, _train_spec(a, a.update), a.data, port=a.port, epochs=a.epochs, lr=a.lr,
+                      seed=a.seed, per_layer=a.per_layer, limit_train=a.train_samples, limit_test=a.test_samples,
+                      log=print if a.verbose else (lambda s: None))
+    if a.report:
+        Path(a.report).write_text(json.dumps(rec, indent=2))
+        print(f"wrote {a.report}")
+    if a.plot:
+        plot(rec, a.plot)
+        print(f"wrote {a.plot}")
+    print(markdown(rec))
+    return 0 if rec["params_identical"] else 1
+
+
 def _int_at_least(minimum: int, what: str):
     """An argparse type: an integer >= minimum (a clear usage error otherwise, not a traceback)."""
 
@@ -193,13 +216,14 @@ def _positive_float(text: str) -> float:
     return v
 
 
-def _train_options(p: argparse.ArgumentParser) -> None:
+def _train_options(p: argparse.ArgumentParser, data: bool = True) -> None:
     from .training.spec import DEFAULT_ROUNDING, ROUNDINGS
 
     p.add_argument("--rounding", choices=ROUNDINGS, default=None,
                    help=f"int8/int32 write-back of updates (default {DEFAULT_ROUNDING}; master keeps float32 copies)")
     p.add_argument("--no-qas", action="store_true", help="turn quantization-aware scaling of the steps off")
-    p.add_argument("--data", metavar="DATA.npz",
+    if data:
+        p.add_argument("--data", metavar="DATA.npz",
                    help="auto:BYTES only: x_train/y_train for the contribution analysis on the host training simulator")
 _seed = _int_at_least(0, "the seed")
 
@@ -302,6 +326,23 @@ def build_parser() -> argparse.ArgumentParser:
                     help="auto: the kernel variants the board's CPU can run (default); portable: none")
     hr.add_argument("-v", "--verbose", action="store_true")
     hr.set_defaults(fn=_cmd_hil_run)
+    ht = hsub.add_parser("train", help="fine-tune a model on the board from streamed data; accuracy, memory, step time")
+    ht.add_argument("--board", required=True, help="host, an emulated board (qemu_mps2_an386, ...) or a PlatformIO board id")
+    ht.add_argument("--port", help="serial port or pyserial URL of a real board")
+    ht.add_argument("--model", required=True, help="the .tflite model")
+    ht.add_argument("--update", required=True, metavar="SCHEME", help="as for train-plan")
+    ht.add_argument("--data", required=True, metavar="DATA.npz", help="x_train, y_train, x_test, y_test (float or int8)")
+    ht.add_argument("--epochs", type=_count, default=1)
+    ht.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate (default 0.01)")
+    ht.add_argument("--seed", type=_seed, default=0, help="seed of the sample order")
+    ht.add_argument("--train-samples", type=_count, default=None, help="use only the first N training samples")
+    ht.add_argument("--test-samples", type=_count, default=None, help="score on only the first N test samples")
+    ht.add_argument("--per-layer", action="store_true", help="also record the cycles of each forward operator")
+    ht.add_argument("--report", help="write the JSON report here")
+    ht.add_argument("--plot", metavar="FILE.png", help="accuracy against samples seen")
+    ht.add_argument("-v", "--verbose", action="store_true")
+    _train_options(ht, data=False)  # --data above also feeds auto:BYTES
+    ht.set_defaults(fn=_cmd_hil_train)
     return p
 
 

@@ -23,6 +23,16 @@ class Memory:
     stack_size_bytes: int
     arena_bytes: int
     static_ram_bytes: int
+    train_arena_bytes: int = 0  # protocol version 2 with training; 0 otherwise
+    params_bytes: int = 0
+
+
+@dataclass
+class TrainInfo:
+    params_bytes: int
+    params_crc32: int
+    train_arena_bytes: int
+    target_size: int  # 0: cross-entropy with a label; else MSE against this many floats
 
 
 class HilClient:
@@ -96,7 +106,7 @@ class HilClient:
         bad = self.parser.bad
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            data = self.port.read(4096)
+            data = self.port.read(max(1, self.port.in_waiting))  # what has arrived, without waiting out the timeout
             if not data:
                 continue
             answer = self._answer(self.parser.feed(data), ftype)
@@ -123,10 +133,11 @@ class HilClient:
 
     def hello(self) -> P.Info:
         # another protocol version is refused at once; a garbled reply in this version is asked again
-        reply = self.request(P.HELLO, decode=lambda p: P.decode_info(p) if p[:1] == bytes([P.PROTOCOL_VERSION]) else p)
+        reply = self.request(P.HELLO, decode=lambda p: P.decode_info(p) if p[:1] and p[0] in P.SUPPORTED_VERSIONS else p)
         if not isinstance(reply, P.Info):
             got = reply[0] if reply else "none"
-            raise HilError(f"the firmware speaks HIL protocol version {got}; this host speaks {P.PROTOCOL_VERSION}.",
+            raise HilError(f"the firmware speaks HIL protocol version {got}; this host speaks "
+                           f"{', '.join(map(str, P.SUPPORTED_VERSIONS))}.",
                            hint="rebuild and flash the HIL firmware with this version of tinyml-pio.")
         self.info = reply
         return reply
@@ -151,7 +162,31 @@ class HilClient:
         return bytes(out)
 
     def memory(self) -> Memory:
-        return Memory(*self.request(P.MEMORY, decode=lambda p: P.decode_exact(p, "<IIII", "MEMORY")))
+        return Memory(*self.request(P.MEMORY, decode=P.decode_memory))
+
+    # ---- training (protocol version 2, firmware converted with --train) ----
+
+    def train_info(self) -> TrainInfo:
+        return TrainInfo(*self.request(P.TRAIN_INFO, decode=lambda p: P.decode_exact(p, "<IIIH", "TRAIN_INFO")))
+
+    def train_step(self, lr: float, label: int | None = None, target: "Any" = None, timeout: float = 120.0) -> tuple[float, int]:
+        """One training step on the input already set: (loss, cycles)."""
+        if target is not None:
+            payload = struct.pack("<f", lr) + struct.pack(f"<{len(target)}f", *[float(v) for v in target])
+        else:
+            payload = struct.pack("<fi", lr, int(label or 0))
+        status, loss, lo, hi = self.request(P.TRAIN, payload, timeout=timeout,
+                                            decode=lambda p: P.decode_exact(p, "<ifII", "TRAIN"))
+        if status != 0:
+            raise HilError(f"the training step returned {status} on the board")
+        return loss, lo | (hi << 32)
+
+    def read_params(self, nbytes: int) -> bytes:
+        out = bytearray()
+        while len(out) < nbytes:
+            n = min(P.MAX_PAYLOAD, nbytes - len(out))
+            out += self.request(P.PARAMS, struct.pack("<IH", len(out), n), decode=lambda p, n=n: _exactly(p, n, "PARAMS"))
+        return bytes(out)
 
     def layer_cycles(self) -> list[int]:
         """Per-operator cycles, in as many LAYERS requests as the payload size needs; every reply

@@ -11,7 +11,13 @@ Payloads
   INVOKE                                           -> status i32, cycles u64
   GET_OUTPUT index u8, offset u32, length u16      -> data
   MEMORY                                           -> stack_peak u32, stack_size u32, arena u32, static_ram u32
+                                                      (version 2 adds: train_arena u32, params_bytes u32)
   LAYERS     first u16                             -> num_ops u16, cycles u32 * k (from `first`)
+  version 2, firmware converted with --train (HELLO flags bit1):
+  TRAIN      lr f32, label i32 | target f32 * n    -> status i32, loss f32, cycles u64
+  PARAMS     offset u32, length u16                -> data (the trainable parameters)
+  TRAIN_INFO                                       -> params_bytes u32, params_crc32 u32, train_arena u32,
+                                                      target_size u16 (0: cross-entropy with a label)
   BOOT       (unsolicited, firmware start)            version u8: the host treats it mid-run as a reset
 
 Retries: the host resends an unanswered (or corruptly answered) request as the same frame; the
@@ -27,8 +33,10 @@ from dataclasses import dataclass, field
 
 SYNC = b"\xa5\x5a"
 MAX_PAYLOAD = 512
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)  # version 1 firmware (no training) still works with this host
 HELLO, SET_INPUT, INVOKE, GET_OUTPUT, MEMORY, LAYERS, BOOT, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x7E, 0xFF
+TRAIN, PARAMS, TRAIN_INFO = 0x07, 0x08, 0x09
 DTYPES = {0: "int8", 1: "uint8", 2: "float32", 3: "int16"}
 DTYPE_CODES = {v: k for k, v in DTYPES.items()}
 
@@ -118,6 +126,7 @@ class Info:
     clock_source: str
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
+    trains: bool = False  # the firmware has the training commands (converted with --train)
 
 
 class _Reader:
@@ -154,7 +163,15 @@ def decode_info(p: bytes) -> Info:
         (nbytes,) = r.take("<I")
         tensors.append(TensorInfo(DTYPES.get(dt, f"dtype{dt}"), tuple(dims), nbytes))
     r.end()
-    return Info(version, bool(flags & 1), arena, hz, nops, name, sha, source, tensors[:n_in], tensors[n_in:])
+    return Info(version, bool(flags & 1), arena, hz, nops, name, sha, source, tensors[:n_in], tensors[n_in:],
+                trains=bool(flags & 2))
+
+
+def decode_memory(p: bytes) -> tuple:
+    """MEMORY: 16 bytes (version 1) or 24 (version 2: training arena and parameter bytes)."""
+    if len(p) == 16:
+        return struct.unpack("<IIII", p) + (0, 0)
+    return decode_exact(p, "<IIIIII", "MEMORY")
 
 
 def decode_exact(p: bytes, fmt: str, what: str) -> tuple:
