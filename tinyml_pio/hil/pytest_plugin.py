@@ -150,6 +150,26 @@ def hil_run(hil_board: BoardSpec, hil_inputs: int, hil_record):
     return run
 
 
+@pytest.fixture()
+def hil_train(hil_board: BoardSpec, request: pytest.FixtureRequest):
+    """Call with a Compiled model converted with an update scheme, a training.Dataset (or the path
+    of a data.npz) and train_on_target's keywords (epochs, lr, seed, ...): fine-tunes it on the
+    test's board, checks nothing itself, and adds the record to the report's training section."""
+    from .training import load_data, train_on_target
+
+    d = _records_dir(request.config) / "training"
+    d.mkdir(parents=True, exist_ok=True)
+
+    def run(c, data, **kw: Any) -> dict:
+        if not hasattr(data, "x_train"):
+            data = load_data(data, c.graph, c.train.loss, kw.pop("limit_train", None), kw.pop("limit_test", None))
+        rec = train_on_target(c, hil_board.target(), data, **kw)
+        (d / record_filename(dict(rec, model=f"{rec['model']}-{rec['update']}-{rec['rounding']}"))).write_text(json.dumps(rec))
+        return rec
+
+    return run
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A HIL test that failed on a TinymlError (a board that stopped answering, a board without a
@@ -168,12 +188,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         return  # an xdist worker: the controller prints
     root = _records_dir(config)
     records = [json.loads(p.read_text()) for p in sorted(root.glob("*.json"))] if root.is_dir() else []
-    if not records:
+    training = [json.loads(p.read_text()) for p in sorted((root / "training").glob("*.json"))] \
+        if (root / "training").is_dir() else []
+    if not records and not training:
         return
     records.sort(key=lambda r: (r["model"], r["board"]))
     terminalreporter.write_sep("=", "HIL report")
-    terminalreporter.write_line(markdown(records))
+    if records:
+        terminalreporter.write_line(markdown(records))
+    if training:
+        from .training import markdown as train_markdown
+
+        for rec in training:
+            terminalreporter.write_line("\n" + train_markdown(rec))
     out = config.getoption("--hil-report")
     if out:
-        Path(out).write_text(json.dumps({"results": records}, indent=2) + "\n")
+        Path(out).write_text(json.dumps({"results": records, "training": training}, indent=2) + "\n")
         terminalreporter.write_line(f"wrote {out}")
