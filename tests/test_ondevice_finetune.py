@@ -76,3 +76,21 @@ def test_example_fine_tunes_over_its_uart_in_qemu(tmp_path):
     order = np.array(res["order"])
     host = simulate(c, x[order], y[order], 0.005)
     assert res["saved"] == f"saved {len(host.params)} crc {zlib.crc32(host.params):08x}"
+
+
+def test_float_io_model_trains_through_the_same_command(tmp_path):
+    """QUANTIZE in, DEQUANTIZE out (as PyTorch exports often are): float data, same command."""
+    model = ROOT / "tests" / "models" / "zoo" / "fixedpoint_classifier_float_io.tflite"
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (200, 24)).astype(np.float32)
+    y = np.argmax(x @ rng.normal(0, 1, (24, 10)), axis=1)
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=x[:150], y_train=y[:150], x_test=x[150:], y_test=y[150:])
+    r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "hil", "train", "--board", "host", "--model", str(model),
+                        "--update", "full", "--data", str(data), "--epochs", "3", "--lr", "0.01"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "parameters identical to the host build's: yes" in r.stdout
+    before = float(r.stdout.split("| before | ")[1].split()[0])
+    after = float(r.stdout.split("| after epoch 3 | ")[1].split()[0])
+    assert after > before + 0.1

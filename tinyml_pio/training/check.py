@@ -109,13 +109,19 @@ class StepTrace:
     params_after: bytes = b""
 
 
-def parse_trace(data: bytes, g: Graph) -> tuple[bytes, list[StepTrace]]:
-    pos, initial, steps, cur = 0, b"", [], StepTrace()
+def records(data: bytes):
+    """(tag, a, b, payload) of each harness record: 1 tensor, 2 gradient, 3 parameters, 4 loss, 5 output."""
+    pos = 0
     while pos + 16 <= len(data):
         tag, a, b, n = struct.unpack_from("<iiii", data, pos)
         pos += 16
-        payload = data[pos:pos + n]
+        yield tag, a, b, data[pos:pos + n]
         pos += n
+
+
+def parse_trace(data: bytes, g: Graph) -> tuple[bytes, list[StepTrace]]:
+    initial, steps, cur = b"", [], StepTrace()
+    for tag, a, b, payload in records(data):
         if tag == 1:
             t = g.t(b)
             cur.acts[b] = np.frombuffer(payload, dtype=np.int8 if t.dtype == "int8" else np.uint8).reshape(t.shape).copy()

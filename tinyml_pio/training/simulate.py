@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..hostbuild import HostBuildError, build_executable
-from .check import harness_source
+from .check import harness_source, records
 
 
 @dataclass
@@ -48,13 +48,8 @@ def simulate(compiled, x: np.ndarray, y: np.ndarray, lr: float, x_eval: np.ndarr
                                  f"{r.stderr.decode(errors='replace')[-2000:]}")
         data = (wd / "trace.bin").read_bytes()
     losses, outputs, params = [], [], b""
-    pos = 0
     dt = np.dtype(np.float32) if out_t.dtype == "float32" else np.dtype(np.int8 if out_t.dtype == "int8" else np.uint8)
-    while pos + 16 <= len(data):
-        tag, a, b, n = struct.unpack_from("<iiii", data, pos)
-        pos += 16
-        payload = data[pos:pos + n]
-        pos += n
+    for tag, a, _, payload in records(data):
         if tag == 4:
             losses.append(struct.unpack("<f", payload)[0])
         elif tag == 3 and a >= 0:

@@ -19,6 +19,7 @@
 
 #include "ft.h"
 #include "tinyml_board.h"
+#include "tinyml/train.h" /* tinyml_crc32 */
 
 #define LR 0.005f
 
@@ -28,19 +29,8 @@
 __attribute__((weak)) void app_save_params(const void *params, size_t n);
 __attribute__((weak)) const void *app_saved_params(size_t *n);
 
-static uint32_t crc32(const uint8_t *d, size_t n) {
-    uint32_t c = 0xFFFFFFFFu;
-    size_t i;
-    int k;
-    for (i = 0; i < n; ++i) {
-        c ^= d[i];
-        for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
-}
-
 void app_save_params(const void *params, size_t n) {
-    tinyml_board_printf("saved %lu crc %08lx\n", (unsigned long)n, (unsigned long)crc32((const uint8_t *)params, n));
+    tinyml_board_printf("saved %lu crc %08lx\n", (unsigned long)n, (unsigned long)tinyml_crc32((const uint8_t *)params, n));
 }
 
 const void *app_saved_params(size_t *n) {

@@ -121,6 +121,9 @@ void tinyml_train_pad_backward(const int32_t *in_dims, const int32_t *out_dims, 
 int32_t tinyml_train_writeback(tinyml_train_ctx_t *ctx, int32_t old, float delta, float *master, int32_t lo,
                                int32_t hi);
 
+/* CRC-32 (zlib's) of the trainable parameters, to compare a board's with the host build's. */
+uint32_t tinyml_crc32(const uint8_t *data, size_t n);
+
 #ifdef TINYML_TRAIN_TRACE
 /* Host verification: every weight (kind 0) and bias (kind 1) gradient, in real units. */
 void tinyml_train_trace(int32_t op, int32_t kind, int32_t index, float value);

@@ -1,5 +1,6 @@
 /* HIL protocol: frame parser with resync, and the command dispatcher (see tinyml/hil.h). */
 #include "tinyml/hil.h"
+#include "tinyml/train.h"
 
 #include <string.h>
 
@@ -53,17 +54,6 @@ static float get_f32(const uint8_t *d) {
     float f;
     memcpy(&f, &u, 4);
     return f;
-}
-
-static uint32_t crc32(const uint8_t *d, size_t n) {
-    uint32_t c = 0xFFFFFFFFu;
-    size_t i;
-    int k;
-    for (i = 0; i < n; ++i) {
-        c ^= d[i];
-        for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
 }
 
 static size_t put_str(uint8_t *d, const char *s) {
@@ -187,7 +177,7 @@ static void dispatch(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, uint8_t ty
     case TINYML_HIL_TRAIN_INFO:
         if (!hil->params) { reply_error(p, hil, seq, 3, "built without training"); return; }
         put_u32(out, (uint32_t)hil->params_bytes());
-        put_u32(out + 4, crc32((const uint8_t *)hil->params(), hil->params_bytes()));
+        put_u32(out + 4, tinyml_crc32((const uint8_t *)hil->params(), hil->params_bytes()));
         put_u32(out + 8, hil->train_arena_bytes);
         put_u16(out + 12, hil->target_size);
         reply(p, hil, type | 0x80, seq, 14);

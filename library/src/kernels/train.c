@@ -49,6 +49,17 @@ static float uniform01(tinyml_train_ctx_t *ctx) {
     return (float)(s >> 8) * (1.0f / 16777216.0f); /* 24 bits: exact in float, in [0, 1) */
 }
 
+uint32_t tinyml_crc32(const uint8_t *data, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    size_t i;
+    int k;
+    for (i = 0; i < n; ++i) {
+        c ^= data[i];
+        for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
@@ -261,6 +272,38 @@ static void update_weight(const tinyml_train_layer_params_t *p, tinyml_train_ctx
     if (p->fold_offset && bias && d) bias[c] += p->fold_offset * d;
 }
 
+/* The bias gradient of output channel c: the sum of its output gradient over every position. */
+static float channel_sum(const tinyml_train_layer_params_t *p, const float *g_out, int32_t c) {
+    const int32_t n = p->batches * p->out_h * p->out_w;
+    float gb = 0.0f;
+    int32_t i;
+    for (i = 0; i < n; ++i) gb += g_out[(size_t)i * p->out_c + c];
+    return gb;
+}
+
+/* The gradient of the weight at tap (ky, kx) joining saved input channel k to output channel c:
+ * the sum over output positions of the output gradient times the dequantized input it read. */
+static float tap_gradient(const tinyml_train_layer_params_t *p, const float *g_out, const int8_t *x, int32_t c,
+                          int32_t ky, int32_t kx, int32_t k) {
+    const int32_t out_pix = p->out_h * p->out_w, in_pix = p->in_h * p->in_w;
+    int32_t b, oy, ox;
+    float gw = 0.0f;
+    for (b = 0; b < p->batches; ++b) {
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+            if (iy < 0 || iy >= p->in_h) continue;
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
+                const size_t at = (size_t)b * in_pix + (size_t)iy * p->in_w + ix;
+                if (ix < 0 || ix >= p->in_w) continue;
+                gw += g_out[((size_t)b * out_pix + (size_t)oy * p->out_w + ox) * p->out_c + c]
+                      * (p->in_scale * (float)(x[at * p->x_c + k] - p->in_zp));
+            }
+        }
+    }
+    return gw;
+}
+
 void tinyml_train_conv2d_backward(const tinyml_train_layer_params_t *p, tinyml_train_ctx_t *ctx, float *g_out,
                                   const uint8_t *mask, const int8_t *x, const int8_t *w, int8_t *w_upd,
                                   const float *w_scale, const float *w_step, float *w_master, int32_t *bias,
@@ -297,29 +340,12 @@ void tinyml_train_conv2d_backward(const tinyml_train_layer_params_t *p, tinyml_t
         }
     }
     for (c = 0; c < p->out_c; ++c) {
-        if (p->update_bias) {
-            float gb = 0.0f;
-            for (b = 0; b < p->batches * out_pix; ++b) gb += g_out[(size_t)b * p->out_c + c];
-            update_bias(p, ctx, c, gb, bias, b_step, b_master);
-        }
+        if (p->update_bias) update_bias(p, ctx, c, channel_sum(p, g_out, c), bias, b_step, b_master);
         if (!p->w_channels || !w_upd) continue;
         for (ky = 0; ky < p->filter_h; ++ky) {
             for (kx = 0; kx < p->filter_w; ++kx) {
                 for (k = 0; k < p->w_channels; ++k) {
-                    float gw = 0.0f;
-                    for (b = 0; b < p->batches; ++b) {
-                        for (oy = 0; oy < p->out_h; ++oy) {
-                            const int32_t iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
-                            if (iy < 0 || iy >= p->in_h) continue;
-                            for (ox = 0; ox < p->out_w; ++ox) {
-                                const int32_t ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
-                                const size_t at = (size_t)b * in_pix + (size_t)iy * p->in_w + ix;
-                                if (ix < 0 || ix >= p->in_w) continue;
-                                gw += g_out[((size_t)b * out_pix + (size_t)oy * p->out_w + ox) * p->out_c + c]
-                                      * (p->in_scale * (float)(x[at * p->x_c + k] - p->in_zp));
-                            }
-                        }
-                    }
+                    const float gw = tap_gradient(p, g_out, x, c, ky, kx, k);
                     update_weight(p, ctx, c, ((size_t)c * taps + (size_t)ky * p->filter_w + kx) * p->in_c + k, gw,
                                   w_upd, w_step, w_master, bias);
                 }
@@ -361,28 +387,11 @@ void tinyml_train_depthwise_backward(const tinyml_train_layer_params_t *p, tinym
     }
     for (c = 0; c < p->out_c; ++c) {
         const int32_t ic = c / mult;
-        if (p->update_bias) {
-            float gb = 0.0f;
-            for (b = 0; b < p->batches * out_pix; ++b) gb += g_out[(size_t)b * p->out_c + c];
-            update_bias(p, ctx, c, gb, bias, b_step, b_master);
-        }
+        if (p->update_bias) update_bias(p, ctx, c, channel_sum(p, g_out, c), bias, b_step, b_master);
         if (ic >= p->w_channels || !w_upd) continue;
         for (ky = 0; ky < p->filter_h; ++ky) {
             for (kx = 0; kx < p->filter_w; ++kx) {
-                float gw = 0.0f;
-                for (b = 0; b < p->batches; ++b) {
-                    for (oy = 0; oy < p->out_h; ++oy) {
-                        const int32_t iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
-                        if (iy < 0 || iy >= p->in_h) continue;
-                        for (ox = 0; ox < p->out_w; ++ox) {
-                            const int32_t ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
-                            const size_t at = (size_t)b * in_pix + (size_t)iy * p->in_w + ix;
-                            if (ix < 0 || ix >= p->in_w) continue;
-                            gw += g_out[((size_t)b * out_pix + (size_t)oy * p->out_w + ox) * p->out_c + c]
-                                  * (p->in_scale * (float)(x[at * p->x_c + ic] - p->in_zp));
-                        }
-                    }
-                }
+                const float gw = tap_gradient(p, g_out, x, c, ky, kx, ic);
                 update_weight(p, ctx, c, ((size_t)ky * p->filter_w + kx) * p->out_c + c, gw, w_upd, w_step, w_master,
                               bias);
             }
