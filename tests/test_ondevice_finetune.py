@@ -30,7 +30,7 @@ def test_hil_train_on_the_host_board_learns_and_matches_the_host_build(tmp_path)
     r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "hil", "train", "--board", "host", "--model", str(MODEL),
                         "--update", "bias+last", "--data", str(DATA), "--epochs", "2", "--lr", "0.005",
                         "--train-samples", "150", "--test-samples", "120", "--report", str(report),
-                        "--plot", str(tmp_path / "c.png")], capture_output=True, text=True, timeout=600)
+                        "--plot", str(tmp_path / "c.png"), "--per-layer"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     rec = json.loads(report.read_text())
     assert rec["accuracy_after"] >= rec["accuracy_before"] + 0.15, rec["curve"]
@@ -38,6 +38,10 @@ def test_hil_train_on_the_host_board_learns_and_matches_the_host_build(tmp_path)
     assert [p["epoch"] for p in rec["curve"]] == [0, 1, 2] and len(rec["losses"]) == 300
     assert rec["memory"]["params_bytes"] == compile_model(MODEL, "m", train="bias+last").train.params_bytes
     assert (tmp_path / "c.png").stat().st_size > 1000
+    rows = {r["type"] + str(r["op"]): r for r in rec["per_layer_cycles"]}
+    assert rows["FULLY_CONNECTED6"]["backward"] > 0 and rows["CONV_2D0"]["forward"] > 0
+    assert rows["SOFTMAX7"]["forward"] is None  # the tail after the logits does not run in training
+    assert "backward + update" in r.stdout
 
 
 def test_bad_data_file_is_a_clear_error(tmp_path):

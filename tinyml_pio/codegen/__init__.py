@@ -223,8 +223,12 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         inference_ops = {l.op.index for l in layers}
         train_calls = _calls(_Ctx(train.graph, train.plan, prefix, trainable, tconsts), train.layers, train.plan,
                              weights)
+        n_ops = len(g.ops)
         for c in train_calls:
             c["emit"] = c["op"].index not in inference_ops  # forward layers' constants are already there
+            # per-layer timing slots: forward ops as in invoke, backward steps after them (n_ops + op)
+            fwd = train.backward_of.get(c["op"].index)
+            c["timing"] = c["op"].index if c["op"].index < n_ops else (n_ops + fwd if fwd is not None else None)
         for t in trainable:
             weights.pop(t, None)
     weight_list = [

@@ -173,7 +173,7 @@ def train_on_target(c: Compiled, target: Target, data: Dataset, epochs: int = 1,
         f"{metric}_before": curve[0]["metric"], f"{metric}_after": curve[-1]["metric"],
         "curve": curve, "losses": [float(v) for v in losses],
         "step_cycles": {"min": min(cycles), "median": int(statistics.median(cycles)), "max": max(cycles)} if cycles else None,
-        "per_layer_forward_cycles": layers,
+        "per_layer_cycles": _per_layer(g, prog, layers),
         "clock": {"source": info.clock_source, "hz": info.clock_hz, "deterministic": fw.deterministic_clock,
                   "unit": ("SysTick ticks (QEMU -icount, deterministic)" if fw.deterministic_clock
                            else "ns" if info.clock_source == "host-ns" else "cycles")},
@@ -188,6 +188,18 @@ def train_on_target(c: Compiled, target: Target, data: Dataset, epochs: int = 1,
     if metric == "accuracy":
         rec["accuracy_before"], rec["accuracy_after"] = curve[0]["metric"], curve[-1]["metric"]
     return rec
+
+
+def _per_layer(g: Graph, prog, layers: list[int] | None) -> list[dict[str, Any]] | None:
+    """The last training step's cycles per operator: forward (the first n counts) and backward
+    (the next n; 0 where an operator has no backward step)."""
+    if layers is None:
+        return None
+    n = len(g.ops)
+    back = set(prog.backward_of.values())
+    fwd_ops = {l.op.index for l in prog.layers if l.op.index < n}
+    return [dict(op=i, type=g.ops[i].type, forward=layers[i] if i in fwd_ops else None,
+                 backward=layers[n + i] if i in back and n + i < len(layers) else None) for i in range(n)]
 
 
 def _host_replay(c: Compiled, data: Dataset, seq: np.ndarray, lr: float) -> bytes:
@@ -227,6 +239,10 @@ def markdown(rec: dict[str, Any]) -> str:
               f"{mem['stack_peak_bytes']:,} B; static RAM {mem['static_ram_bytes'] or 0:,} B; flash {mem['flash_bytes'] or 0:,} B",
               f"- parameters identical to the host build's: {'yes' if rec['params_identical'] else 'NO'} "
               f"(CRC-32 {rec['params_crc32']})"]
+    if rec.get("per_layer_cycles"):
+        lines += ["", f"| op | type | forward ({unit}) | backward + update ({unit}) |", "|---:|---|---:|---:|"]
+        lines += [f"| {r['op']} | {r['type']} | {'' if r['forward'] is None else format(r['forward'], ',')} | "
+                  f"{'' if r['backward'] is None else format(r['backward'], ',')} |" for r in rec["per_layer_cycles"]]
     return "\n".join(lines)
 
 

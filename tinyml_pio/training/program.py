@@ -64,6 +64,7 @@ class TrainProgram:
     n_forward: int  # model ops run forward during training
     earliest: int  # earliest trainable operator
     tensor_kind: dict[int, str] = field(default_factory=dict)  # added tensor -> "gradient"/"mask"/"saved"
+    backward_of: dict[int, int] = field(default_factory=dict)  # backward step's op index -> its forward op
 
     @property
     def params_bytes(self) -> int:
@@ -151,6 +152,7 @@ class _Builder:
         self.next_op = len(g.ops)
         self.params: list[Param] = []
         self.steps: list[str] = []
+        self.backward_of: dict[int, int] = {}
 
     def tensor(self, name: str, shape: tuple[int, ...], dtype: str, kind: str) -> Tensor:
         t = Tensor(index=len(self.g.tensors), name=name, shape=tuple(int(s) for s in shape), dtype=dtype)
@@ -219,6 +221,7 @@ def build_program(g: Graph, layers: list[Layer], spec: UpdateSpec, prefix: str =
     loss_layer = _loss_layer(b, loss, loss_t)
     for i in back_ops:
         back_layers.append(_backward_layer(b, g.ops[i], saves, down))
+        b.backward_of[back_layers[-1].op.index] = i
     schedule: list[Layer] = list(saves.get(-1, []))
     for i in fwd_ops:
         schedule.append(b.by_op[i])
@@ -228,7 +231,7 @@ def build_program(g: Graph, layers: list[Layer], spec: UpdateSpec, prefix: str =
     plan = plan_memory(b.g, schedule, reorder=False)
     return TrainProgram(graph=b.g, layers=schedule, plan=plan, spec=spec, loss=loss, loss_tensor=loss_t,
                         params=_ordered_params(b.params), steps=b.steps, n_forward=len(fwd_ops), earliest=earliest,
-                        tensor_kind=b.kind)
+                        tensor_kind=b.kind, backward_of=b.backward_of)
 
 
 def _loss_layer(b: _Builder, loss: str, t: int) -> Layer:

@@ -79,6 +79,7 @@ typedef struct {
     size_t (*params_bytes)(void);
     uint32_t train_arena_bytes; /* the training plan's arena (arena_bytes is the larger of both) */
     uint16_t target_size;       /* MSE: floats per target; 0: cross-entropy with an int32 label */
+    uint16_t timed_ops;         /* entries of layer_cycles (training: forward ops, then backward steps); 0: num_ops */
 } tinyml_hil_t;
 
 typedef struct {

@@ -184,11 +184,12 @@ static void dispatch(tinyml_hil_parser_t *p, const tinyml_hil_t *hil, uint8_t ty
         return;
     case TINYML_HIL_LAYERS: {
         uint32_t first, j;
+        const uint32_t timed = hil->timed_ops ? hil->timed_ops : hil->num_ops;
         if (!hil->layer_cycles) { reply_error(p, hil, seq, 3, "built without per-layer timing"); return; }
         first = len >= 2 ? ((uint32_t)pl[0] | ((uint32_t)pl[1] << 8)) : 0;
-        put_u16(out, hil->num_ops);
+        put_u16(out, timed);
         k = 2;
-        for (j = first; j < hil->num_ops && k + 4 <= TINYML_HIL_MAX_PAYLOAD; ++j) { put_u32(out + k, hil->layer_cycles[j]); k += 4; }
+        for (j = first; j < timed && k + 4 <= TINYML_HIL_MAX_PAYLOAD; ++j) { put_u32(out + k, hil->layer_cycles[j]); k += 4; }
         reply(p, hil, type | 0x80, seq, k);
         return;
     }
