@@ -175,10 +175,10 @@ def test_zoo_families_match_reference(name):
     check(ZOO / f"{name}.tflite", "full", steps=2)
 
 
-SHARED_CASES = [("tflm__person_detect.tflite", "bias"), ("tflm__person_detect.tflite", "sparse"),
-                ("tflm__person_detect.tflite", "last"), ("tflm__micro_speech_quantized.tflite", "bias+last"),
-                ("tflm__hello_world_int8.tflite", "full"), ("armmlex__dnn_s_quantized.tflite", "last:2"),
-                ("openmv__force_int_quant.tflite", "bias+last")]
+SHARED = ["tflm__person_detect.tflite", "tflm__micro_speech_quantized.tflite", "tflm__hello_world_int8.tflite",
+          "armmlex__dnn_s_quantized.tflite", "openmv__force_int_quant.tflite"]
+SHARED_CASES = [(m, s) for m in SHARED for s in ("last", "bias", "bias+last", "last:2")] + [
+    ("tflm__person_detect.tflite", "sparse"), ("tflm__hello_world_int8.tflite", "full")]
 
 
 @pytest.mark.parametrize("name,scheme", SHARED_CASES)
