@@ -358,3 +358,31 @@ def test_build_errors_are_readable(pio_project):
         assert r.returncode != 0 and "Error: " in out and "What to do:" in out and "Traceback" not in out, out[-3000:]
     finally:
         ini.write_text(original)
+
+
+def test_misspelt_option_names_the_closest_known_one():
+    from conftest import FakeEnv
+    from tinyml_pio.platformio.extra import configure
+
+    env = FakeEnv({"custom_tinyml_modle": "models/x.tflite"})
+    with pytest.raises(TinymlError, match="unknown option custom_tinyml_modle") as e:
+        configure(env, env)
+    assert "did you mean custom_tinyml_model?" in str(e.value)
+
+
+def test_labels_and_training_options_reach_the_generated_code(tmp_path):
+    from conftest import FakeEnv
+    from tinyml_pio.platformio.extra import configure
+
+    model = ROOT / "example_projects" / "digits_cnn" / "models" / "digits_cnn.tflite"
+    (tmp_path / "labels.txt").write_text("\n".join(str(i) for i in range(10)) + "\n")
+    env = FakeEnv({"custom_tinyml_models": f"dg:{model}", "custom_tinyml_labels": "labels.txt",
+                   "custom_tinyml_train": "bias+last"}, build_dir=tmp_path / "build", project_dir=tmp_path)
+    gen = configure(env, env)
+    header = (tmp_path / "build" / "tinyml" / "dg.h").read_text()
+    assert "#define DG_NUM_LABELS 10" in header and "float dg_train_step(int32_t label, float lr);" in header
+    assert gen[0].arena >= 4224 + 616  # the arena serving both plans plus the trainable parameters
+    bad = FakeEnv({"custom_tinyml_models": f"dg:{model}", "custom_tinyml_train": "dg:last zz:bias"},
+                  build_dir=tmp_path / "b2", project_dir=tmp_path)
+    with pytest.raises(TinymlError, match="custom_tinyml_train entry 'zz:bias' is not PREFIX:VALUE"):
+        configure(bad, bad)

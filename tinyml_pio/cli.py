@@ -13,7 +13,7 @@ def _cmd_convert(a: argparse.Namespace) -> int:
     from .pipeline import compile_model, write_output
 
     c = compile_model(a.model, a.prefix, target="portable" if a.kernels == "portable" else a.target,
-                      train=_train_spec(a) if a.train else None)
+                      train=_train_spec(a) if a.train else None, labels=a.labels)
     if a.budget:  # before anything is written: a build stops here, before compiling
         from .budget import check_arenas
 
@@ -240,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--target", default=None,
                    help="the CPU the code is for, choosing kernel variants: portable (default), a CPU "
                    "(cortex-m4, cortex-m0plus, ...) or a board of board_defs (nano33ble, qemu_mps2_an386, ...)")
+    c.add_argument("--labels", metavar="FILE", help="class labels, one per line: <PREFIX>_NUM_LABELS and <prefix>_labels[]")
     c.add_argument("--train", metavar="SCHEME",
                    help="also generate <prefix>_train_step(): last, bias, bias+last, last:K, full, auto:BYTES or a "
                    "sparse spec .toml (see train-plan)")

@@ -42,7 +42,8 @@ class Compiled:
 
 
 def compile_model(path: str | os.PathLike[str], prefix: str = "model",
-                  target: CpuFeatures | str | None = None, train: Any = None) -> Compiled:
+                  target: CpuFeatures | str | None = None, train: Any = None,
+                  labels: list[str] | str | os.PathLike[str] | None = None) -> Compiled:
     """Import, lower, pick kernel variants, plan and generate; raises TinymlError for anything wrong
     with the model.
 
@@ -79,9 +80,26 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
     if specializes(cpu):  # a known CPU: say what was chosen for it
         note = (f"{kernels_label(variants)}; target {cpu.name} ({cpu.cpu or '?'}, "
                 f"features: {', '.join(cpu.features) or 'none'})")
-    files = generate(graph, layers, plan, prefix, kernels=note, train=program)
+    files = generate(graph, layers, plan, prefix, kernels=note, train=program, labels=read_labels(labels, graph))
     return Compiled(graph=graph, layers=layers, plan=plan, files=files, prefix=prefix, target=cpu, variants=variants,
                     train=program)
+
+
+def read_labels(labels: list[str] | str | os.PathLike[str] | None, g: Graph) -> list[str]:
+    """Class labels: a list, or a text file with one label per line (blank lines ignored); as many
+    as the first output has values."""
+    if labels is None:
+        return []
+    if not isinstance(labels, list):
+        try:
+            labels = [l.strip() for l in Path(labels).read_text(encoding="utf-8").splitlines() if l.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise TinymlError(f"cannot read the labels file {labels}: {e}.", hint="give a UTF-8 text file, one label per line.") from None
+    n = g.t(g.outputs[0]).size
+    if len(labels) != n:
+        raise TinymlError(f"{len(labels)} labels for an output of {n} values.", path=g.path,
+                          hint=f"give exactly {n} labels, one per line, in output order.")
+    return list(labels)
 
 
 def check_io(g: Graph) -> None:

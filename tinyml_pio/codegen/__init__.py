@@ -208,7 +208,7 @@ def _train_env(g: Graph, plan: Plan, train: Any, prefix: str, calls: list[dict[s
 
 
 def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: str = "",
-             train: Any = None) -> dict[str, str]:
+             train: Any = None, labels: list[str] | None = None) -> dict[str, str]:
     """Return {filename: text} for `<prefix>.h` and `<prefix>.c`; `kernels` (e.g. "dsp; target
     qemu_mps2_an386 (cortex-m4, features: dsp)") names the kernel variants in the source's header comment.
     `train` (a training.TrainProgram) adds the training step, its schedule planned in the same arena."""
@@ -241,8 +241,9 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         res = []
         for i, ti in enumerate(ts):
             t = g.t(ti)
+            info = np.iinfo(DTYPES[t.dtype][1]) if t.dtype not in ("float32", "bool") else None
             res.append(dict(i=i, t=t, ptr=ctx.tensor_ptr(t, False), dims=c_literal(list(t.shape) or [1]),
-                            rank=len(t.shape),
+                            rank=len(t.shape), qmin=int(info.min) if info else 0, qmax=int(info.max) if info else 0,
                             scale=c_literal(t.quant.s if t.quant else 0.0), zp=t.quant.zp if t.quant else 0))
         return res
 
@@ -265,6 +266,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         outputs=io(g.outputs),
         train=_train_env(g, plan, train, prefix, train_calls) if train is not None else None,
         arena_size=max(plan.arena_size, train.plan.arena_size if train is not None else 0),
+        labels=list(labels or []),
     )
     return {
         f"{prefix}.h": _ENV.get_template("model.h.j2").render(env),

@@ -11,6 +11,7 @@ The tinyml-pio PlatformIO library (library/library.json) runs library/extra_scri
     custom_tinyml_kernels = auto                     ; auto (the board's CPU picks) or portable
     custom_tinyml_train = bias+last                  ; on-device training: a scheme or a spec .toml, for
                                                      ; every model, or per model: kws:bias+last vww:last
+    custom_tinyml_labels = labels.txt                ; class labels, one per line (or kws:kws.txt ...)
 
 For each model it runs the same pipeline as `tinyml-pio convert` (pipeline.compile_model) and writes
 PREFIX.h / PREFIX.c into $BUILD_DIR/tinyml/, adds that directory to the include path and the .c files
@@ -54,6 +55,7 @@ OPT_MARGIN = "custom_tinyml_ram_margin"
 OPT_VERIFY_INPUTS = "custom_tinyml_verify_inputs"
 OPT_KERNELS = "custom_tinyml_kernels"
 OPT_TRAIN = "custom_tinyml_train"
+OPT_LABELS = "custom_tinyml_labels"
 DEFAULT_PREFIX = "model"
 DEFAULT_MARGIN = 4096
 GEN_DIR = "tinyml"
@@ -166,6 +168,31 @@ def _option(env, name: str, default: Any = "") -> Any:
         return default
 
 
+KNOWN_OPTIONS = (OPT_MODEL, OPT_MODELS, OPT_PREFIX, OPT_MARGIN, OPT_VERIFY_INPUTS, OPT_KERNELS, OPT_TRAIN, OPT_LABELS)
+
+
+def configured_options(env) -> list[str]:
+    """The names of the options set for this environment (its section, what it extends, [env])."""
+    try:
+        cfg = env.GetProjectConfig()
+        return [k for k, _ in cfg.items(env=env["PIOENV"])]
+    except Exception:  # pylint: disable=broad-except  (no project config: e.g. a test double)
+        return list(getattr(env, "options", {}))
+
+
+def check_option_names(env) -> None:
+    """A misspelt custom_tinyml_* option is an error naming the closest known one (else the build
+    would quietly go on without a model)."""
+    import difflib
+
+    for name in configured_options(env):
+        if name.startswith("custom_tinyml") and name not in KNOWN_OPTIONS:
+            close = difflib.get_close_matches(name, KNOWN_OPTIONS, n=1, cutoff=0.6)
+            raise TinymlError(f"unknown option {name} in platformio.ini.",
+                              hint=(f"did you mean {close[0]}? " if close else "")
+                              + "known: " + ", ".join(KNOWN_OPTIONS))
+
+
 def wanted(env) -> bool:
     return bool(_text(_option(env, OPT_MODEL)).strip() or _text(_option(env, OPT_MODELS)).strip())
 
@@ -190,9 +217,11 @@ def _header_define(text: str, prefix: str, name: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def parse_train(value: Any, specs: list[ModelSpec], project_dir: str | os.PathLike[str] = ".") -> dict[str, str]:
-    """{prefix: update scheme} from custom_tinyml_train: one scheme for every model, or PREFIX:SCHEME
-    entries; a scheme naming a .toml file is taken relative to the project directory."""
+def parse_per_model(value: Any, specs: list[ModelSpec], option: str, example: str,
+                    project_dir: str | os.PathLike[str] = ".", file_suffix: str | None = None) -> dict[str, str]:
+    """{prefix: value} from an option that takes one value for every model, or PREFIX:VALUE entries;
+    values naming a file (every value, or those ending in `file_suffix`) are checked and taken
+    relative to the project directory."""
     items = _items(value)
     if not items:
         return {}
@@ -202,25 +231,37 @@ def parse_train(value: Any, specs: list[ModelSpec], project_dir: str | os.PathLi
         out = {p: items[0] for p in prefixes}
     else:
         for item in items:
-            name, sep, scheme = item.partition(":")
-            if not sep or name not in prefixes or not scheme:
-                raise TinymlError(f"{OPT_TRAIN} entry '{item}' is not PREFIX:SCHEME for a configured model "
+            name, sep, v = item.partition(":")
+            if not sep or name not in prefixes or not v:
+                raise TinymlError(f"{option} entry '{item}' is not PREFIX:VALUE for a configured model "
                                   f"({', '.join(sorted(prefixes))}).",
-                                  hint=f"write {OPT_TRAIN} = bias+last for every model, or e.g. {OPT_TRAIN} = kws:bias+last")
-            out[name] = scheme
+                                  hint=f"write {option} = {example} for every model, or e.g. {option} = "
+                                  f"{sorted(prefixes)[0]}:{example}")
+            out[name] = v
     for k, v in out.items():
-        if v.endswith(".toml"):
+        if file_suffix is None or v.endswith(file_suffix):
             p = Path(v).expanduser()
             p = p if p.is_absolute() else Path(project_dir) / p
             if not p.is_file():
-                raise TinymlError(f"{OPT_TRAIN}: spec file '{v}' not found (looked for {p}).",
+                raise TinymlError(f"{option}: file '{v}' not found (looked for {p}).",
                                   hint="paths are relative to the project directory (where platformio.ini is).")
             out[k] = str(p.resolve())
     return out
 
 
+def parse_train(value: Any, specs: list[ModelSpec], project_dir: str | os.PathLike[str] = ".") -> dict[str, str]:
+    """{prefix: update scheme} from custom_tinyml_train (a .toml spec is a file)."""
+    return parse_per_model(value, specs, OPT_TRAIN, "bias+last", project_dir, file_suffix=".toml")
+
+
+def parse_labels(value: Any, specs: list[ModelSpec], project_dir: str | os.PathLike[str] = ".") -> dict[str, str]:
+    """{prefix: labels file} from custom_tinyml_labels."""
+    return parse_per_model(value, specs, OPT_LABELS, "labels.txt", project_dir)
+
+
 def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = print,
-             target: CpuFeatures | None = None, train: dict[str, str] | None = None) -> list[Generated]:
+             target: CpuFeatures | None = None, train: dict[str, str] | None = None,
+             labels: dict[str, str] | None = None) -> list[Generated]:
     """Convert what changed since the stamp (model, prefix, converter, kernel target, training
     scheme); remove files of models no longer configured. `target` picks the kernel variants
     (None: portable); `train` maps prefixes to update schemes."""
@@ -239,6 +280,8 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
     for s in specs:
         scheme = (train or {}).get(s.prefix)
         scheme_bytes = (scheme or "").encode() + (Path(scheme).read_bytes() if scheme and scheme.endswith(".toml") else b"")
+        label_file = (labels or {}).get(s.prefix)
+        scheme_bytes += b"\0" + (Path(label_file).read_bytes() if label_file else b"")
         key = hashlib.sha256(s.path.read_bytes() + b"\0" + s.prefix.encode() + b"\0" + tool.encode()
                              + b"\0" + repr(target).encode() + b"\0" + scheme_bytes).hexdigest()
         prev = old.get(s.prefix)
@@ -246,7 +289,7 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
             g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False,
                           kernels=prev.get("kernels", "portable"))
         else:
-            c = compile_model(s.path, s.prefix, target=target, train=scheme)
+            c = compile_model(s.path, s.prefix, target=target, train=scheme, labels=label_file)
             write_output(c.files, outdir)
             header = c.files.get(f"{s.prefix}.h", "")
             # with training the arena serves both plans and the trainable parameters are RAM too
@@ -395,6 +438,7 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
     library builder again): conversion, sources and targets happen once, include paths are
     (re)applied to whatever environment is passed.
     """
+    check_option_names(env)
     if not wanted(env):
         return []
     build_dir = env.subst("$BUILD_DIR")
@@ -406,7 +450,8 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         _check_versions(library_dir, log)
         state = _BuildState(specs)
         train = parse_train(_option(env, OPT_TRAIN), specs, env.subst("$PROJECT_DIR"))
-        state.generated = generate(specs, outdir, log, target=kernel_target(env), train=train)
+        labels = parse_labels(_option(env, OPT_LABELS), specs, env.subst("$PROJECT_DIR"))
+        state.generated = generate(specs, outdir, log, target=kernel_target(env), train=train, labels=labels)
         check_budget(env, state.generated)
         _STATE[build_dir] = state
     inc = [str(outdir)]
