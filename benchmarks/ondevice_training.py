@@ -1,6 +1,6 @@
 """On-device fine-tuning table (figures only, asserts nothing): `tinyml-pio hil train` per row.
 
-    python benchmarks/ondevice_training.py [--board qemu_mps2_an386] [--seeds 3] [--epochs 3]
+    python benchmarks/ondevice_training.py [--board qemu_mps2_an386] [--seeds 3] [--epochs 3] [--test-samples N]
 
 Models: example_projects/ondevice_finetune (DS-CNN-like, pretrained on one group of writers; target:
 new writers' heavier, slanted digits, data/target.npz) and example_projects/digits_cnn (target:
@@ -52,7 +52,7 @@ def sparse(model: Path, tmp: Path) -> str:
 
 
 def row(model: Path, data: Path, scheme: str, board: str, seeds: int, epochs: int, lr: float,
-        rounding: str | None = None, qas: bool = True) -> str:
+        rounding: str | None = None, qas: bool = True, n_test: int | None = None) -> str:
     before, after, rec = [], [], None
     for seed in range(seeds):
         g = load_model(model)
@@ -65,7 +65,7 @@ def row(model: Path, data: Path, scheme: str, board: str, seeds: int, epochs: in
         if rounding:
             spec.rounding = rounding
         spec.qas = qas
-        rec = train_model(model, board, spec, data, epochs=ep, lr=rate, seed=seed)
+        rec = train_model(model, board, spec, data, epochs=ep, lr=rate, seed=seed, limit_test=n_test)
         before.append(rec["accuracy_before"])
         after.append(rec["accuracy_after"] if scheme != "none" else rec["accuracy_before"])
     m = rec["memory"]
@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=0.005)
     ap.add_argument("--models", default="ft,digits")
+    ap.add_argument("--test-samples", type=int, default=None, help="score on the first N test samples only")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
@@ -96,11 +97,13 @@ def main() -> None:
         for i, key in enumerate(a.models.split(",")):
             model, data = cases[key]
             for scheme in ["none", "last", "bias", "bias+last", sparse(model, t), "auto:6k", "last:2", "full"]:
-                print(row(model, data, scheme, a.board, a.seeds, a.epochs, a.lr), flush=True)
+                print(row(model, data, scheme, a.board, a.seeds, a.epochs, a.lr, n_test=a.test_samples), flush=True)
             if i == 0:
                 for rounding in ("trunc", "nearest", "master"):
-                    print(row(model, data, "bias+last", a.board, a.seeds, a.epochs, a.lr, rounding=rounding), flush=True)
-                print(row(model, data, "bias+last", a.board, a.seeds, a.epochs, a.lr, qas=False), flush=True)
+                    print(row(model, data, "bias+last", a.board, a.seeds, a.epochs, a.lr, rounding=rounding,
+                              n_test=a.test_samples), flush=True)
+                print(row(model, data, "bias+last", a.board, a.seeds, a.epochs, a.lr, qas=False, n_test=a.test_samples),
+                      flush=True)
 
 
 if __name__ == "__main__":
