@@ -138,3 +138,17 @@ def test_bad_options_are_reported_without_traceback(tmp_path, args, expected):
     args = [str(ZOO / "fc_relu.tflite") if a == "MODEL" else str(tmp_path / "o") if a == "OUT" else a for a in args]
     r = run_cli(*args, cwd=tmp_path)
     assert r.returncode != 0 and expected in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_boards_lists_every_board_with_its_budget():
+    import json as _json
+
+    from tinyml_pio.boards import list_boards
+
+    r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "boards", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    listed = {b["id"]: b for b in _json.loads(r.stdout)}
+    assert set(listed) == {b.id for b in list_boards()}
+    assert listed["qemu_mps2_an386"]["arena_budget_bytes"] == 229376 and listed["qemu_mps2_an386"]["emulated"]
+    text = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "boards"], capture_output=True, text=True).stdout
+    assert "nano33ble" in text and "180,224 B" in text

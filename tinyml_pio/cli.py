@@ -54,6 +54,26 @@ def _train_spec(a: argparse.Namespace, update: str | None = None):
     return spec
 
 
+def _cmd_boards(a: argparse.Namespace) -> int:
+    import json
+
+    from .boards import list_boards
+
+    boards = list_boards()
+    if a.json:
+        print(json.dumps([dict(id=b.id, name=b.name, mcu=b.mcu, cpu=b.cpu, fpu=b.fpu, dsp=b.dsp, mve=b.mve,
+                               clock_hz=b.clock_hz, sram_bytes=b.sram_bytes, arena_budget_bytes=b.arena_budget,
+                               flash_bytes=b.flash_bytes, weights_budget_bytes=b.weights_budget,
+                               platformio_board=b.platformio_board, emulated=b.emulated) for b in boards], indent=2))
+        return 0
+    print(f"{'id':<18} {'cpu':<14} {'extensions':<10} {'clock':>8} {'arena budget':>13} {'weights budget':>15}  name")
+    for b in boards:
+        ext = "+".join(x for x, on in (("dsp", b.dsp), ("mve", b.mve), ("fpu", b.fpu not in ("", "none", None))) if on) or "-"
+        print(f"{b.id:<18} {b.cpu:<14} {ext:<10} {b.clock_hz / 1e6:>5.0f} MHz {b.arena_budget:>11,} B {b.weights_budget:>13,} B  "
+              f"{b.name}{' (emulated: ' + str(b.emulates) + ')' if b.emulated else ''}")
+    return 0
+
+
 def _cmd_train_plan(a: argparse.Namespace) -> int:
     from .training.report import run
 
@@ -273,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--plot", metavar="FILE.png", help="draw the memory timeline (needs matplotlib)")
     pl.add_argument("--compare-tflm", action="store_true", help="run TFLite Micro's allocator and compare arenas")
     pl.set_defaults(fn=_cmd_plan)
+
+    bo = sub.add_parser("boards", help="the boards of board_defs: CPU, extensions, clock, arena and weights budgets")
+    bo.add_argument("--json", action="store_true", help="machine-readable output")
+    bo.set_defaults(fn=_cmd_boards)
 
     tp = sub.add_parser("train-plan", help="on-device training: SRAM per scheme, its breakdown, the pruned backward graph")
     tp.add_argument("model")
