@@ -77,10 +77,10 @@ def test_schemes_pick_the_layers_they_name():
 
 def test_sparse_spec_file(tmp_path):
     f = tmp_path / "s.toml"
-    f.write_text("bias_last = 2\nrounding = 'master'\nqas = false\n[[weights]]\nop = 3\nchannels = 0.5\n")
+    f.write_text("bias_last = 2\nrounding = 'master'\nqas = false\nmomentum = 0.5\n[[weights]]\nop = 3\nchannels = 0.5\n")
     s = parse_update(str(f), load_model(DIGITS))
     assert s.ops == [3, 6, 7] and s.layers[3].channels == 0.5 and s.layers[6].bias and s.layers[6].channels == 0
-    assert s.rounding == "master" and s.qas is False
+    assert s.rounding == "master" and s.qas is False and s.momentum == 0.5
 
 
 @pytest.mark.parametrize("text,why", [
@@ -100,6 +100,7 @@ def test_bad_schemes_are_clear_errors(text, why):
     ("[[weights]]\nop = 3\nchannels = 1.5\n", "must be a fraction"),
     ("bias_last = 7\n", "bias_last = 7 must be an integer from 0 to 5"),
     ("bias_lats = 1\n", "unknown key"),
+    ("momentum = 1.5\n", "must be a number in"),
     ("bias_last = [\n", "cannot read it"),
 ])
 def test_bad_spec_files_are_clear_errors(tmp_path, body, why):
@@ -153,6 +154,17 @@ def test_digits_matches_reference(scheme):
 @pytest.mark.parametrize("rounding", ROUNDINGS)
 def test_every_write_back_rule_matches_reference(rounding):
     check(DIGITS, "full", rounding=rounding, lr=0.05)
+
+
+@pytest.mark.parametrize("rounding", ["stochastic", "master"])
+def test_momentum_matches_reference_and_is_counted(rounding):
+    spec = resolve_update("full", load_model(DIGITS), None)
+    spec.rounding, spec.momentum = rounding, 0.9
+    c = compile_model(DIGITS, "m", train=spec)
+    rep = run_check(c, steps=4, lr=0.02, reference_model=DIGITS.read_bytes())
+    assert rep.ok, "\n".join(rep.lines)
+    n_values = sum(p.data.size for p in c.train.params if p.role in ("weights", "bias", "folded_bias"))
+    assert c.train.optimizer_bytes == 4 * n_values * (2 if rounding == "master" else 1)
 
 
 def test_without_qas_matches_reference():
@@ -242,7 +254,7 @@ def test_train_plan_over_budget_fails_with_the_figures():
     r = cli("train-plan", str(model), "--update", "bias", "--board", "nano33ble")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "bytes over" in r.stderr and "Arduino Nano 33 BLE" in r.stderr and "auto:" in r.stderr
-    assert "these fit: last (39,700 B)" in r.stderr
+    assert "these fit: last (39,704 B)" in r.stderr
 
 
 # ---- the generated C --------------------------------------------------------------------------

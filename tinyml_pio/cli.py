@@ -51,6 +51,10 @@ def _train_spec(a: argparse.Namespace, update: str | None = None):
         spec.rounding = check_rounding(a.rounding)
     if getattr(a, "no_qas", False):
         spec.qas = False
+    if getattr(a, "momentum", None) is not None:
+        from .training.spec import check_momentum
+
+        spec.momentum = check_momentum(a.momentum)
     return spec
 
 
@@ -242,6 +246,8 @@ def _train_options(p: argparse.ArgumentParser, data: bool = True) -> None:
     p.add_argument("--rounding", choices=ROUNDINGS, default=None,
                    help=f"int8/int32 write-back of updates (default {DEFAULT_ROUNDING}; master keeps float32 copies)")
     p.add_argument("--no-qas", action="store_true", help="turn quantization-aware scaling of the steps off")
+    p.add_argument("--momentum", type=float, default=None,
+                   help="SGD momentum in [0, 1) (default 0: plain SGD; velocities cost 4 bytes per trainable value)")
     if data:
         p.add_argument("--data", metavar="DATA.npz",
                    help="auto:BYTES only: x_train/y_train for the contribution analysis on the host training simulator")

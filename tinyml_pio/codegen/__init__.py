@@ -199,6 +199,7 @@ def _train_env(g: Graph, plan: Plan, train: Any, prefix: str, calls: list[dict[s
         rounding=ROUNDINGS.index(train.spec.rounding),
         rounding_name=train.spec.rounding,
         qas=train.spec.qas,
+        momentum=c_literal(float(train.spec.momentum)),
         scheme=train.spec.text,
         target_size=g.t(train.loss_tensor).size,
         input_from=plan.tensor_offsets[x],

@@ -271,8 +271,20 @@ def _check_layer(prog, o, u, ref: StepRef, tr: StepTrace, before, after, lr, rng
             else:
                 old, new = int(b_old[c]), int(b_new[c])
         u01 = rng.next() if rule == "stochastic" else 0.0
-        tol = (GRAD_RTOL * scale + 1e-7) * lr * step
+        tol_v = (GRAD_RTOL * scale + 1e-7) * step
         d = -lr * gr * step
+        vkey = "v_" + (wkey if kind == "w" else (bkey or ""))
+        if vkey in before:  # momentum: the velocity absorbs the step first
+            vi = i if kind == "w" else c
+            v_old = float(before[vkey].reshape(-1)[vi])
+            v_ref = prog.spec.momentum * v_old + gr * step
+            tol_v += 1e-6 * abs(v_old)
+            v_new = float(after[vkey].reshape(-1)[vi])
+            if abs(v_new - v_ref) > tol_v + 1e-6 * abs(v_ref):
+                problems.append(f"op {o.index} {'weight' if kind == 'w' else 'bias'} [{vi}] velocity {v_new:.7g}, "
+                                f"reference {v_ref:.7g}")
+            d = -lr * v_ref
+        tol = tol_v * lr
         lo_v, m_lo = writeback(rule, old, d - tol, u01, m_old, lo, hi)
         hi_v, m_hi = writeback(rule, old, d + tol, u01, m_old, lo, hi)
         lo_v, hi_v = min(lo_v, hi_v), max(lo_v, hi_v)

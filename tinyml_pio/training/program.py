@@ -73,8 +73,9 @@ class TrainProgram:
         return (n + 3) // 4 * 4
 
     @property
-    def master_bytes(self) -> int:
-        return sum(p.nbytes for p in self.params if p.role == "master")
+    def optimizer_bytes(self) -> int:
+        """Optimizer state: float master copies and momentum velocities."""
+        return sum(p.nbytes for p in self.params if p.role in ("master", "momentum"))
 
     @property
     def trainable_tensors(self) -> set[int]:
@@ -177,6 +178,11 @@ class _Builder:
         if self.spec.rounding != "master":
             return "NULL"
         return self.param(f"m_{key}", "float32", data.astype(np.float32).reshape(-1), op, "master")
+
+    def velocity(self, key: str, size: int, op: int) -> str:
+        if not self.spec.momentum:
+            return "NULL"
+        return self.param(f"v_{key}", "float32", np.zeros(size, np.float32), op, "momentum")
 
     def accumulate(self, gt: int) -> str:
         first = gt not in self.written
@@ -424,9 +430,10 @@ def _layer_backward(b: _Builder, o: Op, saves: dict[int, list[Layer]], down: set
         w_read = b.param(f"w{w.index}", "int8", w.data.copy(), o.index, "weights")
         w_upd = w_read
         w_master = b.master(f"w{w.index}", w.data, o.index)
+        w_vel = b.velocity(f"w{w.index}", w.data.size, o.index)
     else:
-        w_read, w_upd, w_master = TensorArg(w.index), "NULL", "NULL"
-    bias, b_master, fold = "NULL", "NULL", 0
+        w_read, w_upd, w_master, w_vel = TensorArg(w.index), "NULL", "NULL", "NULL"
+    bias, b_master, b_vel, fold = "NULL", "NULL", "NULL", 0
     if fc:
         folded = np.asarray(fwd.consts["bias"]).astype(np.int32)
         if keep or update_bias:
@@ -435,16 +442,18 @@ def _layer_backward(b: _Builder, o: Op, saves: dict[int, list[Layer]], down: set
             if update_bias:
                 raw = folded.astype(np.int64) - fold * w.data.astype(np.int64).sum(axis=1)
                 b_master = b.master(f"l{o.index}_bias", raw, o.index)
+                b_vel = b.velocity(f"l{o.index}_bias", out_c, o.index)
     elif update_bias:
         bt = g.t(o.inputs[2])
         bias = b.param(f"w{bt.index}", "int32", bt.data.copy().reshape(-1), o.index, "bias")
         b_master = b.master(f"w{bt.index}", bt.data, o.index)
+        b_vel = b.velocity(f"w{bt.index}", out_c, o.index)
     x_saved = "NULL"
     if keep:
         x_saved = TensorArg(_saved_input(b, o, x, keep, in_c, saves))
     params = dict(op=o.index, **geo, in_scale=s_x, in_zp=int(x.quant.zp), w_channels=keep,
                   x_c=keep if x_saved != "NULL" and keep < in_c else in_c, update_bias=int(update_bias),
-                  fold_offset=fold)
+                  fold_offset=fold, w_master=w_master, b_master=b_master, w_velocity=w_vel, b_velocity=b_vel)
     what = []
     if keep:
         what.append(f"weights {'all' if keep == in_c else f'{keep}/{in_c} input channels'}")
@@ -459,6 +468,5 @@ def _layer_backward(b: _Builder, o: Op, saves: dict[int, list[Layer]], down: set
                  func="tinyml_train_depthwise_backward" if dw else "tinyml_train_conv2d_backward",
                  header="tinyml/train.h", params_type="tinyml_train_layer_params_t", params=params,
                  args=["&" + b.prefix + "_train_ctx", TensorArg(b.grad[y.index], const=False), mask, x_saved,
-                       w_read, w_upd, ConstArg("w_scale"), ConstArg("w_step"), w_master, bias, ConstArg("b_step"),
-                       b_master, gin, acc],
+                       w_read, w_upd, ConstArg("w_scale"), ConstArg("w_step"), bias, ConstArg("b_step"), gin, acc],
                  consts=consts, comment=f"backward of op {o.index}")

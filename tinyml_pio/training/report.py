@@ -2,7 +2,8 @@
 
 Total SRAM = the arena (one buffer serves the inference and the training plans, so it is the
 larger of the two) + the trainable parameters, which move from flash to RAM + the optimizer state
-(float master copies when that write-back is chosen) + the training context. The arena's peak is
+(float master copies when that write-back is chosen, momentum velocities when momentum is on) +
+the training context. The arena's peak is
 broken down into forward activations (the ones kept for backward among them), gradient buffers,
 activation bit masks, saved input slices and kernel scratch.
 """
@@ -17,7 +18,7 @@ from ..boards import Board, load_board
 from ..errors import TinymlError
 from .program import TrainProgram
 
-CTX_BYTES = 12  # tinyml_train_ctx_t
+CTX_BYTES = 16  # tinyml_train_ctx_t
 
 
 @dataclass
@@ -33,7 +34,7 @@ class TrainReport:
 
     @property
     def params_bytes(self) -> int:
-        return self.program.params_bytes - self.program.master_bytes
+        return self.program.params_bytes - self.program.optimizer_bytes
 
     @property
     def peak_bytes(self) -> int:
@@ -67,7 +68,7 @@ class TrainReport:
         return None if self.board is None else self.peak_bytes <= self.board.arena_budget
 
 
-def build(model: str, update: str, board: str | None = None, rounding: str | None = None,
+def build(model: str, update, board: str | None = None, rounding: str | None = None,
           qas: bool | None = None) -> TrainReport:
     from ..pipeline import compile_model
     from ..tflite_import import load_model
@@ -88,18 +89,24 @@ def _kb(n: int) -> str:
     return f"{n:,} B ({n / 1024:.1f} KiB)"
 
 
+def _optimizer_text(p: TrainProgram) -> str:
+    parts = (["float32 master copies"] if p.spec.rounding == "master" else []) + \
+        ([f"momentum {p.spec.momentum:g} velocities"] if p.spec.momentum else [])
+    return " + ".join(parts) or "none: SGD without momentum"
+
+
 def format_text(r: TrainReport) -> str:
     p = r.program
     s = p.spec
     lines = [f"model:       {r.model}",
              f"update:      {s.text} ({len(s.ops)} layer(s): ops {', '.join(map(str, s.ops))}); loss: "
              f"{'softmax cross-entropy' if p.loss == 'xent' else 'mean squared error'}; write-back: {s.rounding}; "
-             f"QAS: {'on' if s.qas else 'off'}",
+             f"QAS: {'on' if s.qas else 'off'}" + (f"; momentum {s.momentum:g}" if s.momentum else ""),
              f"training SRAM: {_kb(r.peak_bytes)}",
              f"  arena:        {_kb(r.arena)} (training plan {p.plan.arena_size:,} B, inference plan "
              f"{r.inference_arena:,} B: one buffer serves both)",
              f"  parameters:   {_kb(r.params_bytes)} trainable weights and biases in RAM",
-             f"  optimizer:    {_kb(p.master_bytes)} ({'float32 master copies' if p.master_bytes else 'none: SGD without momentum'})",
+             f"  optimizer:    {_kb(p.optimizer_bytes)} ({_optimizer_text(p)})",
              f"  context:      {CTX_BYTES} B",
              f"extra over inference: {_kb(r.extra_bytes)}"]
     bd = r.breakdown()
@@ -120,8 +127,8 @@ def to_json(r: TrainReport) -> dict[str, Any]:
     p = r.program
     out: dict[str, Any] = dict(
         model=r.model, update=p.spec.text, ops=p.spec.ops, loss=p.loss, rounding=p.spec.rounding, qas=p.spec.qas,
-        peak_bytes=r.peak_bytes, inference_arena_bytes=r.inference_arena, training_arena_bytes=p.plan.arena_size,
-        arena_bytes=r.arena, params_bytes=r.params_bytes, optimizer_bytes=p.master_bytes, context_bytes=CTX_BYTES,
+        momentum=p.spec.momentum, peak_bytes=r.peak_bytes, inference_arena_bytes=r.inference_arena, training_arena_bytes=p.plan.arena_size,
+        arena_bytes=r.arena, params_bytes=r.params_bytes, optimizer_bytes=p.optimizer_bytes, context_bytes=CTX_BYTES,
         extra_bytes=r.extra_bytes, breakdown=r.breakdown(), backward_steps=p.steps,
         layers={str(k): dict(channels=v.channels, bias=v.bias) for k, v in sorted(p.spec.layers.items())})
     if r.board is not None:
@@ -137,7 +144,7 @@ def check_board(r: TrainReport) -> None:
     fit = [f"{s} ({n:,} B)" for s, n in _standard_schemes(r) if n <= b.arena_budget]
     raise TinymlError(f"training with '{r.program.spec.text}' needs {r.peak_bytes:,} bytes of SRAM but {b.name} has "
                       f"{b.arena_budget:,} for the model: {r.peak_bytes - b.arena_budget:,} bytes over "
-                      f"(arena {r.arena:,}, parameters {r.params_bytes:,}, optimizer {r.program.master_bytes:,}).",
+                      f"(arena {r.arena:,}, parameters {r.params_bytes:,}, optimizer {r.program.optimizer_bytes:,}).",
                       hint=(f"these fit: {', '.join(fit)}; " if fit else "none of last, bias, bias+last, last:2 fits; ")
                       + f"or let auto:{b.arena_budget} choose a sparse scheme that fits.")
 

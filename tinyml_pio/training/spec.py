@@ -9,6 +9,7 @@ conv/FC layers), `full`, any of them joined by `+`, or a TOML file as in MCUNetV
     channels = 0.25        # fraction of its input channels whose weights update
     rounding = "nearest"   # optional: write-back rule (see ROUNDINGS)
     qas = true             # optional: quantization-aware scaling
+    momentum = 0.9         # optional: SGD momentum (its velocities are optimizer state in RAM)
 
 `auto:BYTES` is resolved by `training.auto` against a memory budget.
 """
@@ -46,6 +47,7 @@ class UpdateSpec:
     layers: dict[int, LayerUpdate] = field(default_factory=dict)
     rounding: str = DEFAULT_ROUNDING
     qas: bool = True
+    momentum: float = 0.0  # SGD momentum; 0: plain SGD (no velocity state)
 
     def add(self, u: LayerUpdate) -> None:
         self.layers[u.op] = self.layers[u.op].merge(u) if u.op in self.layers else u
@@ -131,7 +133,7 @@ def _parse_toml(path: Path, g: Graph, ops: list[Op], spec: UpdateSpec) -> None:
         raise _fail(text, "file not found.", _HINT) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise _fail(text, f"cannot read it: {e}", "fix the TOML syntax.") from None
-    known = {"bias_last", "weights", "rounding", "qas"}
+    known = {"bias_last", "weights", "rounding", "qas", "momentum"}
     extra = sorted(set(data) - known)
     if extra:
         raise _fail(text, f"unknown key(s) {', '.join(extra)}.", f"known keys: {', '.join(sorted(known))}.")
@@ -165,12 +167,20 @@ def _parse_toml(path: Path, g: Graph, ops: list[Op], spec: UpdateSpec) -> None:
         spec.add(LayerUpdate(op, float(ch), bias and has_bias(g, by_index[op])))
     if "rounding" in data:
         spec.rounding = check_rounding(data["rounding"], text)
+    if "momentum" in data:
+        spec.momentum = check_momentum(data["momentum"], text)
     if "qas" in data:
         if not isinstance(data["qas"], bool):
             raise _fail(text, f"qas = {data['qas']!r} must be true or false.", _HINT)
         spec.qas = data["qas"]
     if not spec.layers:
         raise _fail(text, "it updates nothing.", _HINT)
+
+
+def check_momentum(value: object, where: str = "--momentum") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise TinymlError(f"{where}: momentum {value!r} must be a number in [0, 1).", hint="e.g. 0.9, or 0 for plain SGD.")
+    return float(value)
 
 
 def check_rounding(value: object, where: str = "--rounding") -> str:

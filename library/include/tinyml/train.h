@@ -39,6 +39,7 @@ typedef struct {
     float lr;
     int32_t rounding;
     uint32_t rng;
+    float momentum; /* SGD momentum (0: plain SGD): velocity = momentum * velocity + step */
 } tinyml_train_ctx_t;
 
 /* A convolution, depthwise convolution or fully connected layer (FC: batches rows, 1x1 "image",
@@ -60,23 +61,27 @@ typedef struct {
     int32_t x_c;                     /* channels kept in the saved input ([pixels][x_c]) */
     int32_t update_bias;             /* 1: the bias updates */
     int32_t fold_offset;             /* FC: the bias is folded (bias + fold_offset * sum(w)); 0 otherwise */
+    /* optimizer state in RAM (NULL when unused): float master copies (TINYML_ROUND_MASTER) and
+     * momentum velocities, one per weight / per output channel, in integer units */
+    float *w_master, *b_master;
+    float *w_velocity, *b_velocity;
 } tinyml_train_layer_params_t;
 
 /* The layer's backward pass and update. w: the weights (read); w_upd: the same weights when they
  * train (RAM), else NULL. w_scale[c]: weight scale of output channel c (real w = w_scale * q).
  * w_step[c] / b_step[c]: integer units per real-valued gradient step (with QAS: 1/s_w and
- * 1/(s_x s_w); without: s_w and s_x s_w), so delta = -lr * grad * step. w_master / b_master:
- * float copies (TINYML_ROUND_MASTER only, else NULL). x: the saved input (NULL if the weights are
- * frozen). g_in is computed with the weights as they were before this step's update. */
+ * 1/(s_x s_w); without: s_w and s_x s_w), so delta = -lr * grad * step (with momentum, -lr times
+ * the velocity). x: the saved input (NULL if the weights are frozen). g_in is computed with the
+ * weights as they were before this step's update. */
 void tinyml_train_conv2d_backward(const tinyml_train_layer_params_t *p, tinyml_train_ctx_t *ctx, float *g_out,
                                   const uint8_t *mask, const int8_t *x, const int8_t *w, int8_t *w_upd,
-                                  const float *w_scale, const float *w_step, float *w_master, int32_t *bias,
-                                  const float *b_step, float *b_master, float *g_in, int32_t accumulate);
+                                  const float *w_scale, const float *w_step, int32_t *bias, const float *b_step,
+                                  float *g_in, int32_t accumulate);
 
 void tinyml_train_depthwise_backward(const tinyml_train_layer_params_t *p, tinyml_train_ctx_t *ctx, float *g_out,
                                      const uint8_t *mask, const int8_t *x, const int8_t *w, int8_t *w_upd,
-                                     const float *w_scale, const float *w_step, float *w_master, int32_t *bias,
-                                     const float *b_step, float *b_master, float *g_in, int32_t accumulate);
+                                     const float *w_scale, const float *w_step, int32_t *bias, const float *b_step,
+                                     float *g_in, int32_t accumulate);
 
 /* Softmax cross-entropy on int8 logits (dequantized): writes d loss / d logits and the loss
  * (NaN, with a zero gradient, for a label outside [0, n)). */

@@ -254,20 +254,23 @@ void tinyml_train_pad_backward(const int32_t *in_dims, const int32_t *out_dims, 
 /* The bias update of output channel c from its gradient gb (real units); returns the integer
  * change. The FC's folded bias moves by the same integer change. */
 static void update_bias(const tinyml_train_layer_params_t *p, tinyml_train_ctx_t *ctx, int32_t c, float gb,
-                        int32_t *bias, const float *b_step, float *b_master) {
+                        int32_t *bias, const float *b_step) {
+    float step = gb * b_step[c];
     int32_t d;
     TINYML_TRAIN_TRACE_GRAD(p->op, 1, c, gb);
-    d = tinyml_train_writeback(ctx, bias[c], -ctx->lr * gb * b_step[c], b_master ? &b_master[c] : NULL,
-                               INT32_MIN, INT32_MAX);
+    if (p->b_velocity) step = p->b_velocity[c] = ctx->momentum * p->b_velocity[c] + step;
+    d = tinyml_train_writeback(ctx, bias[c], -ctx->lr * step, p->b_master ? &p->b_master[c] : NULL, INT32_MIN, INT32_MAX);
     bias[c] += d;
 }
 
 /* One weight: trace, write back, and keep the FC's folded bias in step with it. */
 static void update_weight(const tinyml_train_layer_params_t *p, tinyml_train_ctx_t *ctx, int32_t c, size_t at,
-                          float gw, int8_t *w_upd, const float *w_step, float *w_master, int32_t *bias) {
+                          float gw, int8_t *w_upd, const float *w_step, int32_t *bias) {
+    float step = gw * w_step[c];
     int32_t d;
     TINYML_TRAIN_TRACE_GRAD(p->op, 0, (int32_t)at, gw);
-    d = tinyml_train_writeback(ctx, w_upd[at], -ctx->lr * gw * w_step[c], w_master ? &w_master[at] : NULL, -127, 127);
+    if (p->w_velocity) step = p->w_velocity[at] = ctx->momentum * p->w_velocity[at] + step;
+    d = tinyml_train_writeback(ctx, w_upd[at], -ctx->lr * step, p->w_master ? &p->w_master[at] : NULL, -127, 127);
     w_upd[at] = (int8_t)(w_upd[at] + d);
     if (p->fold_offset && bias && d) bias[c] += p->fold_offset * d;
 }
@@ -306,8 +309,8 @@ static float tap_gradient(const tinyml_train_layer_params_t *p, const float *g_o
 
 void tinyml_train_conv2d_backward(const tinyml_train_layer_params_t *p, tinyml_train_ctx_t *ctx, float *g_out,
                                   const uint8_t *mask, const int8_t *x, const int8_t *w, int8_t *w_upd,
-                                  const float *w_scale, const float *w_step, float *w_master, int32_t *bias,
-                                  const float *b_step, float *b_master, float *g_in, int32_t accumulate) {
+                                  const float *w_scale, const float *w_step, int32_t *bias, const float *b_step,
+                                  float *g_in, int32_t accumulate) {
     const int32_t out_pix = p->out_h * p->out_w, in_pix = p->in_h * p->in_w;
     const int32_t taps = p->filter_h * p->filter_w;
     int32_t b, oy, ox, c, ky, kx, k;
@@ -340,14 +343,14 @@ void tinyml_train_conv2d_backward(const tinyml_train_layer_params_t *p, tinyml_t
         }
     }
     for (c = 0; c < p->out_c; ++c) {
-        if (p->update_bias) update_bias(p, ctx, c, channel_sum(p, g_out, c), bias, b_step, b_master);
+        if (p->update_bias) update_bias(p, ctx, c, channel_sum(p, g_out, c), bias, b_step);
         if (!p->w_channels || !w_upd) continue;
         for (ky = 0; ky < p->filter_h; ++ky) {
             for (kx = 0; kx < p->filter_w; ++kx) {
                 for (k = 0; k < p->w_channels; ++k) {
                     const float gw = tap_gradient(p, g_out, x, c, ky, kx, k);
                     update_weight(p, ctx, c, ((size_t)c * taps + (size_t)ky * p->filter_w + kx) * p->in_c + k, gw,
-                                  w_upd, w_step, w_master, bias);
+                                  w_upd, w_step, bias);
                 }
             }
         }
@@ -356,8 +359,8 @@ void tinyml_train_conv2d_backward(const tinyml_train_layer_params_t *p, tinyml_t
 
 void tinyml_train_depthwise_backward(const tinyml_train_layer_params_t *p, tinyml_train_ctx_t *ctx, float *g_out,
                                      const uint8_t *mask, const int8_t *x, const int8_t *w, int8_t *w_upd,
-                                     const float *w_scale, const float *w_step, float *w_master, int32_t *bias,
-                                     const float *b_step, float *b_master, float *g_in, int32_t accumulate) {
+                                     const float *w_scale, const float *w_step, int32_t *bias, const float *b_step,
+                                     float *g_in, int32_t accumulate) {
     const int32_t out_pix = p->out_h * p->out_w, in_pix = p->in_h * p->in_w;
     const int32_t mult = p->depth_multiplier;
     int32_t b, oy, ox, c, ky, kx;
@@ -387,13 +390,12 @@ void tinyml_train_depthwise_backward(const tinyml_train_layer_params_t *p, tinym
     }
     for (c = 0; c < p->out_c; ++c) {
         const int32_t ic = c / mult;
-        if (p->update_bias) update_bias(p, ctx, c, channel_sum(p, g_out, c), bias, b_step, b_master);
+        if (p->update_bias) update_bias(p, ctx, c, channel_sum(p, g_out, c), bias, b_step);
         if (ic >= p->w_channels || !w_upd) continue;
         for (ky = 0; ky < p->filter_h; ++ky) {
             for (kx = 0; kx < p->filter_w; ++kx) {
                 const float gw = tap_gradient(p, g_out, x, c, ky, kx, ic);
-                update_weight(p, ctx, c, ((size_t)ky * p->filter_w + kx) * p->out_c + c, gw, w_upd, w_step, w_master,
-                              bias);
+                update_weight(p, ctx, c, ((size_t)ky * p->filter_w + kx) * p->out_c + c, gw, w_upd, w_step, bias);
             }
         }
     }
