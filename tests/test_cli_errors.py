@@ -152,3 +152,24 @@ def test_boards_lists_every_board_with_its_budget():
     assert listed["qemu_mps2_an386"]["arena_budget_bytes"] == 229376 and listed["qemu_mps2_an386"]["emulated"]
     text = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "boards"], capture_output=True, text=True).stdout
     assert "nano33ble" in text and "180,224 B" in text
+
+
+def test_every_option_has_help_and_a_bare_command_prints_it():
+    import argparse
+
+    from tinyml_pio.cli import build_parser
+
+    missing = []
+
+    def walk(parser, path):
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sp in a.choices.items():
+                    walk(sp, path + [name])
+            elif a.help is None and a.dest != "help":
+                missing.append(f"{' '.join(path)} {a.dest}")
+
+    walk(build_parser(), [])
+    assert not missing, missing
+    r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage: tinyml-pio" in r.stdout and "required" not in r.stderr

@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     c = sub.add_parser("convert", help="generate C sources for a model")
-    c.add_argument("model")
+    c.add_argument("model", help="the .tflite model")
     c.add_argument("-o", "--output", required=True, help="output directory")
     c.add_argument("--prefix", default="model", help="C identifier prefix (default: model)")
     c.add_argument("--target", default=None,
@@ -280,20 +280,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=_cmd_convert)
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")
-    v.add_argument("model")
-    v.add_argument("--inputs", type=_count, default=20)
-    v.add_argument("--seed", type=_seed, default=0)
-    v.add_argument("--prefix", default="model")
+    v.add_argument("model", help="the .tflite model")
+    v.add_argument("--inputs", type=_count, default=20, help="random inputs to compare (default 20)")
+    v.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs (default 0)")
+    v.add_argument("--prefix", default="model", help="C identifier prefix of the generated code (default: model)")
     v.add_argument("--sanitize", action="store_true",
                    help="build with ASan/UBSan, the arena poisoned outside each layer's own tensors and scratch")
     v.set_defaults(fn=_cmd_verify)
 
     i = sub.add_parser("inspect", help="operators, tensors, MACs, weights and arena bytes")
-    i.add_argument("model")
+    i.add_argument("model", help="the .tflite model")
     i.set_defaults(fn=_cmd_inspect)
 
     pl = sub.add_parser("plan", help="the memory plan: live bytes per operator, arena vs lower bound, board fit")
-    pl.add_argument("model")
+    pl.add_argument("model", help="the .tflite model")
     pl.add_argument("--board", help="check the plan against a board's budget (board_defs/boards/*.json)")
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.add_argument("--plot", metavar="FILE.png", help="draw the memory timeline (needs matplotlib)")
@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     bo.set_defaults(fn=_cmd_boards)
 
     tp = sub.add_parser("train-plan", help="on-device training: SRAM per scheme, its breakdown, the pruned backward graph")
-    tp.add_argument("model")
+    tp.add_argument("model", help="the .tflite model")
     tp.add_argument("--update", required=True, metavar="SCHEME",
                     help="last, bias, bias+last, last:K, full, auto:BYTES, or a sparse spec .toml")
     tp.add_argument("--board", help="check the training SRAM against a board's budget")
@@ -315,10 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     tp.set_defaults(fn=_cmd_train_plan)
 
     tc = sub.add_parser("train-check", help="run the training C on the host and compare each step with a float64 reference")
-    tc.add_argument("model")
+    tc.add_argument("model", help="the .tflite model")
     tc.add_argument("--update", required=True, metavar="SCHEME", help="as for train-plan")
     tc.add_argument("--steps", type=_count, default=10, help="training steps on random inputs and labels (default 10)")
-    tc.add_argument("--seed", type=_seed, default=0)
+    tc.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs and labels (default 0)")
     tc.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate (default 0.01)")
     _train_options(tc)
     tc.set_defaults(fn=_cmd_train_check)
@@ -326,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     bu = sub.add_parser("budget", help="check the arenas of several generated models of one firmware together")
     bu.add_argument("header", nargs="+", help="generated PREFIX.h files")
     bu.add_argument("--target", help="the board (board_defs/boards) of --budget auto")
-    bu.add_argument("--budget", default="auto", metavar="auto|BYTES")
+    bu.add_argument("--budget", default="auto", metavar="auto|BYTES",
+                    help="the limit: BYTES (4096, 64k) or auto, the --target board's budget (default)")
     bu.set_defaults(fn=_cmd_budget)
 
     cm = sub.add_parser("cmake-dir", help="print the CMake package's directory (TinymlPio_DIR for find_package)")
@@ -334,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("qemu", help="run firmware on an emulated board: qemu run ELF --board B (start, stop)",
                        add_help=False)
-    q.add_argument("args", nargs=argparse.REMAINDER)
+    q.add_argument("args", nargs=argparse.REMAINDER, help="run ELF --board B | start ... | stop ... (see qemu --help)")
     q.set_defaults(fn=_cmd_qemu)
 
     so = sub.add_parser("setup-offline", help="make PlatformIO build without its registry (SCons from pip)")
@@ -349,13 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     hr.add_argument("--board", required=True, help="host, an emulated board (qemu_mps2_an386, ...) or a PlatformIO board id")
     hr.add_argument("--port", help="serial port or pyserial URL of a real board (e.g. /dev/ttyACM0)")
     hr.add_argument("--model", required=True, action="append", help="a .tflite model (repeat for several)")
-    hr.add_argument("--inputs", type=_count, default=10)
-    hr.add_argument("--seed", type=_seed, default=0)
+    hr.add_argument("--inputs", type=_count, default=10, help="random inputs per model (default 10)")
+    hr.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs (default 0)")
     hr.add_argument("--per-layer", action="store_true", help="also record cycles per operator")
     hr.add_argument("--report", help="write the JSON report here")
     hr.add_argument("--kernels", choices=("auto", "portable"), default="auto",
                     help="auto: the kernel variants the board's CPU can run (default); portable: none")
-    hr.add_argument("-v", "--verbose", action="store_true")
+    hr.add_argument("-v", "--verbose", action="store_true", help="print every input's result as it runs")
     hr.set_defaults(fn=_cmd_hil_run)
     ht = hsub.add_parser("train", help="fine-tune a model on the board from streamed data; accuracy, memory, step time")
     ht.add_argument("--board", required=True, help="host, an emulated board (qemu_mps2_an386, ...) or a PlatformIO board id")
@@ -363,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     ht.add_argument("--model", required=True, help="the .tflite model")
     ht.add_argument("--update", required=True, metavar="SCHEME", help="as for train-plan")
     ht.add_argument("--data", required=True, metavar="DATA.npz", help="x_train, y_train, x_test, y_test (float or int8)")
-    ht.add_argument("--epochs", type=_count, default=1)
+    ht.add_argument("--epochs", type=_count, default=1, help="passes over x_train (default 1)")
     ht.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate (default 0.01)")
     ht.add_argument("--seed", type=_seed, default=0, help="seed of the sample order")
     ht.add_argument("--train-samples", type=_count, default=None, help="use only the first N training samples")
@@ -371,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     ht.add_argument("--per-layer", action="store_true", help="also record the cycles of each forward operator")
     ht.add_argument("--report", help="write the JSON report here")
     ht.add_argument("--plot", metavar="FILE.png", help="accuracy against samples seen")
-    ht.add_argument("-v", "--verbose", action="store_true")
+    ht.add_argument("-v", "--verbose", action="store_true", help="print the score after each epoch as it runs")
     _train_options(ht, data=False)  # --data above also feeds auto:BYTES
     ht.set_defaults(fn=_cmd_hil_train)
     return p
@@ -381,9 +382,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["qemu"]:  # the emulator runner's own parser (run/start/stop), options and all
         argv = ["qemu", "--", *argv[1:]]
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not argv:  # a bare `tinyml-pio`: what it can do, not "the following arguments are required"
+        parser.print_help()
+        return 2
+    args = parser.parse_args(argv)
     try:
         return args.fn(args)
+    except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback (cleanup already ran in finally blocks)
+        print("tinyml-pio: interrupted", file=sys.stderr)
+        return 130
     except TinymlError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
