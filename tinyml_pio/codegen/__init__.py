@@ -151,7 +151,8 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
                     if t.is_const:
                         weights[t.index] = t
                 ctype = ts[0].ctype
-                args.append(f"(const {ctype} *const[]){{" + ", ".join(ctx.tensor_ptr(t, True) for t in ts) + "}")
+                q = "const " if a.const else ""
+                args.append(f"({q}{ctype} *const[]){{" + ", ".join(ctx.tensor_ptr(t, a.const) for t in ts) + "}")
             elif isinstance(a, ConstArg):
                 name = f"{prefix}_l{layer.op.index}_{a.name}"
                 args.append(f"({a.cast}){name}" if a.cast else name)

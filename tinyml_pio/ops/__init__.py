@@ -40,9 +40,11 @@ class TensorArg:
 
 @dataclass(frozen=True)
 class TensorListArg:
-    """A C array of read-only pointers to several graph tensors (e.g. CONCATENATION's inputs)."""
+    """A C array of pointers to several graph tensors (e.g. CONCATENATION's inputs, read-only; SPLIT's
+    outputs, `const=False`)."""
 
     tensors: tuple[int, ...]
+    const: bool = True
 
 
 @dataclass(frozen=True)

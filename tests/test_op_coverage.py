@@ -1,0 +1,81 @@
+"""Operators added for issue 13, each as small one-op models over several shapes and options
+(tests/op_models.py writes them; tflite-runtime's reference kernels are the reference): the
+generated C must be bit-exact with TFLite on every input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from op_models import Net
+from tinyml_pio.verify import verify_model
+
+N_INPUTS = 12
+Q_IN, Q_OUT = (0.05, 3), (0.05, 3)  # byte-moving ops keep the quantization
+
+
+def _unary(kind: str, in_shape, out_shapes, consts=(), order=None, in_q=Q_IN, out_q=Q_OUT, out_dtype="int8",
+           **options) -> Net:
+    """x -> kind(x, *consts) -> outputs; `order` places "x" among the const names (default first)."""
+    n = Net()
+    n.input("x", in_shape, scale=in_q[0], zp=in_q[1])
+    names = []
+    for i, c in enumerate(consts):
+        names.append(n.const(f"c{i}", c) if not isinstance(c, tuple) else n.const(f"c{i}", c[0], c[1], **c[2]))
+    ins = ["x", *names] if order is None else [("x" if o == "x" else names[o]) for o in order]
+    outs = []
+    for i, s in enumerate(out_shapes):
+        kw = dict(scale=out_q[0], zp=out_q[1]) if out_dtype == "int8" else {}
+        outs.append(n.tensor(f"y{i}", s, out_dtype, **kw))
+    n.op(kind, ins, outs, **options)
+    n.outputs = outs
+    return n
+
+
+def _check(net: Net, tmp_path, name: str) -> None:
+    path = net.write(tmp_path / f"{name}.tflite", net.outputs)
+    r = verify_model(str(path), n=N_INPUTS, seed=1)
+    assert r.reference == "tflite-runtime"
+    assert (r.identical, r.total) == (N_INPUTS, N_INPUTS), r.mismatch
+
+
+SLICING = {
+    "strided_slice_basic": lambda: _unary("STRIDED_SLICE", [1, 8, 6, 5], [[1, 3, 2, 5]],
+                                          [[0, 1, 0, 0], [1, 8, 6, 5], [1, 3, 3, 1]]),
+    "strided_slice_masks_neg": lambda: _unary("STRIDED_SLICE", [4, 7, 3], [[2, 4, 3]], [[1, -1, 0], [3, 0, 3], [1, -2, 1]],
+                                              begin_mask=0, end_mask=2),
+    "strided_slice_shrink": lambda: _unary("STRIDED_SLICE", [3, 5, 4], [[5]], [[1, 0, 2], [2, 5, 3], [1, 1, 1]],
+                                           shrink_axis_mask=5),
+    "strided_slice_partial_spec": lambda: _unary("STRIDED_SLICE", [6, 4, 3], [[2, 4, 3]], [[-3], [-1], [1]]),
+    "strided_slice_clamped_reverse": lambda: _unary("STRIDED_SLICE", [9, 2], [[5, 2]], [[20, 0], [-100, 2], [-2, 1]]),
+    "slice_4d": lambda: _unary("SLICE", [2, 5, 6, 3], [[1, 3, 4, 2]], [[1, 1, 2, 1], [1, 3, -1, 2]]),
+    "slice_1d": lambda: _unary("SLICE", [17], [[9]], [[5], [9]]),
+    "depth_to_space_2": lambda: _unary("DEPTH_TO_SPACE", [1, 3, 4, 8], [[1, 6, 8, 2]], block_size=2),
+    "depth_to_space_3": lambda: _unary("DEPTH_TO_SPACE", [2, 2, 3, 9], [[2, 6, 9, 1]], block_size=3),
+    "space_to_depth_2": lambda: _unary("SPACE_TO_DEPTH", [1, 6, 4, 3], [[1, 3, 2, 12]], block_size=2),
+    "space_to_depth_3": lambda: _unary("SPACE_TO_DEPTH", [2, 3, 6, 1], [[2, 1, 2, 9]], block_size=3),
+    "split_last": lambda: _unary("SPLIT", [2, 3, 8], [[2, 3, 2]] * 4, [[-1]], order=[0, "x"], num_splits=4),
+    "split_first": lambda: _unary("SPLIT", [6, 5], [[3, 5]] * 2, [[0]], order=[0, "x"], num_splits=2),
+    "split_v": lambda: _unary("SPLIT_V", [2, 9, 3], [[2, 2, 3], [2, 4, 3], [2, 3, 3]], [[2, -1, 3], [1]],
+                              num_splits=3),
+    "unpack_mid": lambda: _unary("UNPACK", [2, 3, 4], [[2, 4]] * 3, num=3, axis=1),
+    "unpack_neg": lambda: _unary("UNPACK", [3, 2], [[3]] * 2, num=2, axis=-1),
+    "gather_axis0": lambda: _unary("GATHER", [5, 4], [[7, 4]], [[4, 0, 0, 2, 1, 3, 4]], axis=0),
+    "gather_axis1_2d_idx": lambda: _unary("GATHER", [2, 6, 3], [[2, 2, 2, 3]], [[[5, 1], [0, 5]]], axis=1),
+    "gather_last_int64": lambda: _unary("GATHER", [3, 4], [[3, 3]], [([3, 3, 0], "int64", {})], axis=-1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SLICING))
+def test_slicing_ops_bit_exact(name, tmp_path):
+    _check(SLICING[name](), tmp_path, name)
+
+
+@pytest.mark.parametrize("axis,shape", [(0, [3, 4]), (1, [2, 5]), (2, [2, 3])])
+def test_pack_bit_exact(axis, shape, tmp_path):
+    n = Net()
+    xs = [n.input(f"x{i}", shape, scale=0.05, zp=3) for i in range(3)]
+    y = n.tensor("y", shape[:axis] + [3] + shape[axis:], scale=0.05, zp=3)
+    n.op("PACK", xs, [y], values_count=3, axis=axis)
+    n.outputs = [y]
+    _check(n, tmp_path, f"pack{axis}")
