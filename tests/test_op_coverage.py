@@ -79,3 +79,39 @@ def test_pack_bit_exact(axis, shape, tmp_path):
     n.op("PACK", xs, [y], values_count=3, axis=axis)
     n.outputs = [y]
     _check(n, tmp_path, f"pack{axis}")
+
+
+def _binary(kind: str, s1, s2, so, q1=(0.05, 3), q2=(0.07, -5), qo=(0.09, 2), const2=None, **options) -> Net:
+    n = Net()
+    a = n.input("a", s1, scale=q1[0], zp=q1[1])
+    if const2 is None:
+        b = n.input("b", s2, scale=q2[0], zp=q2[1])
+    else:
+        b = n.const("b", np.asarray(const2, np.int8).reshape(s2), "int8", scale=q2[0], zp=q2[1])
+    y = n.tensor("y", so, scale=qo[0], zp=qo[1])
+    n.op(kind, [a, b], [y], **options)
+    n.outputs = [y]
+    return n
+
+
+ALPHA = np.random.default_rng(5).integers(-128, 128, size=64)
+BINARY = {
+    "sub_same": lambda: _binary("SUB", [2, 3, 4], [2, 3, 4], [2, 3, 4], fused_activation_function=0),
+    "sub_broadcast_relu": lambda: _binary("SUB", [2, 3, 4], [1, 3, 1], [2, 3, 4], fused_activation_function=1),
+    "sub_broadcast_5d": lambda: _binary("SUB", [2, 1, 3, 2, 2], [1, 2, 1, 2, 1], [2, 2, 3, 2, 2], q2=(0.2, 0),
+                                        qo=(0.3, -7), fused_activation_function=3),
+    "sub_const_scalar": lambda: _binary("SUB", [4, 5], [1], [4, 5], const2=[17], qo=(0.02, 0),
+                                        fused_activation_function=0),
+    "sqdiff_same": lambda: _binary("SQUARED_DIFFERENCE", [3, 7], [3, 7], [3, 7], qo=(0.2, -128)),
+    "sqdiff_broadcast": lambda: _binary("SQUARED_DIFFERENCE", [1, 4, 4, 3], [1, 1, 1, 3], [1, 4, 4, 3], q1=(0.1, -2),
+                                        q2=(0.03, 10), qo=(0.05, -100)),
+    "prelu_channel_alpha": lambda: _binary("PRELU", [1, 4, 4, 3], [1, 1, 3], [1, 4, 4, 3], q2=(0.004, 0),
+                                           const2=ALPHA[:3]),
+    "prelu_full_alpha": lambda: _binary("PRELU", [2, 5, 6], [2, 5, 6], [2, 5, 6], q1=(0.02, -10), q2=(0.01, 5),
+                                        qo=(0.03, 7), const2=np.resize(ALPHA, 60)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_ops_bit_exact(name, tmp_path):
+    _check(BINARY[name](), tmp_path, name)
