@@ -32,8 +32,9 @@ def _unary(kind: str, in_shape, out_shapes, consts=(), order=None, in_q=Q_IN, ou
     return n
 
 
-# tflite-runtime 2.14's BUILTIN_REF resolver has no ELU kernel; tflite-micro's is the reference there
-MICRO_REFERENCE = {"ELU"}
+# tflite-runtime 2.14's BUILTIN_REF resolver has no ELU kernel and a broken int8 SUM
+# (tinyml_pio/reference.py); tflite-micro is the reference there
+MICRO_REFERENCE = {"ELU", "SUM"}
 
 
 def _check(net: Net, tmp_path, name: str) -> None:
@@ -133,3 +134,27 @@ UNARY = {
 @pytest.mark.parametrize("name", sorted(UNARY))
 def test_unary_ops_bit_exact(name, tmp_path):
     _check(UNARY[name](), tmp_path, name)
+
+
+REDUCE = {
+    "sum_last": lambda: _unary("SUM", [3, 4, 10], [[3, 4]], [[-1]], in_q=(0.05, 3), out_q=(0.3, -4), keep_dims=False),
+    "sum_hw_keep": lambda: _unary("SUM", [1, 5, 6, 3], [[1, 1, 1, 3]], [[1, 2]], in_q=(0.02, -128), out_q=(0.5, -100),
+                                  keep_dims=True),
+    "sum_all_axes_keep": lambda: _unary("SUM", [4, 6], [[1, 1]], [[0, 1]], in_q=(0.01, 7), out_q=(0.4, 0), keep_dims=True),
+    "sum_same_quant": lambda: _unary("SUM", [2, 3, 4], [[2, 4]], [[1]]),
+    "reduce_max_last": lambda: _unary("REDUCE_MAX", [2, 3, 7], [[2, 3]], [[2]]),
+    "reduce_max_mid_keep": lambda: _unary("REDUCE_MAX", [1, 4, 5, 3], [[1, 1, 5, 1]], [[1, -1]], keep_dims=True),
+    "arg_max_last_i32": lambda: _unary("ARG_MAX", [3, 10], [[3]], [[1]], out_dtype="int32", output_type=2),
+    "arg_max_first_i64": lambda: _unary("ARG_MAX", [4, 3, 2], [[3, 2]], [[0]], out_dtype="int64", output_type=4),
+    "arg_min_mid_i32": lambda: _unary("ARG_MIN", [2, 5, 3], [[2, 3]], [[-2]], out_dtype="int32", output_type=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCE))
+def test_reduce_ops_bit_exact(name, tmp_path):
+    _check(REDUCE[name](), tmp_path, name)
+
+
+def test_arg_max_picks_the_first_of_tied_values(tmp_path):
+    """int8 inputs over a wide axis tie often: the lowest index must win, as in TFLite."""
+    _check(_unary("ARG_MAX", [8, 200], [[8]], [[1]], out_dtype="int32", output_type=2), tmp_path, "ties")

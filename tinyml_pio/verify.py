@@ -13,7 +13,7 @@ from .hostbuild import HostModel, read_trace
 from .ir import DTYPES, Graph
 from .cpu import CpuFeatures
 from .pipeline import Compiled, compile_model
-from .reference import Reference
+from .reference import Reference, preferred_reference
 
 
 @dataclass
@@ -62,7 +62,7 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
                     log: Callable[[str], None] = lambda s: None) -> VerifyResult:
     g = c.graph
     with open(g.path, "rb") as f:
-        ref = Reference(f.read(), num_outputs=len(g.outputs))
+        ref = Reference(f.read(), prefer=preferred_reference(op.type for op in g.ops), num_outputs=len(g.outputs))
     log(f"reference: {ref.kind}" + (f" (not used: {'; '.join(ref.refused)})" if ref.refused else ""))
     samples = random_inputs(g, n, seed)
     in_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.inputs]
