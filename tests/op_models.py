@@ -80,3 +80,43 @@ class Net:
         codes = [(getattr(BOp, k), 1) for k in kinds]
         return finish_model(b, path, buf_offs, t_offs, op_offs, codes, [self.names[n] for n in self.inputs],
                             [self.names[n] for n in outputs], description)
+
+
+def coverage_chains(outdir: str | Path) -> dict[str, Path]:
+    """Two models that chain every operator added for issue 13 (for the QEMU end-to-end tests).
+
+    "ops_chain_runtime" is checked against tflite-runtime; "ops_chain_micro" holds ELU and SUM,
+    whose reference is tflite-micro (tinyml_pio/reference.py)."""
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    q = dict(scale=0.05, zp=3)
+    n = Net()
+    x = n.input("x", [1, 8, 8, 4], **q)
+    n.op("SPACE_TO_DEPTH", [x], [n.tensor("s2d", [1, 4, 4, 16], **q)], block_size=2)
+    n.op("DEPTH_TO_SPACE", ["s2d"], [n.tensor("d2s", [1, 8, 8, 4], **q)], block_size=2)
+    n.op("STRIDED_SLICE", ["d2s", n.const("ss_b", [0, 0, 1, 0]), n.const("ss_e", [1, 8, 8, 4]),
+                           n.const("ss_s", [1, 2, 2, 1])], [n.tensor("ss", [1, 4, 4, 4], **q)])
+    n.op("SLICE", ["ss", n.const("sl_b", [0, 1, 0, 0]), n.const("sl_s", [1, 3, -1, 4])], [n.tensor("sl", [1, 3, 4, 4], **q)])
+    n.op("SPLIT", [n.const("sp_axis", [3]), "sl"], [n.tensor("a", [1, 3, 4, 2], **q), n.tensor("b", [1, 3, 4, 2], **q)],
+         num_splits=2)
+    n.op("SUB", ["a", "b"], [n.tensor("sub", [1, 3, 4, 2], scale=0.08, zp=-3)], fused_activation_function=0)
+    n.op("SQUARED_DIFFERENCE", ["a", "b"], [n.tensor("sqd", [1, 3, 4, 2], scale=0.1, zp=-128)])
+    n.op("PRELU", ["sub", n.const("alpha", np.array([[[[40, -90]]]]), "int8", scale=0.01, zp=0)],
+         [n.tensor("prelu", [1, 3, 4, 2], scale=0.06, zp=5)])
+    n.op("PACK", ["a", "b"], [n.tensor("pack", [2, 1, 3, 4, 2], **q)], values_count=2, axis=0)
+    n.op("UNPACK", ["pack"], [n.tensor("u0", [1, 3, 4, 2], **q), n.tensor("u1", [1, 3, 4, 2], **q)], num=2, axis=0)
+    n.op("GATHER", ["u1", n.const("g_idx", [3, 0, 0, 2])], [n.tensor("gather", [1, 3, 4, 2], **q)], axis=2)
+    n.op("REDUCE_MAX", ["gather", n.const("rm_axis", [1])], [n.tensor("rmax", [1, 4, 2], **q)], keep_dims=False)
+    n.op("RSQRT", ["sqd"], [n.tensor("rsqrt", [1, 3, 4, 2], scale=0.02, zp=-128)])
+    n.op("SPLIT_V", ["d2s", n.const("sv_sizes", [1, -1]), n.const("sv_axis", [-1])],
+         [n.tensor("sv0", [1, 8, 8, 1], **q), n.tensor("sv1", [1, 8, 8, 3], **q)], num_splits=2)
+    n.op("ARG_MAX", ["sv1", n.const("am_axis", [3])], [n.tensor("argmax", [1, 8, 8], "int32")], output_type=2)
+    n.op("ARG_MIN", ["u0", n.const("an_axis", [1])], [n.tensor("argmin", [1, 4, 2], "int32")], output_type=2)
+    runtime = n.write(out / "ops_chain_runtime.tflite", ["prelu", "rmax", "rsqrt", "argmax", "argmin"],
+                      "tinyml-pio issue 13 operators, tflite-runtime reference")
+    m = Net()
+    m.input("x", [2, 5, 6], scale=0.04, zp=10)
+    m.op("ELU", ["x"], [m.tensor("elu", [2, 5, 6], scale=0.03, zp=-90)])
+    m.op("SUM", ["elu", m.const("axis", [2])], [m.tensor("sum", [2, 5], scale=0.1, zp=-20)], keep_dims=False)
+    micro = m.write(out / "ops_chain_micro.tflite", ["sum", "elu"], "tinyml-pio issue 13 operators, tflite-micro reference")
+    return {"ops_chain_runtime": runtime, "ops_chain_micro": micro}

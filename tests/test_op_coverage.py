@@ -7,7 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from op_models import Net
+from conftest import missing_toolchain
+from op_models import Net, coverage_chains
+from tinyml_pio.boards import list_boards
+from tinyml_pio.pipeline import compile_model
 from tinyml_pio.verify import verify_model
 
 N_INPUTS = 12
@@ -158,3 +161,42 @@ def test_reduce_ops_bit_exact(name, tmp_path):
 def test_arg_max_picks_the_first_of_tied_values(tmp_path):
     """int8 inputs over a wide axis tie often: the lowest index must win, as in TFLite."""
     _check(_unary("ARG_MAX", [8, 200], [[8]], [[1]], out_dtype="int32", output_type=2), tmp_path, "ties")
+
+
+# ---- every new operator in a model run on every emulated board ------------------------------------
+
+NEW_OPS = {"SUB", "SQUARED_DIFFERENCE", "PRELU", "RSQRT", "ELU", "SUM", "REDUCE_MAX", "ARG_MAX", "ARG_MIN",
+           "STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"}
+EMULATED = [b.id for b in list_boards() if b.id.startswith("qemu_")]
+needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
+                                reason=str(missing_toolchain("tflite_runtime")))
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory) -> dict:
+    return coverage_chains(tmp_path_factory.mktemp("op-chains"))
+
+
+def test_chains_cover_every_new_operator(chains):
+    seen = {l.op.type for p in chains.values() for l in compile_model(p, "m").layers}
+    assert NEW_OPS <= seen, NEW_OPS - seen
+
+
+@pytest.mark.parametrize("name", ["ops_chain_runtime", "ops_chain_micro"])
+def test_chains_bit_exact_on_host(name, chains):
+    r = verify_model(str(chains[name]), n=N_INPUTS, seed=2)
+    assert r.reference == ("tflite-micro" if name.endswith("micro") else "tflite-runtime")
+    assert r.ok, r.mismatch
+
+
+@needs_qemu
+@pytest.mark.parametrize("board", EMULATED)
+@pytest.mark.parametrize("name", ["ops_chain_runtime", "ops_chain_micro"])
+def test_chains_bit_exact_in_qemu(name, board, chains, hil_env):
+    from tinyml_pio.hil.runner import run_on_target
+    from tinyml_pio.hil.targets import EmulatedTarget
+
+    target = EmulatedTarget(board)
+    c = compile_model(chains[name], "model", target=target.cpu)
+    rec = run_on_target(c, target, n_inputs=4, seed=3)
+    assert rec["identical"] == rec["inputs"] == 4, f"{name} on {board}: {rec['bit_exact']}"

@@ -28,7 +28,7 @@ SYNC = b"\xa5\x5a"
 MAX_PAYLOAD = 512
 PROTOCOL_VERSION = 1
 HELLO, SET_INPUT, INVOKE, GET_OUTPUT, MEMORY, LAYERS, BOOT, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x7E, 0xFF
-DTYPES = {0: "int8", 1: "uint8", 2: "float32", 3: "int16"}
+DTYPES = {0: "int8", 1: "uint8", 2: "float32", 3: "int16", 4: "int32", 5: "int64"}
 DTYPE_CODES = {v: k for k, v in DTYPES.items()}
 
 
