@@ -23,7 +23,8 @@ OPTIONS = {
     "STRIDED_SLICE": "StridedSliceOptions", "SLICE": None, "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions",
     "PACK": "PackOptions", "UNPACK": "UnpackOptions", "GATHER": "GatherOptions",
     "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions", "ADD": "AddOptions",
-    "FULLY_CONNECTED": "FullyConnectedOptions", "RESHAPE": None,
+    "FULLY_CONNECTED": "FullyConnectedOptions", "RESHAPE": None, "L2_NORMALIZATION": "L2NormOptions",
+    "CAST": None,
 }
 
 
@@ -112,7 +113,10 @@ def coverage_chains(outdir: str | Path) -> dict[str, Path]:
          [n.tensor("sv0", [1, 8, 8, 1], **q), n.tensor("sv1", [1, 8, 8, 3], **q)], num_splits=2)
     n.op("ARG_MAX", ["sv1", n.const("am_axis", [3])], [n.tensor("argmax", [1, 8, 8], "int32")], output_type=2)
     n.op("ARG_MIN", ["u0", n.const("an_axis", [1])], [n.tensor("argmin", [1, 4, 2], "int32")], output_type=2)
-    runtime = n.write(out / "ops_chain_runtime.tflite", ["prelu", "rmax", "rsqrt", "argmax", "argmin"],
+    n.op("L2_NORMALIZATION", ["a"], [n.tensor("l2", [1, 3, 4, 2], scale=1 / 128, zp=0)])
+    n.op("CAST", ["argmax"], [n.tensor("argmax_f", [1, 8, 8], "float32")])
+    n.op("CAST", ["rmax"], [n.tensor("rmax_i16", [1, 4, 2], "int16")])
+    runtime = n.write(out / "ops_chain_runtime.tflite", ["prelu", "argmax_f", "rsqrt", "rmax_i16", "argmin", "l2"],
                       "tinyml-pio issue 13 operators, tflite-runtime reference")
     m = Net()
     m.input("x", [2, 5, 6], scale=0.04, zp=10)

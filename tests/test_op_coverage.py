@@ -163,10 +163,38 @@ def test_arg_max_picks_the_first_of_tied_values(tmp_path):
     _check(_unary("ARG_MAX", [8, 200], [[8]], [[1]], out_dtype="int32", output_type=2), tmp_path, "ties")
 
 
+L2 = (1 / 128, 0)
+NORM = {
+    "l2norm_rows": lambda: _unary("L2_NORMALIZATION", [6, 16], [[6, 16]], in_q=(0.05, 3), out_q=L2),
+    "l2norm_4d": lambda: _unary("L2_NORMALIZATION", [1, 3, 3, 5], [[1, 3, 3, 5]], in_q=(0.1, -128), out_q=L2),
+    "l2norm_depth1": lambda: _unary("L2_NORMALIZATION", [7, 1], [[7, 1]], in_q=(0.02, 0), out_q=L2),
+    "l2norm_wide": lambda: _unary("L2_NORMALIZATION", [2, 1000], [[2, 1000]], in_q=(0.02, 1), out_q=L2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NORM))
+def test_l2_normalization_bit_exact(name, tmp_path):
+    _check(NORM[name](), tmp_path, name)
+
+
+
+CASTS = {
+    "cast_s8_s32": lambda: _unary("CAST", [3, 5], [[3, 5]], out_dtype="int32"),
+    "cast_s8_f32": lambda: _unary("CAST", [70], [[70]], out_dtype="float32"),
+    "cast_s8_s16": lambda: _unary("CAST", [2, 2, 9], [[2, 2, 9]], out_dtype="int16"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASTS))
+def test_cast_bit_exact(name, tmp_path):
+    _check(CASTS[name](), tmp_path, name)
+
+
 # ---- every new operator in a model run on every emulated board ------------------------------------
 
 NEW_OPS = {"SUB", "SQUARED_DIFFERENCE", "PRELU", "RSQRT", "ELU", "SUM", "REDUCE_MAX", "ARG_MAX", "ARG_MIN",
-           "STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"}
+           "STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH",
+           "L2_NORMALIZATION", "CAST"}
 EMULATED = [b.id for b in list_boards() if b.id.startswith("qemu_")]
 needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
                                 reason=str(missing_toolchain("tflite_runtime")))
