@@ -24,7 +24,7 @@ OPTIONS = {
     "PACK": "PackOptions", "UNPACK": "UnpackOptions", "GATHER": "GatherOptions",
     "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions", "ADD": "AddOptions",
     "FULLY_CONNECTED": "FullyConnectedOptions", "RESHAPE": None, "L2_NORMALIZATION": "L2NormOptions",
-    "CAST": None,
+    "CAST": None, "SHAPE": "ShapeOptions", "FILL": None, "MUL": "MulOptions",
 }
 
 

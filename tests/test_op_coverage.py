@@ -228,3 +228,30 @@ def test_chains_bit_exact_in_qemu(name, board, chains, hil_env):
     c = compile_model(chains[name], "model", target=target.cpu)
     rec = run_on_target(c, target, n_inputs=4, seed=3)
     assert rec["identical"] == rec["inputs"] == 4, f"{name} on {board}: {rec['bit_exact']}"
+
+
+# ---- constant folding ---------------------------------------------------------------------------
+
+def test_shape_arithmetic_and_fill_are_folded(tmp_path):
+    """SHAPE -> STRIDED_SLICE -> MUL -> PACK -> RESHAPE (a converter's dynamic reshape) and FILL of a
+    constant feeding an ADD: no kernel for the folded operators, bit-exact with TFLite."""
+    from tinyml_pio.inspect import inspect_model
+
+    n = Net()
+    x = n.input("x", [2, 4, 6], scale=0.05, zp=3)
+    n.op("SHAPE", [x], [n.tensor("shape", [3], "int32")], out_type=2)
+    n.op("STRIDED_SLICE", ["shape", n.const("b", [1]), n.const("e", [2]), n.const("s", [1])],
+         [n.tensor("h", [], "int32")], shrink_axis_mask=1)
+    n.op("MUL", ["h", n.const("six", 6)], [n.tensor("h6", [], "int32")], fused_activation_function=0)
+    n.op("PACK", [n.const("two", 2), "h6"], [n.tensor("new_shape", [2], "int32")], values_count=2, axis=0)
+    n.op("RESHAPE", [x, "new_shape"], [n.tensor("flat", [2, 24], scale=0.05, zp=3)])
+    n.op("FILL", [n.const("dims", [2, 24]), n.const("v", np.array(40, np.int8), "int8", scale=0.05, zp=3)],
+         [n.tensor("bias", [2, 24], scale=0.05, zp=3)])
+    n.op("ADD", ["flat", "bias"], [n.tensor("y", [2, 24], scale=0.08, zp=-4)], fused_activation_function=0)
+    n.outputs = ["y"]
+    path = n.write(tmp_path / "fold.tflite", n.outputs)
+    c = compile_model(path, "m")
+    assert [l.op.type for l in c.layers] == ["RESHAPE", "ADD"]
+    assert c.graph.folded == {0, 1, 2, 3, 5}
+    assert "(folded" in inspect_model(str(path))
+    _check(n, tmp_path, "fold")

@@ -14,6 +14,7 @@ from .errors import TinymlError
 from .ir import Graph
 from .ops import Layer, lower_graph
 from .passes import apply_variants, kernels_label
+from .passes.fold import fold_constants
 from .passes.variants import specializes
 from .planner import Plan, plan_memory
 from .tflite_import import load_model
@@ -51,6 +52,7 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
     cpu = CpuFeatures.resolve(target)
     graph = load_model(path)
     check_io(graph)
+    fold_constants(graph)
     layers = lower_graph(graph)
     layers, variants = apply_variants(layers, cpu, graph)
     plan = plan_memory(graph, layers)

@@ -127,6 +127,9 @@ def try_lower(g: Graph) -> tuple[list[Layer | None], list[str]]:
     layers: list[Layer | None] = []
     problems: list[str] = []
     for op in g.ops:
+        if op.index in g.folded:  # its outputs are constants now (passes/fold.py): no kernel
+            layers.append(None)
+            continue
         fn = _REGISTRY.get(op.type)
         layer = None
         if fn is None:
