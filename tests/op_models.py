@@ -24,7 +24,7 @@ OPTIONS = {
     "PACK": "PackOptions", "UNPACK": "UnpackOptions", "GATHER": "GatherOptions",
     "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions", "ADD": "AddOptions",
     "FULLY_CONNECTED": "FullyConnectedOptions", "RESHAPE": None, "L2_NORMALIZATION": "L2NormOptions",
-    "CAST": None, "SHAPE": "ShapeOptions", "FILL": None, "MUL": "MulOptions",
+    "CAST": None, "BATCH_MATMUL": "BatchMatMulOptions", "TRANSPOSE_CONV": "TransposeConvOptions", "SHAPE": "ShapeOptions", "FILL": None, "MUL": "MulOptions",
 }
 
 
@@ -116,7 +116,15 @@ def coverage_chains(outdir: str | Path) -> dict[str, Path]:
     n.op("L2_NORMALIZATION", ["a"], [n.tensor("l2", [1, 3, 4, 2], scale=1 / 128, zp=0)])
     n.op("CAST", ["argmax"], [n.tensor("argmax_f", [1, 8, 8], "float32")])
     n.op("CAST", ["rmax"], [n.tensor("rmax_i16", [1, 4, 2], "int16")])
-    runtime = n.write(out / "ops_chain_runtime.tflite", ["prelu", "argmax_f", "rsqrt", "rmax_i16", "argmin", "l2"],
+    n.op("BATCH_MATMUL", ["a", "b"], [n.tensor("bmm", [1, 3, 4, 4], scale=0.1, zp=1)], adj_y=True)
+    rng = np.random.default_rng(13)
+    w = n.tensor("tc_w", [3, 3, 3, 4], "int8", scale=[0.01, 0.02, 0.015], zp=[0, 0, 0],
+                 data=rng.integers(-127, 128, size=(3, 3, 3, 4)))
+    n.op("TRANSPOSE_CONV", [n.const("tc_shape", [1, 6, 8, 3]), w, "sl",
+                            n.tensor("tc_b", [3], "int32", data=rng.integers(-500, 500, size=3))],
+         [n.tensor("tconv", [1, 6, 8, 3], scale=0.1, zp=-5)], padding=0, stride_h=2, stride_w=2)
+    runtime = n.write(out / "ops_chain_runtime.tflite", ["prelu", "argmax_f", "rsqrt", "rmax_i16", "argmin", "l2", "bmm",
+                                                          "tconv"],
                       "tinyml-pio issue 13 operators, tflite-runtime reference")
     m = Net()
     m.input("x", [2, 5, 6], scale=0.04, zp=10)

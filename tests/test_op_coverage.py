@@ -190,11 +190,75 @@ def test_cast_bit_exact(name, tmp_path):
     _check(CASTS[name](), tmp_path, name)
 
 
+
+def _matmul(sa, sb, so, const_b=False, **options) -> Net:
+    n = Net()
+    a = n.input("a", sa, scale=0.05, zp=3)
+    if const_b:
+        b = n.const("b", np.random.default_rng(2).integers(-127, 128, size=sb), "int8", scale=0.02, zp=0)
+    else:
+        b = n.input("b", sb, scale=0.04, zp=-6)
+    y = n.tensor("y", so, scale=0.6, zp=-2)
+    n.op("BATCH_MATMUL", [a, b], [y], **options)
+    n.outputs = [y]
+    return n
+
+
+MATMUL = {
+    "bmm_2d": lambda: _matmul([5, 7], [7, 3], [5, 3]),
+    "bmm_batched_adj_y": lambda: _matmul([2, 4, 6], [2, 5, 6], [2, 4, 5], adj_y=True),
+    "bmm_adj_x_const": lambda: _matmul([3, 6, 4], [6, 2], [3, 4, 2], const_b=True, adj_x=True),
+    "bmm_broadcast_4d": lambda: _matmul([2, 1, 3, 5], [1, 3, 5, 4], [2, 3, 3, 4]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MATMUL))
+def test_batch_matmul_bit_exact(name, tmp_path):
+    _check(MATMUL[name](), tmp_path, name)
+
+
+def _tconv(in_shape, oc, k, stride, padding, per_channel=True, bias=True, act=0) -> Net:
+    rng = np.random.default_rng(sum(in_shape) + oc + k)
+    n_, ih, iw, ic = in_shape
+    if padding == "SAME":
+        oh, ow = ih * stride, iw * stride
+    else:
+        oh, ow = (ih - 1) * stride + k, (iw - 1) * stride + k
+    n = Net()
+    x = n.input("x", in_shape, scale=0.05, zp=-7)
+    scales = rng.uniform(0.005, 0.02, oc) if per_channel else np.array([0.01])
+    wt = n.tensor("w", [oc, k, k, ic], "int8", scale=scales, zp=np.zeros(scales.size, np.int64).tolist(),
+                  data=rng.integers(-127, 128, size=(oc, k, k, ic)))
+    n.tables.tensors[n.names[wt]]["qdim"] = 0
+    ins = [n.const("shape", [n_, oh, ow, oc]), wt, x]
+    if bias:
+        ins.append(n.tensor("bias", [oc], "int32", scale=0.05 * scales, zp=[0] * scales.size,
+                            data=rng.integers(-2000, 2000, size=oc)))
+    y = n.tensor("y", [n_, oh, ow, oc], scale=0.15, zp=4)
+    n.op("TRANSPOSE_CONV", ins, [y], padding={"SAME": 0, "VALID": 1}[padding], stride_w=stride, stride_h=stride,
+         fused_activation_function=act)
+    n.outputs = [y]
+    return n
+
+
+TCONV = {
+    "tconv_same_s2": lambda: _tconv([1, 4, 5, 3], 4, 3, 2, "SAME"),
+    "tconv_valid_s2": lambda: _tconv([2, 3, 3, 2], 5, 3, 2, "VALID", act=1),
+    "tconv_same_s1_per_tensor": lambda: _tconv([1, 5, 4, 6], 3, 3, 1, "SAME", per_channel=False),
+    "tconv_valid_s3_k2_nobias": lambda: _tconv([1, 3, 4, 1], 2, 2, 3, "VALID", bias=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TCONV))
+def test_transpose_conv_bit_exact(name, tmp_path):
+    _check(TCONV[name](), tmp_path, name)
+
+
 # ---- every new operator in a model run on every emulated board ------------------------------------
 
 NEW_OPS = {"SUB", "SQUARED_DIFFERENCE", "PRELU", "RSQRT", "ELU", "SUM", "REDUCE_MAX", "ARG_MAX", "ARG_MIN",
            "STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH",
-           "L2_NORMALIZATION", "CAST"}
+           "L2_NORMALIZATION", "CAST", "BATCH_MATMUL", "TRANSPOSE_CONV"}
 EMULATED = [b.id for b in list_boards() if b.id.startswith("qemu_")]
 needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
                                 reason=str(missing_toolchain("tflite_runtime")))
