@@ -24,7 +24,8 @@ OPTIONS = {
     "PACK": "PackOptions", "UNPACK": "UnpackOptions", "GATHER": "GatherOptions",
     "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions", "ADD": "AddOptions",
     "FULLY_CONNECTED": "FullyConnectedOptions", "RESHAPE": None, "L2_NORMALIZATION": "L2NormOptions",
-    "CAST": None, "BATCH_MATMUL": "BatchMatMulOptions", "TRANSPOSE_CONV": "TransposeConvOptions", "SHAPE": "ShapeOptions", "FILL": None, "MUL": "MulOptions",
+    "CAST": None, "DEQUANTIZE": None, "SOFTMAX": "SoftmaxOptions", "LOG_SOFTMAX": None, "LOGISTIC": None,
+    "TANH": None, "MEAN": "ReducerOptions", "CONCATENATION": "ConcatenationOptions", "BATCH_MATMUL": "BatchMatMulOptions", "TRANSPOSE_CONV": "TransposeConvOptions", "SHAPE": "ShapeOptions", "FILL": None, "MUL": "MulOptions",
 }
 
 
@@ -132,3 +133,32 @@ def coverage_chains(outdir: str | Path) -> dict[str, Path]:
     m.op("SUM", ["elu", m.const("axis", [2])], [m.tensor("sum", [2, 5], scale=0.1, zp=-20)], keep_dims=False)
     micro = m.write(out / "ops_chain_micro.tflite", ["sum", "elu"], "tinyml-pio issue 13 operators, tflite-micro reference")
     return {"ops_chain_runtime": runtime, "ops_chain_micro": micro}
+
+
+def float_tail(outdir: str | Path) -> Path:
+    """int8 FULLY_CONNECTED -> DEQUANTIZE -> a float tail with every float32 kernel: FULLY_CONNECTED,
+    ADD (broadcast), MUL, TANH, LOGISTIC, CONCATENATION, RESHAPE, MEAN, SOFTMAX, LOG_SOFTMAX."""
+    rng = np.random.default_rng(21)
+    n = Net()
+    x = n.input("x", [2, 16], scale=0.05, zp=-3)
+    w = n.const("w", rng.integers(-127, 128, size=(12, 16)), "int8", scale=0.01, zp=0)
+    bias = n.tensor("bias", [12], "int32", data=rng.integers(-300, 300, size=12))
+    n.op("FULLY_CONNECTED", [x, w, bias], [n.tensor("fc", [2, 12], scale=0.12, zp=4)], fused_activation_function=0)
+    n.op("DEQUANTIZE", ["fc"], [n.tensor("deq", [2, 12], "float32")])
+    wf = n.const("wf", rng.normal(size=(10, 12)).astype(np.float32) * 0.3, "float32")
+    bf = n.const("bf", rng.normal(size=10).astype(np.float32), "float32")
+    n.op("FULLY_CONNECTED", ["deq", wf, bf], [n.tensor("ffc", [2, 10], "float32")], fused_activation_function=0)
+    n.op("ADD", ["ffc", n.const("row", rng.normal(size=(1, 10)).astype(np.float32), "float32")],
+         [n.tensor("fadd", [2, 10], "float32")], fused_activation_function=0)
+    n.op("MUL", ["fadd", "ffc"], [n.tensor("fmul", [2, 10], "float32")], fused_activation_function=1)
+    n.op("TANH", ["fadd"], [n.tensor("ftanh", [2, 10], "float32")])
+    n.op("LOGISTIC", ["fmul"], [n.tensor("fsig", [2, 10], "float32")])
+    n.op("CONCATENATION", ["ftanh", "fsig"], [n.tensor("fcat", [2, 20], "float32")], axis=1,
+         fused_activation_function=0)
+    n.op("RESHAPE", ["fcat", n.const("shape", [2, 4, 5])], [n.tensor("fres", [2, 4, 5], "float32")])
+    n.op("MEAN", ["fres", n.const("axis", [1])], [n.tensor("fmean", [2, 5], "float32")], keep_dims=False)
+    n.op("SOFTMAX", ["fmean"], [n.tensor("fsoft", [2, 5], "float32")], beta=1.7)
+    n.op("LOG_SOFTMAX", ["ffc"], [n.tensor("flogsoft", [2, 10], "float32")])
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    return n.write(out / "float_tail.tflite", ["fsoft", "flogsoft"], "tinyml-pio float tail after DEQUANTIZE")

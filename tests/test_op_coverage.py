@@ -319,3 +319,59 @@ def test_shape_arithmetic_and_fill_are_folded(tmp_path):
     assert c.graph.folded == {0, 1, 2, 3, 5}
     assert "(folded" in inspect_model(str(path))
     _check(n, tmp_path, "fold")
+
+
+# ---- float tails ------------------------------------------------------------------------------------
+
+def test_float_tail_bit_exact_on_host(tmp_path):
+    """Every float32 kernel after a DEQUANTIZE: the host build (glibc, TFLite's libm) is bit-exact."""
+    from op_models import float_tail
+
+    c = compile_model(float_tail(tmp_path), "m")
+    assert {l.func for l in c.layers} >= {"tinyml_softmax_f32", "tinyml_log_softmax_f32", "tinyml_tanh_f32",
+                                           "tinyml_logistic_f32", "tinyml_add_f32", "tinyml_mul_f32",
+                                           "tinyml_fully_connected_f32", "tinyml_mean_f32", "tinyml_concat_f32"}
+    r = verify_model(str(float_tail(tmp_path)), n=N_INPUTS, seed=4)
+    assert (r.identical, r.total, r.max_ulp) == (N_INPUTS, N_INPUTS, 0), r.mismatch
+
+
+@pytest.mark.parametrize("kind,options", [("LOG_SOFTMAX", {}), ("SOFTMAX", {"beta": 0.5}), ("TANH", {}),
+                                          ("LOGISTIC", {})])
+def test_pytorch_style_dequantize_then_float_op(kind, options, tmp_path):
+    n = Net()
+    x = n.input("x", [3, 40], scale=0.3, zp=-1)  # wide range: LOGISTIC's cutoffs and large exps are reached
+    n.op("DEQUANTIZE", [x], [n.tensor("f", [3, 40], "float32")])
+    n.op(kind, ["f"], [n.tensor("y", [3, 40], "float32")], **options)
+    n.outputs = ["y"]
+    path = n.write(tmp_path / "tail.tflite", n.outputs)
+    r = verify_model(str(path), n=N_INPUTS, seed=5)
+    assert (r.identical, r.max_ulp) == (N_INPUTS, 0), r.mismatch
+
+
+def test_float_ulps():
+    from tinyml_pio.verify import float_ulps
+
+    a = np.array([1.0, -2.0, 0.0, np.nan], np.float32)
+    b = a.copy()
+    assert float_ulps([a], [b]) == 0
+    b[0] = np.nextafter(np.float32(1.0), np.float32(2.0))
+    b[1] = np.nextafter(np.nextafter(np.float32(-2.0), np.float32(0)), np.float32(0))
+    assert float_ulps([a], [b]) == 2
+    assert float_ulps([np.array([-0.0], np.float32)], [np.array([np.float32(1e-45)], np.float32)]) == 1
+    assert float_ulps([np.array([1, 2], np.int8)], [np.array([1, 3], np.int8)]) is None
+    assert float_ulps([a, np.array([1], np.int8)], [a, np.array([1], np.int8)]) == 0
+
+
+@needs_qemu
+@pytest.mark.parametrize("board", EMULATED)
+def test_float_tail_in_qemu(board, tmp_path, hil_env):
+    """On a board the libm is newlib's: integer outputs identical, float outputs identical or within
+    FLOAT_ULP_BOUND (the record says how far)."""
+    from op_models import float_tail
+    from tinyml_pio.hil.runner import run_on_target
+    from tinyml_pio.hil.targets import EmulatedTarget
+
+    target = EmulatedTarget(board)
+    rec = run_on_target(compile_model(float_tail(tmp_path), "model", target=target.cpu), target, n_inputs=4, seed=3)
+    assert rec["identical"] + rec["float_within_bound"] == rec["inputs"] == 4, rec
+    print(f"{board}: {rec['identical']}/4 identical, largest float difference {rec['max_float_ulp']} ULP")

@@ -111,6 +111,26 @@ def register(*op_types: str) -> Callable[[Lowering], Lowering]:
     return deco
 
 
+# float32 lowerings (ops/float_ops.py), chosen over _REGISTRY when the op's first output is float32
+_FLOAT_REGISTRY: dict[str, Lowering] = {}
+
+
+def register_float(*op_types: str) -> Callable[[Lowering], Lowering]:
+    def deco(fn: Lowering) -> Lowering:
+        for t in op_types:
+            _FLOAT_REGISTRY[t] = fn
+        return fn
+
+    return deco
+
+
+def lowering_for(g: Graph, op: Op) -> Lowering | None:
+    """The lowering of `op`: its float32 version when its output is float32 and one exists."""
+    if op.type in _FLOAT_REGISTRY and op.outputs and op.outputs[0] >= 0 and g.t(op.outputs[0]).dtype == "float32":
+        return _FLOAT_REGISTRY[op.type]
+    return _REGISTRY.get(op.type)
+
+
 def _load_all() -> None:
     for mod in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{mod.name}")
@@ -130,7 +150,7 @@ def try_lower(g: Graph) -> tuple[list[Layer | None], list[str]]:
         if op.index in g.folded:  # its outputs are constants now (passes/fold.py): no kernel
             layers.append(None)
             continue
-        fn = _REGISTRY.get(op.type)
+        fn = lowering_for(g, op)
         layer = None
         if fn is None:
             if op.type.startswith("CUSTOM:"):
