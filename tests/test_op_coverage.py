@@ -375,3 +375,32 @@ def test_float_tail_in_qemu(board, tmp_path, hil_env):
     rec = run_on_target(compile_model(float_tail(tmp_path), "model", target=target.cpu), target, n_inputs=4, seed=3)
     assert rec["identical"] + rec["float_within_bound"] == rec["inputs"] == 4, rec
     print(f"{board}: {rec['identical']}/4 identical, largest float difference {rec['max_float_ulp']} ULP")
+
+
+# ---- refusals name the closest supported operator -----------------------------------------------------
+
+def test_alternatives_are_supported_operators():
+    from tinyml_pio.ops import supported_ops
+    from tinyml_pio.ops.alternatives import ALTERNATIVES
+
+    supported = set(supported_ops()) | {"FILL"}  # FILL: folded, never lowered
+    for op_type, (uses, _) in ALTERNATIVES.items():
+        assert op_type not in supported, f"{op_type} is supported now: drop it from ALTERNATIVES"
+        assert set(uses) <= supported, (op_type, set(uses) - supported)
+
+
+def test_inspect_lists_every_unsupported_operator_with_its_alternative(tmp_path):
+    from tinyml_pio.inspect import inspect_model
+
+    n = Net()
+    x = n.input("x", [1, 4, 4, 2])
+    n.op("NEG", [x], [n.tensor("neg", [1, 4, 4, 2])])
+    n.op("ABS", ["neg"], [n.tensor("abs", [1, 4, 4, 2])])
+    n.op("RESIZE_BILINEAR", ["abs", n.const("size", [8, 8])], [n.tensor("y", [1, 8, 8, 2])])
+    path = n.write(tmp_path / "refused.tflite", ["y"])
+    text = inspect_model(str(path))
+    assert "cannot compile: 3 problem(s)" in text
+    for i, (kind, alt) in enumerate([("NEG", "SUB from zero"), ("ABS", "MAXIMUM of x and 0 - x"),
+                                     ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")]):
+        line = next(l for l in text.splitlines() if f"operator #{i} ({kind})" in l)
+        assert f"closest supported alternative: {alt}" in line, line

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import TinymlError
+from .alternatives import alternative
 from ..ir import Graph, Op, Tensor
 
 
@@ -156,7 +157,7 @@ def try_lower(g: Graph) -> tuple[list[Layer | None], list[str]]:
             if op.type.startswith("CUSTOM:"):
                 problems.append(f"{op.describe()}: custom operator '{op.type[7:]}' has no built-in implementation")
             else:
-                problems.append(f"{op.describe()}: operator type {op.type} is not supported")
+                problems.append(f"{op.describe()}: operator type {op.type} is not supported{alternative(op.type)}")
         else:
             try:
                 layer = fn(g, op)
