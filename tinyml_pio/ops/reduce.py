@@ -7,7 +7,7 @@ TFLite 2.14 (reduce.cc, arg_min_max.cc, kReference):
   + zp_out, clamped (tflite-micro computes it so for every quantization; tflite-runtime's
   BUILTIN_REF SUM is wrong for negative sums, see reference.py, so verify uses tflite-micro).
 - REDUCE_MAX: the maximum of the raw int8 values (no requantization), so input and output must
-  share the quantization (as the converter writes them).
+  share the quantization (as the converter writes them). The reduced axes must form one block.
 - ARG_MAX / ARG_MIN: the first index of the extreme raw value along one axis; int32 or int64 output.
 """
 
@@ -74,9 +74,14 @@ def lower_reduce_max(g: Graph, op: Op) -> Layer:
     if (x.quant is not None or y.quant is not None) and not _same_quant(x, y):
         raise Unsupported("input and output are quantized differently; TFLite's REDUCE_MAX takes the raw int8 "
                           "maximum, which then is not the maximum of the real values")
+    axes = [k for k in range(4) if flags[k] and dims[k] > 1] or [3]
+    if any(dims[k] > 1 and not flags[k] for k in range(axes[0], axes[-1] + 1)):
+        raise Unsupported("REDUCE_MAX over axes that are not one contiguous block (with size-1 axes ignored) is "
+                          "not supported; TRANSPOSE them together first")
+    outer = int(np.prod(dims[:axes[0]], dtype=np.int64))
     return Layer(
         op=op, func="tinyml_reduce_max_s8", header="tinyml/reduce.h", params_type="tinyml_reduce_params_t",
-        params=dict(dims=dims, reduce=flags), args=[TensorArg(x.index), TensorArg(y.index, const=False)],
+        params=dict(outer=outer, count=count, inner=x.size // (outer * count)), args=[TensorArg(x.index), TensorArg(y.index, const=False)],
         macs=x.size, comment=f"max of {count} elements",
     )
 

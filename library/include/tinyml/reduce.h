@@ -14,12 +14,14 @@
 extern "C" {
 #endif
 
+/* input viewed as [outer, count, inner] (the reduced axes are one contiguous block); output
+ * [outer, inner]. */
 typedef struct {
-    int32_t dims[4];   /* input shape, left-padded to 4 dims */
-    int32_t reduce[4]; /* 1 for each reduced axis */
+    int32_t outer;
+    int32_t count;
+    int32_t inner;
 } tinyml_reduce_params_t;
 
-/* The output is written in row-major order of the kept axes. */
 void tinyml_reduce_max_s8(const tinyml_reduce_params_t *p, const int8_t *input, int8_t *output);
 
 /* input viewed as [outer, axis_size, inner]; output [outer, inner] indices along the axis. */

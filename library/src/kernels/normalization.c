@@ -1,29 +1,7 @@
 /* L2_NORMALIZATION (int8), see normalization.h. */
 #include "tinyml/normalization.h"
 
-/* gemmlowp SaturatingRoundingMultiplyByPOT<e>, e > 0 */
-static int32_t sat_lshift(int32_t x, int e) {
-    const int32_t threshold = (int32_t)(((uint32_t)1 << (31 - e)) - 1);
-    if (x > threshold) {
-        return INT32_MAX;
-    }
-    if (x < -threshold) {
-        return INT32_MIN;
-    }
-    return (int32_t)((uint32_t)x << e);
-}
-
-static int clz32(uint32_t x) {
-    int n = 0;
-    if (x == 0) {
-        return 32;
-    }
-    while (!(x & 0x80000000u)) {
-        x <<= 1;
-        ++n;
-    }
-    return n;
-}
+#include "tinyml/fixedpoint.h"
 
 void tinyml_inv_sqrt_exp(int32_t x, int32_t *mult, int32_t *shift) {
     const int32_t half_three = (1 << 28) + (1 << 27); /* 1.5 with 3 integer bits */
@@ -38,14 +16,14 @@ void tinyml_inv_sqrt_exp(int32_t x, int32_t *mult, int32_t *shift) {
         x /= 4;
         ++s;
     }
-    pairs = (clz32((uint32_t)x) - 1) / 2 - 1;
+    pairs = (tinyml_clz32((uint32_t)x) - 1) / 2 - 1;
     s -= pairs;
     x <<= 2 * pairs;
     half_x = tinyml_rdbpot(x >> 1, 1);
     v = 1 << 28; /* 1.0 with 3 integer bits */
     for (i = 0; i < 5; ++i) {
-        const int32_t v3 = sat_lshift(tinyml_srdhm(tinyml_srdhm(v, v), v), 6);
-        v = sat_lshift(tinyml_srdhm(half_three, v) - tinyml_srdhm(half_x, v3), 3);
+        const int32_t v3 = tinyml_fp_sat_mul_pot(tinyml_srdhm(tinyml_srdhm(v, v), v), 6);
+        v = tinyml_fp_sat_mul_pot(tinyml_fp_sub(tinyml_srdhm(half_three, v), tinyml_srdhm(half_x, v3)), 3);
     }
     v = tinyml_srdhm(v, 1518500250); /* sqrt(2) / 2 */
     if (s < 0) {
