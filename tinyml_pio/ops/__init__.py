@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -100,29 +100,27 @@ class Layer:
 
 
 Lowering = Callable[[Graph, Op], Layer]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def registrar(table: dict[str, F]) -> Callable[..., Callable[[F], F]]:
+    """A decorator factory filling `table`: @reg("A", "B") maps both op types to the function."""
+    def reg(*op_types: str) -> Callable[[F], F]:
+        def deco(fn: F) -> F:
+            for t in op_types:
+                table[t] = fn
+            return fn
+
+        return deco
+
+    return reg
+
+
 _REGISTRY: dict[str, Lowering] = {}
-
-
-def register(*op_types: str) -> Callable[[Lowering], Lowering]:
-    def deco(fn: Lowering) -> Lowering:
-        for t in op_types:
-            _REGISTRY[t] = fn
-        return fn
-
-    return deco
-
-
 # float32 lowerings (ops/float_ops.py), chosen over _REGISTRY when the op's first output is float32
 _FLOAT_REGISTRY: dict[str, Lowering] = {}
-
-
-def register_float(*op_types: str) -> Callable[[Lowering], Lowering]:
-    def deco(fn: Lowering) -> Lowering:
-        for t in op_types:
-            _FLOAT_REGISTRY[t] = fn
-        return fn
-
-    return deco
+register = registrar(_REGISTRY)
+register_float = registrar(_FLOAT_REGISTRY)
 
 
 def lowering_for(g: Graph, op: Op) -> Lowering | None:

@@ -18,20 +18,12 @@ from typing import Callable
 import numpy as np
 
 from ..ir import DTYPES, Graph, Op, Tensor
-from ..ops import Unsupported
+from ..ops import Unsupported, registrar
 from ..ops.slicing import strided_slice_ranges
 
 Eval = Callable[[Graph, Op, list[Tensor], Tensor], np.ndarray]
 _FOLD: dict[str, Eval] = {}
-
-
-def _fold(*types: str) -> Callable[[Eval], Eval]:
-    def deco(fn: Eval) -> Eval:
-        for t in types:
-            _FOLD[t] = fn
-        return fn
-
-    return deco
+_fold = registrar(_FOLD)
 
 
 def _ints(t: Tensor) -> list[int]:
