@@ -260,7 +260,8 @@ def test_transpose_conv_bit_exact(name, tmp_path):
 
 NEW_OPS = {"SUB", "SQUARED_DIFFERENCE", "PRELU", "RSQRT", "ELU", "SUM", "REDUCE_MAX", "ARG_MAX", "ARG_MIN",
            "STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH",
-           "L2_NORMALIZATION", "CAST", "BATCH_MATMUL", "TRANSPOSE_CONV"}
+           "L2_NORMALIZATION", "CAST", "BATCH_MATMUL", "TRANSPOSE_CONV",
+           "FULLY_CONNECTED"}  # FULLY_CONNECTED: its 16x8 version
 EMULATED = [b.id for b in list_boards() if b.id.startswith("qemu_")]
 needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
                                 reason=str(missing_toolchain("tflite_runtime")))
@@ -268,7 +269,10 @@ needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
 
 @pytest.fixture(scope="module")
 def chains(tmp_path_factory) -> dict:
-    return coverage_chains(tmp_path_factory.mktemp("op-chains"))
+    d = tmp_path_factory.mktemp("op-chains")
+    fc16 = _fc16(batches=2, depth=20, out_depth=6, per_channel=True, bias=True, act=1, seed=7).write(
+        d / "fc_16x8.tflite", ["y"])
+    return {**coverage_chains(d), "fc_16x8": fc16}
 
 
 def test_chains_cover_every_new_operator(chains):
@@ -285,7 +289,7 @@ def test_chains_bit_exact_on_host(name, chains):
 
 @needs_qemu
 @pytest.mark.parametrize("board", EMULATED)
-@pytest.mark.parametrize("name", ["ops_chain_runtime", "ops_chain_micro"])
+@pytest.mark.parametrize("name", ["ops_chain_runtime", "ops_chain_micro", "fc_16x8"])
 def test_chains_bit_exact_in_qemu(name, board, chains, hil_env):
     from tinyml_pio.hil.runner import run_on_target
     from tinyml_pio.hil.targets import EmulatedTarget
@@ -406,3 +410,29 @@ def test_inspect_lists_every_unsupported_operator_with_its_alternative(tmp_path)
                                      ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")]):
         line = next(l for l in text.splitlines() if f"operator #{i} ({kind})" in l)
         assert f"closest supported alternative: {alt}" in line, line
+
+
+# ---- 16x8 -----------------------------------------------------------------------------------------------
+
+def _fc16(batches, depth, out_depth, per_channel, bias, act=0, seed=0) -> Net:
+    rng = np.random.default_rng(seed)
+    n = Net()
+    x = n.input("x", [batches, depth], "int16", scale=0.001, zp=0)
+    scales = rng.uniform(0.002, 0.02, out_depth) if per_channel else np.array([0.01])
+    w = n.tensor("w", [out_depth, depth], "int8", scale=scales, zp=[0] * scales.size,
+                 data=rng.integers(-127, 128, size=(out_depth, depth)))
+    ins = [x, w]
+    if bias:
+        ins.append(n.tensor("b", [out_depth], "int64", data=rng.integers(-200000, 200000, size=out_depth)))
+    y = n.tensor("y", [batches, out_depth], "int16", scale=0.002 * np.sqrt(depth), zp=0)
+    n.op("FULLY_CONNECTED", ins, [y], fused_activation_function=act)
+    n.outputs = [y]
+    return n
+
+
+@pytest.mark.parametrize("kw", [dict(batches=1, depth=16, out_depth=8, per_channel=False, bias=True),
+                                dict(batches=3, depth=7, out_depth=5, per_channel=True, bias=True, act=1),
+                                dict(batches=2, depth=250, out_depth=3, per_channel=True, bias=False, act=3)],
+                         ids=["per_tensor", "per_channel_relu", "wide_nobias_relu6"])
+def test_fully_connected_16x8_bit_exact(kw, tmp_path):
+    _check(_fc16(**kw), tmp_path, "fc16")

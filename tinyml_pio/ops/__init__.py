@@ -117,16 +117,20 @@ def registrar(table: dict[str, F]) -> Callable[..., Callable[[F], F]]:
 
 
 _REGISTRY: dict[str, Lowering] = {}
-# float32 lowerings (ops/float_ops.py), chosen over _REGISTRY when the op's first output is float32
-_FLOAT_REGISTRY: dict[str, Lowering] = {}
+# lowerings for another output dtype (float32: ops/float_ops.py, int16: ops/int16.py), chosen over
+# _REGISTRY when the op's first output has that dtype
+_BY_DTYPE: dict[str, dict[str, Lowering]] = {"float32": {}, "int16": {}}
 register = registrar(_REGISTRY)
-register_float = registrar(_FLOAT_REGISTRY)
+register_float = registrar(_BY_DTYPE["float32"])
+register_int16 = registrar(_BY_DTYPE["int16"])
 
 
 def lowering_for(g: Graph, op: Op) -> Lowering | None:
-    """The lowering of `op`: its float32 version when its output is float32 and one exists."""
-    if op.type in _FLOAT_REGISTRY and op.outputs and op.outputs[0] >= 0 and g.t(op.outputs[0]).dtype == "float32":
-        return _FLOAT_REGISTRY[op.type]
+    """The lowering of `op`: its version for the dtype of its first output when there is one."""
+    if op.outputs and op.outputs[0] >= 0:
+        special = _BY_DTYPE.get(g.t(op.outputs[0]).dtype, {}).get(op.type)
+        if special is not None:
+            return special
     return _REGISTRY.get(op.type)
 
 
