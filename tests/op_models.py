@@ -24,7 +24,7 @@ OPTIONS = {
     "PACK": "PackOptions", "UNPACK": "UnpackOptions", "GATHER": "GatherOptions",
     "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions", "ADD": "AddOptions",
     "FULLY_CONNECTED": "FullyConnectedOptions", "RESHAPE": None, "L2_NORMALIZATION": "L2NormOptions",
-    "CAST": None, "DEQUANTIZE": None, "NEG": None, "ABS": None, "RESIZE_BILINEAR": None, "SOFTMAX": "SoftmaxOptions", "LOG_SOFTMAX": None, "LOGISTIC": None,
+    "CAST": None, "DEQUANTIZE": None, "QUANTIZE": None, "NEG": None, "ABS": None, "RESIZE_BILINEAR": None, "SOFTMAX": "SoftmaxOptions", "LOG_SOFTMAX": None, "LOGISTIC": None,
     "TANH": None, "MEAN": "ReducerOptions", "CONCATENATION": "ConcatenationOptions", "BATCH_MATMUL": "BatchMatMulOptions", "TRANSPOSE_CONV": "TransposeConvOptions", "SHAPE": "ShapeOptions", "FILL": None, "MUL": "MulOptions",
 }
 

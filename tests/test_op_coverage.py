@@ -436,3 +436,17 @@ def _fc16(batches, depth, out_depth, per_channel, bias, act=0, seed=0) -> Net:
                          ids=["per_tensor", "per_channel_relu", "wide_nobias_relu6"])
 def test_fully_connected_16x8_bit_exact(kw, tmp_path):
     _check(_fc16(**kw), tmp_path, "fc16")
+
+
+def test_16x8_model_with_float_io(tmp_path):
+    """A float model quantized 16x8: QUANTIZE float -> int16, FULLY_CONNECTED 16x8, DEQUANTIZE int16 -> float."""
+    n = _fc16(batches=2, depth=12, out_depth=4, per_channel=True, bias=True, seed=3)
+    n.inputs = []
+    n.input("xf", [2, 12], "float32")
+    n.ops.insert(0, ("QUANTIZE", ["xf"], ["x"], {}))
+    n.op("DEQUANTIZE", ["y"], [n.tensor("yf", [2, 4], "float32")])
+    n.outputs = ["yf"]
+    c = compile_model(n.write(tmp_path / "q16.tflite", n.outputs), "m")
+    assert [l.func for l in c.layers] == ["tinyml_quantize_f32_s16", "tinyml_fully_connected_s16",
+                                          "tinyml_dequantize_s16_f32"]
+    _check(n, tmp_path, "q16")

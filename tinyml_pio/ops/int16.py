@@ -1,5 +1,6 @@
 """16x8 quantization (int16 activations, int8 weights): the kernels TFLite recommends for audio and
-regression. So far FULLY_CONNECTED.
+regression. So far FULLY_CONNECTED (QUANTIZE float32 -> int16 and DEQUANTIZE int16 -> float32 are in
+quantize.py).
 
 TFLite 2.14 (fully_connected.cc, kReference, int16 input): activations symmetric (zero point 0),
 weights int8 symmetric (per-tensor: GetQuantizedConvolutionMultipler's float product; per-channel:
