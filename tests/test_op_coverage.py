@@ -270,8 +270,7 @@ needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
 @pytest.fixture(scope="module")
 def chains(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("op-chains")
-    fc16 = _fc16(batches=2, depth=20, out_depth=6, per_channel=True, bias=True, act=1, seed=7).write(
-        d / "fc_16x8.tflite", ["y"])
+    fc16 = _fc16_float_io(seed=7).write(d / "fc_16x8.tflite", ["yf"])
     return {**coverage_chains(d), "fc_16x8": fc16}
 
 
@@ -438,14 +437,19 @@ def test_fully_connected_16x8_bit_exact(kw, tmp_path):
     _check(_fc16(**kw), tmp_path, "fc16")
 
 
-def test_16x8_model_with_float_io(tmp_path):
+def _fc16_float_io(seed: int = 3) -> Net:
     """A float model quantized 16x8: QUANTIZE float -> int16, FULLY_CONNECTED 16x8, DEQUANTIZE int16 -> float."""
-    n = _fc16(batches=2, depth=12, out_depth=4, per_channel=True, bias=True, seed=3)
+    n = _fc16(batches=2, depth=12, out_depth=4, per_channel=True, bias=True, act=1, seed=seed)
     n.inputs = []
     n.input("xf", [2, 12], "float32")
     n.ops.insert(0, ("QUANTIZE", ["xf"], ["x"], {}))
     n.op("DEQUANTIZE", ["y"], [n.tensor("yf", [2, 4], "float32")])
     n.outputs = ["yf"]
+    return n
+
+
+def test_16x8_model_with_float_io(tmp_path):
+    n = _fc16_float_io()
     c = compile_model(n.write(tmp_path / "q16.tflite", n.outputs), "m")
     assert [l.func for l in c.layers] == ["tinyml_quantize_f32_s16", "tinyml_fully_connected_s16",
                                           "tinyml_dequantize_s16_f32"]
