@@ -100,7 +100,12 @@ def _cmd_train_check(a: argparse.Namespace) -> int:
 def _cmd_verify(a: argparse.Namespace) -> int:
     from .verify import verify_model
 
+    from .verify import FLOAT_ULP_BOUND
+
     r = verify_model(a.model, n=a.inputs, seed=a.seed, prefix=a.prefix, log=print, sanitize=a.sanitize)
+    if r.float_within or r.max_ulp:
+        print(f"float outputs within {FLOAT_ULP_BOUND} ULP (not bit-exact): {r.float_within}/{r.total} inputs, "
+              f"largest difference {r.max_ulp} ULP")
     print(f"bit-exact: {r.identical}/{r.total} inputs")
     return 0 if r.ok else 1
 

@@ -422,3 +422,28 @@ def logistic_transform(v: np.float32) -> np.float32:
 
 def tanh_transform(v: np.float32) -> np.float32:
     return tanhf(v)
+
+
+def get_inv_sqrt_quantized_multiplier_exp(x: int, reverse_shift: int = -1) -> tuple[int, int]:
+    """GetInvSqrtQuantizedMultiplierExp: 1/sqrt(x) as (multiplier, shift) by five Newton-Raphson
+    steps in gemmlowp fixed point (3 integer bits). Used by RSQRT's int8 table."""
+    if x <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while x >= 1 << 29:
+        x //= 4
+        shift += 1
+    pairs = (int(clz32(x)) - 1) // 2 - 1
+    shift -= pairs
+    x <<= 2 * pairs
+    half_input = int(sat_mul_pot(x >> 1, -1))
+    half_three = (1 << 28) + (1 << 27)
+    v = one(3)
+    for _ in range(5):
+        x3 = int(rescale(srdhm(srdhm(v, v), v), 9, 3))
+        v = int(rescale(wrap32(int(srdhm(half_three, v)) - int(srdhm(half_input, x3))), 6, 3))
+    v = int(srdhm(v, 1518500250))
+    if shift < 0:
+        v = int(wrap32(v << -shift))
+        shift = 0
+    return v, shift * reverse_shift

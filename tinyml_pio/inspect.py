@@ -6,6 +6,7 @@ from .errors import TinymlError
 from .ir import Graph
 from .pipeline import check_io
 from .ops import try_lower
+from .passes.fold import fold_constants
 from .planner import plan_memory
 from .tflite_import import load_model
 
@@ -19,6 +20,7 @@ def _shape(g: Graph, t: int) -> str:
 
 def inspect_model(path: str) -> str:
     g = load_model(path)
+    fold_constants(g)
     layers, problems = try_lower(g)
     try:
         check_io(g)
@@ -33,6 +35,8 @@ def inspect_model(path: str) -> str:
              "", f"{'op':>4}  {'type':<26} {'output':<24} {'MACs':>10}  kernel"]
     for op, layer in zip(g.ops, layers):
         kernel = "UNSUPPORTED" if layer is None else (layer.func or "(alias)")
+        if op.index in g.folded:
+            kernel = "(folded: constant at generation time)"
         if layer is not None and op.index in inplace:
             kernel = f"{layer.inplace_func or layer.func} (in place)"
         macs = layer.macs if layer else 0

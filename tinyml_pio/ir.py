@@ -99,6 +99,7 @@ class Graph:
     path: str = ""
     sha256: str = ""
     description: str = ""
+    folded: set[int] = field(default_factory=set)  # indices of ops computed at generation time (passes/fold.py)
 
     def t(self, index: int) -> Tensor:
         return self.tensors[index]

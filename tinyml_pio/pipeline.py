@@ -15,6 +15,7 @@ from .errors import TinymlError
 from .ir import Graph
 from .ops import Layer, lower_graph
 from .passes import apply_variants, kernels_label
+from .passes.fold import fold_constants
 from .passes.variants import specializes
 from .planner import Plan, plan_memory
 from .tflite_import import load_model
@@ -58,6 +59,7 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
     cpu = CpuFeatures.resolve(target)
     graph = load_model(path)
     check_io(graph)
+    fold_constants(graph)
     layers = lower_graph(graph)
     portable = list(layers)
     spec = None
@@ -112,8 +114,10 @@ def check_io(g: Graph) -> None:
     for kind, ts in (("input", g.inputs), ("output", g.outputs)):
         for i, t in enumerate(ts):
             tensor = g.t(t)
-            if tensor.dtype not in ("int8", "uint8", "float32", "int16"):
-                raise TinymlError(f"model {kind} {i} '{tensor.name}' has type {tensor.dtype}; supported are int8, uint8 and float32.",
+            allowed = ("int8", "uint8", "float32", "int16") + (("int32", "int64") if kind == "output" else ())
+            if tensor.dtype not in allowed:
+                raise TinymlError(f"model {kind} {i} '{tensor.name}' has type {tensor.dtype}; supported are "
+                                  f"{', '.join(allowed)}.",
                                   path=g.path, hint="quantize the model's inputs and outputs to int8, or wrap them in QUANTIZE/DEQUANTIZE.")
             if tensor.is_const:
                 raise TinymlError(f"model {kind} {i} '{tensor.name}' is a constant tensor.", path=g.path,

@@ -19,6 +19,7 @@ from .boards import Board, list_boards, load_board
 from .errors import TinymlError
 from .ir import Graph
 from .ops import Layer, TensorArg, try_lower
+from .passes.fold import fold_constants
 from .planner import ALIGN, Plan, plan_memory
 from .tflite_import import load_model
 
@@ -46,8 +47,10 @@ class PlanReport:
 
 def layers_for_planning(g: Graph) -> tuple[list[Layer], list[str]]:
     """Lower the model; operators that cannot be lowered yet become placeholders (no scratch, no in-place)."""
+    fold_constants(g)
     lowered, problems = try_lower(g)
-    layers = [l if l is not None else Layer(op=op, func=None, comment="unsupported") for op, l in zip(g.ops, lowered)]
+    layers = [l if l is not None else Layer(op=op, func=None, comment="unsupported")
+              for op, l in zip(g.ops, lowered) if op.index not in g.folded]
     return layers, problems
 
 

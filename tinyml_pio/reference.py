@@ -11,6 +11,18 @@ import numpy as np
 
 from .errors import TinymlError
 
+# Operators whose int8 kernel in tflite-runtime 2.14's BUILTIN_REF resolver is not TFLite's
+# reference arithmetic: SUM with rescaling returns unrelated values whenever the sum is negative
+# (e.g. six inputs of -100 at scale 0.01, zp 7, summed to scale 0.4: 22 instead of -16; tflite-micro
+# and the integer QuantizedMeanOrSum give -16). Models containing them are checked against the
+# tflite-micro interpreter first.
+MICRO_PREFERRED = frozenset({"SUM"})
+
+
+def preferred_reference(op_types) -> str:
+    """The interpreter to try first for a model with these operator types."""
+    return "tflite-micro" if MICRO_PREFERRED & set(op_types) else "tflite-runtime"
+
 
 class Reference:
     """One loaded reference interpreter. `run` returns outputs; `tensor` reads an intermediate."""

@@ -4,7 +4,8 @@
 
 float_only.tflite      a float32 model (no quantization at all)
 custom_op.tflite       an int8 model with a TF-select (custom "Flex") operator
-unsupported_ops.tflite an int8 model with two operators tinyml-pio does not implement (ARG_MAX, SQUARED_DIFFERENCE)
+unsupported_ops.tflite an int8 model with ARG_MAX over a float tensor, which tinyml-pio refuses (its
+                       SQUARED_DIFFERENCE was unsupported too until issue 13)
 """
 
 from __future__ import annotations

@@ -153,7 +153,8 @@ def _calls(ctx: _Ctx, layers: list[Layer], plan: Plan, weights: dict[int, Tensor
                     if t.is_const:
                         weights[t.index] = t
                 ctype = ts[0].ctype
-                args.append(f"(const {ctype} *const[]){{" + ", ".join(ctx.tensor_ptr(t, True) for t in ts) + "}")
+                q = "const " if a.const else ""
+                args.append(f"({q}{ctype} *const[]){{" + ", ".join(ctx.tensor_ptr(t, a.const) for t in ts) + "}")
             elif isinstance(a, ConstArg):
                 name = (f"{prefix}_params_data.l{layer.op.index}_{a.name}"
                         if (layer.op.index, a.name) in ctx.trainable_consts else f"{prefix}_l{layer.op.index}_{a.name}")

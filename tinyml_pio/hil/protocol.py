@@ -37,7 +37,7 @@ PROTOCOL_VERSION = 2
 SUPPORTED_VERSIONS = (1, 2)  # version 1 firmware (no training) still works with this host
 HELLO, SET_INPUT, INVOKE, GET_OUTPUT, MEMORY, LAYERS, BOOT, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x7E, 0xFF
 TRAIN, PARAMS, TRAIN_INFO = 0x07, 0x08, 0x09
-DTYPES = {0: "int8", 1: "uint8", 2: "float32", 3: "int16"}
+DTYPES = {0: "int8", 1: "uint8", 2: "float32", 3: "int16", 4: "int32", 5: "int64"}
 DTYPE_CODES = {v: k for k, v in DTYPES.items()}
 
 

@@ -14,8 +14,8 @@ from ..cpu import CpuFeatures
 from ..errors import TinymlError
 from ..ir import DTYPES
 from ..pipeline import Compiled, compile_model
-from ..reference import Reference
-from ..verify import random_inputs
+from ..reference import Reference, preferred_reference
+from ..verify import FLOAT_ULP_BOUND, float_ulps, random_inputs
 from .client import HilClient, HilError
 from .targets import Target, make_target
 
@@ -27,7 +27,8 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
         raise TinymlError(f"the number of inputs must be at least 1 (got {n_inputs}).")
     g = c.graph
     fw = target.build(c, per_layer)  # generated for the target's CPU (kernel variants)
-    ref = Reference(Path(g.path).read_bytes(), num_outputs=len(g.outputs), num_inputs=len(g.inputs))
+    ref = Reference(Path(g.path).read_bytes(), prefer=preferred_reference(op.type for op in g.ops),
+                    num_outputs=len(g.outputs), num_inputs=len(g.inputs))
     samples = random_inputs(g, n_inputs, seed)
     try:
         url = target.start(fw)  # inside: whatever start got running is stopped, even when start fails half-way
@@ -36,7 +37,7 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
             if info.model_sha256 != g.sha256:
                 raise HilError(f"the firmware on {target.name} runs model {info.model_sha256[:12]}…, expected {g.sha256[:12]}….",
                                hint="rebuild and flash the HIL firmware for this model.")
-            cycles, identical = [], 0
+            cycles, identical, within, max_ulp = [], 0, 0, 0
             for i, sample in enumerate(samples):
                 for k, x in enumerate(sample):
                     cl.set_input(k, np.ascontiguousarray(x).tobytes())
@@ -44,14 +45,17 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
                 if status != 0:
                     raise HilError(f"invoke returned {status} on {target.name}")
                 cycles.append(cyc)
-                expect = ref.run(sample)
-                same = True
-                for k, t in enumerate(g.outputs):
-                    tensor = g.t(t)
-                    got = np.frombuffer(cl.get_output(k, tensor.nbytes), np.dtype(DTYPES[tensor.dtype][1]))
-                    same &= bool(np.array_equal(got, expect[k].reshape(-1)))
+                expect = [e.reshape(-1) for e in ref.run(sample)]
+                got = [np.frombuffer(cl.get_output(k, g.t(t).nbytes), np.dtype(DTYPES[g.t(t).dtype][1]))
+                       for k, t in enumerate(g.outputs)]
+                same = len(got) == len(expect) and all(np.array_equal(a, b) for a, b in zip(got, expect))
+                ulps = float_ulps(got, expect)
+                max_ulp = max(max_ulp, ulps or 0)
+                close = not same and ulps is not None and ulps <= FLOAT_ULP_BOUND
                 identical += same
-                log(f"input {i}: {cyc} cycles, {'identical' if same else 'DIFFERENT'}")
+                within += close
+                log(f"input {i}: {cyc} cycles, "
+                    + ("identical" if same else f"floats within {ulps} ULP" if close else "DIFFERENT"))
             mem = cl.memory()
             layers = cl.layer_cycles() if per_layer and info.per_layer else None
     finally:
@@ -78,6 +82,8 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
         "flash_bytes": fw.flash_bytes,
         "bit_exact": f"{identical}/{len(samples)}",
         "identical": identical,
+        "float_within_bound": within,  # not identical, integer outputs identical, floats within FLOAT_ULP_BOUND
+        "max_float_ulp": max_ulp,
         "inputs": len(samples),
         "macs": macs,
         "macs_per_cycle": macs / med if med else 0.0,

@@ -18,11 +18,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
 from ..errors import TinymlError, Unsupported  # noqa: F401 (Unsupported: in errors.py so quant.py raises it too)
+from .alternatives import alternative
 from ..ir import Graph, Op, Tensor
 
 
@@ -36,9 +37,11 @@ class TensorArg:
 
 @dataclass(frozen=True)
 class TensorListArg:
-    """A C array of read-only pointers to several graph tensors (e.g. CONCATENATION's inputs)."""
+    """A C array of pointers to several graph tensors (e.g. CONCATENATION's inputs, read-only; SPLIT's
+    outputs, `const=False`)."""
 
     tensors: tuple[int, ...]
+    const: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,16 +96,38 @@ class Layer:
 
 
 Lowering = Callable[[Graph, Op], Layer]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def registrar(table: dict[str, F]) -> Callable[..., Callable[[F], F]]:
+    """A decorator factory filling `table`: @reg("A", "B") maps both op types to the function."""
+    def reg(*op_types: str) -> Callable[[F], F]:
+        def deco(fn: F) -> F:
+            for t in op_types:
+                table[t] = fn
+            return fn
+
+        return deco
+
+    return reg
+
+
 _REGISTRY: dict[str, Lowering] = {}
+# lowerings for another output dtype (float32: ops/float_ops.py, int16: ops/int16.py), chosen over
+# _REGISTRY when the op's first output has that dtype
+_BY_DTYPE: dict[str, dict[str, Lowering]] = {"float32": {}, "int16": {}}
+register = registrar(_REGISTRY)
+register_float = registrar(_BY_DTYPE["float32"])
+register_int16 = registrar(_BY_DTYPE["int16"])
 
 
-def register(*op_types: str) -> Callable[[Lowering], Lowering]:
-    def deco(fn: Lowering) -> Lowering:
-        for t in op_types:
-            _REGISTRY[t] = fn
-        return fn
-
-    return deco
+def lowering_for(g: Graph, op: Op) -> Lowering | None:
+    """The lowering of `op`: its version for the dtype of its first output when there is one."""
+    if op.outputs and op.outputs[0] >= 0:
+        special = _BY_DTYPE.get(g.t(op.outputs[0]).dtype, {}).get(op.type)
+        if special is not None:
+            return special
+    return _REGISTRY.get(op.type)
 
 
 def _load_all() -> None:
@@ -121,13 +146,16 @@ def try_lower(g: Graph) -> tuple[list[Layer | None], list[str]]:
     layers: list[Layer | None] = []
     problems: list[str] = []
     for op in g.ops:
-        fn = _REGISTRY.get(op.type)
+        if op.index in g.folded:  # its outputs are constants now (passes/fold.py): no kernel
+            layers.append(None)
+            continue
+        fn = lowering_for(g, op)
         layer = None
         if fn is None:
             if op.type.startswith("CUSTOM:"):
                 problems.append(f"{op.describe()}: custom operator '{op.type[7:]}' has no built-in implementation")
             else:
-                problems.append(f"{op.describe()}: operator type {op.type} is not supported")
+                problems.append(f"{op.describe()}: operator type {op.type} is not supported{alternative(op.type)}")
         else:
             try:
                 # float32 scale arithmetic mirrors TFLite's and may overflow on extreme scales: the

@@ -81,7 +81,7 @@ def _quant(x1: Tensor, x2: Tensor, y: Tensor) -> list[tuple[float, int]]:
 # Highest rank TFLite 2.14's reference kernels accept when the two shapes differ (BroadcastAdd6DSlow,
 # MaximumMinimumBroadcastSlow up to 5-D, BroadcastMul4DSlow); beyond it the interpreter aborts, so
 # there is no reference to be bit-exact with. Same-shape operands work at any rank.
-MAX_BROADCAST_RANK = {"ADD": 6, "MUL": 4, "MAXIMUM": 5, "MINIMUM": 5}
+MAX_BROADCAST_RANK = {"ADD": 6, "MUL": 4, "MAXIMUM": 5, "MINIMUM": 5, "SUB": 5, "SQUARED_DIFFERENCE": 4, "PRELU": 4}
 
 
 def _layer(op: Op, func: str, params_type: str, params: dict, x1: Tensor, x2: Tensor, y: Tensor,
@@ -107,13 +107,12 @@ def _layer(op: Op, func: str, params_type: str, params: dict, x1: Tensor, x2: Te
     )
 
 
-@register("ADD")
-def lower_add(g: Graph, op: Op) -> Layer:
-    x1, x2, y = _operands(g, op)
-    (s1, z1), (s2, z2), (so, zo) = _quant(x1, x2, y)
-    # add.cc Prepare, int8: all scale arithmetic in double except max()/2*max (float, exact) and
-    # (1 << 20) * output_scale (float, an exact power-of-two scaling).
-    left_shift = 20
+def add_params(op: Op, q: list[tuple[float, int]], left_shift: int = 20) -> dict:
+    """add.cc Prepare (SUB's and SQUARED_DIFFERENCE's share it): both inputs onto a common
+    2^-left_shift fixed point, then the output multiplier."""
+    (s1, z1), (s2, z2), (so, zo) = q
+    # all scale arithmetic in double except max()/2*max (float, exact) and (1 << 20) * output_scale
+    # (float, an exact power-of-two scaling).
     f1, f2, fo = np.float32(s1), np.float32(s2), np.float32(so)
     twice_max = float(np.float32(2) * max(f1, f2))
     real1 = float(f1) / twice_max
@@ -127,11 +126,17 @@ def lower_add(g: Graph, op: Op) -> Layer:
     m2, sh2 = quant.quantize_multiplier_smaller_than_one_exp(real2)
     mo, sho = quant.quantize_multiplier_smaller_than_one_exp(real_out)
     act_min, act_max = quant.activation_range(activation(op), so, zo)
-    return _layer(op, "tinyml_add_s8", "tinyml_add_params_t", dict(
+    return dict(
         input1_offset=-z1, input2_offset=-z2, output_offset=zo, left_shift=left_shift,
         input1_multiplier=m1, input1_shift=sh1, input2_multiplier=m2, input2_shift=sh2,
         output_multiplier=mo, output_shift=sho, act_min=act_min, act_max=act_max,
-    ), x1, x2, y)
+    )
+
+
+@register("ADD")
+def lower_add(g: Graph, op: Op) -> Layer:
+    x1, x2, y = _operands(g, op)
+    return _layer(op, "tinyml_add_s8", "tinyml_add_params_t", add_params(op, _quant(x1, x2, y)), x1, x2, y)
 
 
 def mul_real_multiplier(s1: float, s2: float, so: float) -> float:

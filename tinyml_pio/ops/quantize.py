@@ -5,7 +5,8 @@ TFLite 2.14 (tensorflow/lite/kernels/quantize.cc, dequantize.cc, kReference):
 - int8/uint8 -> int8/uint8: reference_ops::Requantize with QuantizeMultiplier(double(in_scale) /
   double(out_scale)). A function of 256 input values: a table computed here (int8 -> int8 uses
   the shared tinyml_lut_s8; other pairs tinyml_requantize_lut8, indexed by the raw byte).
-- int8/uint8 -> float32: reference Dequantize -> tinyml_dequantize_*_f32.
+- int8/uint8/int16 -> float32: reference Dequantize -> tinyml_dequantize_*_f32.
+- float32 -> int16 (16x8 models): AffineQuantize clamped to int16 -> tinyml_quantize_f32_s16.
 """
 
 from __future__ import annotations
@@ -62,9 +63,13 @@ def lower_quantize(g: Graph, op: Op) -> Layer:
     x, y = require_input(g, op, 0), out(g, op)
     require_same_shape(x, y)
     require_nonconst(x, "input")
-    if y.dtype not in _RANGE:
-        raise Unsupported(f"QUANTIZE to {y.dtype} is not supported (int8 and uint8 are)")
+    if y.dtype not in _RANGE and not (y.dtype == "int16" and x.dtype == "float32"):
+        raise Unsupported(f"QUANTIZE to {y.dtype} is not supported (int8 and uint8 are, and float32 -> int16)")
     out_s, out_zp = _per_tensor(y, "output")
+    if x.dtype == "float32" and y.dtype == "int16":  # 16x8 models; not in place (the output is 2 bytes a value)
+        if not out_s > 0:
+            raise Unsupported("output scale must be positive")
+        return _affine_layer(op, x, y, "tinyml_quantize_f32_s16", out_s, out_zp, "float -> int16", in_place=False)
     if x.dtype == "float32":
         if not out_s > 0:
             raise Unsupported("output scale must be positive")
@@ -96,11 +101,11 @@ def lower_dequantize(g: Graph, op: Op) -> Layer:
     require_same_shape(x, y)
     if y.dtype != "float32":
         raise Unsupported(f"DEQUANTIZE to {y.dtype} is not supported (float32 is)")
-    if x.dtype not in _RANGE:
+    if x.dtype not in _RANGE and x.dtype != "int16":
         kind = "float16 (weights)" if x.dtype == "float16" else x.dtype
-        raise Unsupported(f"DEQUANTIZE from {kind} is not supported (int8 and uint8 are)")
+        raise Unsupported(f"DEQUANTIZE from {kind} is not supported (int8, uint8 and int16 are)")
     require_nonconst(x, "input")
     in_s, in_zp = _per_tensor(x, "input")
-    suffix = "s8" if x.dtype == "int8" else "u8"
+    suffix = {"int8": "s8", "uint8": "u8", "int16": "s16"}[x.dtype]
     return _affine_layer(op, x, y, f"tinyml_dequantize_{suffix}_f32", in_s, in_zp, f"{x.dtype} -> float",
                          in_place=False)

@@ -80,6 +80,14 @@ TINYML_INLINE int32_t tinyml_requantize(int32_t x, int32_t mult, int32_t shift) 
     return tinyml_rdbpot(tinyml_srdhm((int32_t)((uint32_t)x << left), mult), right);
 }
 
+/* TFLite MultiplyByQuantizedMultiplier(int64_t x, ...) (the 16x8 kernels' accumulators): the
+ * multiplier rounded to 16 bits, one rounding shift. |x| < 2^47. */
+TINYML_INLINE int32_t tinyml_requantize_s64(int64_t x, int32_t mult, int32_t shift) {
+    const int64_t reduced = mult < 0x7FFF0000 ? (mult + (1 << 15)) >> 16 : 0x7FFF;
+    const int total_shift = 15 - shift;
+    return (int32_t)((x * reduced + ((int64_t)1 << (total_shift - 1))) >> total_shift);
+}
+
 /* TFLite MultiplyByQuantizedMultiplierSmallerThanOneExp */
 TINYML_INLINE int32_t tinyml_requantize_lt1(int32_t x, int32_t mult, int32_t left_shift) {
     return tinyml_rdbpot(tinyml_srdhm(x, mult), -left_shift);

@@ -4,6 +4,9 @@
  * MUL      TFLite reference_integer_ops::Mul / BroadcastMul*Slow
  * MAXIMUM  TFLite maximum_minimum.cc (raw int8 comparison)
  * MINIMUM
+ * SUB                 TFLite reference_ops::Sub / BroadcastQuantSubSlow (ADD's constants)
+ * SQUARED_DIFFERENCE  TFLite squared_difference.cc (ADD's scheme, left shift 7, squared)
+ * PRELU               TFLite reference_ops::BroadcastPrelu4DSlow
  *
  * Broadcasting is precomputed by the generator (tinyml_pio/ops/elementwise.py): the output is
  * walked row-major over bc.dims (outermost first); at index (i0..i5) input1 is read at
@@ -56,6 +59,23 @@ typedef struct {
     tinyml_broadcast_t bc;
 } tinyml_minmax_params_t;
 
+typedef struct {
+    tinyml_broadcast_t bc; /* input1: the input, input2: alpha */
+    int32_t input_offset;
+    int32_t alpha_offset;
+    int32_t output_offset;
+    int32_t output_multiplier_1; /* input >= 0: input_scale / output_scale */
+    int32_t output_shift_1;
+    int32_t output_multiplier_2; /* input < 0: input_scale * alpha_scale / output_scale */
+    int32_t output_shift_2;
+} tinyml_prelu_params_t;
+
+/* SUB and SQUARED_DIFFERENCE take ADD's parameters (left_shift 20 and 7; SQUARED_DIFFERENCE's
+ * output_shift is MultiplyByQuantizedMultiplier's, > 0 a left shift). */
+void tinyml_sub_s8(const tinyml_add_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+void tinyml_squared_difference_s8(const tinyml_add_params_t *p, const int8_t *input1, const int8_t *input2,
+                                  int8_t *output);
+void tinyml_prelu_s8(const tinyml_prelu_params_t *p, const int8_t *input, const int8_t *alpha, int8_t *output);
 void tinyml_add_s8(const tinyml_add_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void tinyml_mul_s8(const tinyml_mul_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void tinyml_maximum_s8(const tinyml_minmax_params_t *p, const int8_t *input1, const int8_t *input2,

@@ -19,4 +19,9 @@ void tinyml_fully_connected_s8(const tinyml_fc_params_t *p, const int8_t *input,
                                const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                int8_t *output);
 
+/* 16x8: int16 activations (zero point 0), int8 weights, int64 bias (may be NULL); the int64
+ * accumulator is requantized with tinyml_requantize_s64. */
+void tinyml_fully_connected_s16(const tinyml_fc_params_t *p, const int16_t *input, const int8_t *weights,
+                                const int64_t *bias, const int32_t *mult, const int32_t *shift, int16_t *output);
+
 #endif

@@ -24,7 +24,11 @@ typedef struct {
 void tinyml_quantize_f32_s8(const tinyml_quant_params_t *p, const float *input, int8_t *output, int32_t size);
 void tinyml_quantize_f32_u8(const tinyml_quant_params_t *p, const float *input, uint8_t *output, int32_t size);
 
-/* int8 / uint8 -> float32. */
+/* float32 -> int16 (16x8 models), same arithmetic, clamped to the int16 range. */
+void tinyml_quantize_f32_s16(const tinyml_quant_params_t *p, const float *input, int16_t *output, int32_t size);
+
+/* int8 / uint8 / int16 -> float32. */
+void tinyml_dequantize_s16_f32(const tinyml_quant_params_t *p, const int16_t *input, float *output, int32_t size);
 void tinyml_dequantize_s8_f32(const tinyml_quant_params_t *p, const int8_t *input, float *output, int32_t size);
 void tinyml_dequantize_u8_f32(const tinyml_quant_params_t *p, const uint8_t *input, float *output, int32_t size);
 

@@ -59,6 +59,55 @@ static void mul_row(const void *params, const int8_t *a, int32_t s1, const int8_
     }
 }
 
+/* Both inputs on ADD's common fixed point; returns scaled input1 - scaled input2. */
+TINYML_INLINE int32_t scaled_diff(const tinyml_add_params_t *p, int8_t a, int8_t b) {
+    const int32_t x1 = (p->input1_offset + a) * (1 << p->left_shift);
+    const int32_t x2 = (p->input2_offset + b) * (1 << p->left_shift);
+    return tinyml_requantize_lt1(x1, p->input1_multiplier, p->input1_shift) -
+           tinyml_requantize_lt1(x2, p->input2_multiplier, p->input2_shift);
+}
+
+/* reference_ops::SubElementwise / BroadcastQuantSubSlow */
+static void sub_row(const void *params, const int8_t *a, int32_t s1, const int8_t *b, int32_t s2, int8_t *y,
+                    int32_t n) {
+    const tinyml_add_params_t *p = (const tinyml_add_params_t *)params;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        const int32_t r = tinyml_requantize_lt1(scaled_diff(p, a[i * s1], b[i * s2]), p->output_multiplier,
+                                                p->output_shift) + p->output_offset;
+        y[i] = (int8_t)tinyml_clamp(r, p->act_min, p->act_max);
+    }
+}
+
+/* squared_difference.cc SquaredDifference<int8_t>: the square of the difference fits 32 bits. */
+static void sqdiff_row(const void *params, const int8_t *a, int32_t s1, const int8_t *b, int32_t s2, int8_t *y,
+                       int32_t n) {
+    const tinyml_add_params_t *p = (const tinyml_add_params_t *)params;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        const int32_t d = scaled_diff(p, a[i * s1], b[i * s2]);
+        const int32_t r = tinyml_requantize(d * d, p->output_multiplier, p->output_shift) + p->output_offset;
+        y[i] = (int8_t)tinyml_clamp(r, p->act_min, p->act_max);
+    }
+}
+
+/* reference_ops::BroadcastPrelu4DSlow */
+static void prelu_row(const void *params, const int8_t *a, int32_t s1, const int8_t *b, int32_t s2, int8_t *y,
+                      int32_t n) {
+    const tinyml_prelu_params_t *p = (const tinyml_prelu_params_t *)params;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        const int32_t x = p->input_offset + a[i * s1];
+        int32_t r;
+        if (x >= 0) {
+            r = tinyml_requantize(x, p->output_multiplier_1, p->output_shift_1);
+        } else {
+            r = tinyml_requantize(x * (p->alpha_offset + b[i * s2]), p->output_multiplier_2, p->output_shift_2);
+        }
+        y[i] = (int8_t)tinyml_clamp(r + p->output_offset, -128, 127);
+    }
+}
+
 static void max_row(const void *params, const int8_t *a, int32_t s1, const int8_t *b, int32_t s2, int8_t *y,
                     int32_t n) {
     int32_t i;
@@ -97,4 +146,17 @@ void tinyml_maximum_s8(const tinyml_minmax_params_t *p, const int8_t *input1, co
 void tinyml_minimum_s8(const tinyml_minmax_params_t *p, const int8_t *input1, const int8_t *input2,
                        int8_t *output) {
     ew_broadcast(&p->bc, p, input1, input2, output, min_row);
+}
+
+void tinyml_sub_s8(const tinyml_add_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output) {
+    ew_broadcast(&p->bc, p, input1, input2, output, sub_row);
+}
+
+void tinyml_squared_difference_s8(const tinyml_add_params_t *p, const int8_t *input1, const int8_t *input2,
+                                  int8_t *output) {
+    ew_broadcast(&p->bc, p, input1, input2, output, sqdiff_row);
+}
+
+void tinyml_prelu_s8(const tinyml_prelu_params_t *p, const int8_t *input, const int8_t *alpha, int8_t *output) {
+    ew_broadcast(&p->bc, p, input, alpha, output, prelu_row);
 }

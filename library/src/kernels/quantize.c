@@ -29,6 +29,22 @@ void tinyml_quantize_f32_u8(const tinyml_quant_params_t *p, const float *input, 
     }
 }
 
+void tinyml_quantize_f32_s16(const tinyml_quant_params_t *p, const float *input, int16_t *output, int32_t size) {
+    int32_t i;
+    for (i = 0; i < size; ++i) {
+        output[i] = (int16_t)tinyml_clamp(quantize_one(input[i], p->scale, p->zero_point), -32768, 32767);
+    }
+}
+
+/* int16: the exact product has at most 41 significant bits (< 53), so TFLite's double product
+ * rounded to float equals one float multiplication here too. */
+void tinyml_dequantize_s16_f32(const tinyml_quant_params_t *p, const int16_t *input, float *output, int32_t size) {
+    int32_t i;
+    for (i = 0; i < size; ++i) {
+        output[i] = p->scale * (float)((int32_t)input[i] - p->zero_point);
+    }
+}
+
 void tinyml_dequantize_s8_f32(const tinyml_quant_params_t *p, const int8_t *input, float *output, int32_t size) {
     int32_t i;
     for (i = 0; i < size; ++i) {
