@@ -145,3 +145,12 @@ def test_error_names_file_operator_and_type(tmp_path):
 def test_unmodified_models_are_accepted():
     for model in MODELS:
         assert fm.check_mutant(model.read_bytes(), ["inspect"])[0][1] == "ok", model
+
+
+def test_lut_with_an_overflowing_output_scale_is_refused():
+    """Found by the long fuzz run: tanh's table with output scale 1e-45 was inf -> int (OverflowError)."""
+    from tinyml_pio import fixedpoint as fp
+    from tinyml_pio.errors import Unsupported
+
+    with pytest.raises(Unsupported, match="too small"):
+        fp.lut_populate_s8(0.05, 0, 1e-45, 0, fp.tanh_transform)

@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from . import quant
+from .errors import Unsupported
 
 INT32_MIN = quant.INT32_MIN
 INT32_MAX = quant.INT32_MAX
@@ -411,6 +412,8 @@ def lut_populate_s8(input_scale: float, input_zp: int, output_scale: float, outp
             q = -128
         else:
             rescaled = _roundf(f32(transformed * inverse_scale))
+            if not math.isfinite(rescaled):  # TFLite's int32 cast of it is undefined behaviour
+                raise Unsupported(f"output scale {output_scale:g} is too small: the table's values overflow float32")
             q = int(f32(rescaled + f32(output_zp)))
         table[val + 128] = min(127, max(-128, q))
     return table

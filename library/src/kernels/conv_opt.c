@@ -217,7 +217,10 @@ TINYML_INLINE void tinyml_mat1(const tinyml_conv2d_params_t *p, const int8_t *ro
 TINYML_INLINE void tinyml_mat4(const tinyml_conv2d_params_t *p, const int8_t *rows, int32_t k, const int8_t *filter,
                                const tinyml_chanq_t *q, int8_t *out, int32_t np, int32_t fast, int32_t narrow) {
     const int32_t out_c = p->out_c;
-    const int8_t *r0 = rows, *r1 = rows + k, *r2 = rows + 2 * k, *r3 = rows + 3 * k;
+    /* fewer than 4 pixels: the missing rows repeat row 0 (results unused), so nothing past the
+     * last pixel is read (it may lie past the tensor, even past the arena; verify --sanitize) */
+    const int8_t *r0 = rows, *r1 = np > 1 ? rows + k : rows, *r2 = np > 2 ? rows + 2 * k : rows;
+    const int8_t *r3 = np > 3 ? rows + 3 * k : rows;
     int32_t oc, i;
     for (oc = 0; oc < out_c; ++oc, ++q) {
         const int8_t *w = filter + oc * k;
