@@ -28,10 +28,12 @@ from ..ir import Graph, Op, Tensor
 
 @dataclass(frozen=True)
 class TensorArg:
-    """A pointer to graph tensor `tensor` (arena or flash); `const` for read-only inputs."""
+    """A pointer to graph tensor `tensor` (arena or flash); `const` for read-only inputs; `offset`
+    elements past its start (a patch's window inside a full tensor, passes/patch.py)."""
 
     tensor: int
     const: bool = True
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,12 @@ class ConstArg:
 
 @dataclass(frozen=True)
 class ScratchArg:
-    """A pointer to this layer's scratch buffer (Layer.scratch_bytes, planned in the arena)."""
+    """A pointer to this layer's scratch buffer (Layer.scratch_bytes, planned in the arena), `offset`
+    bytes in (a patch stage keeps its patch buffers there, passes/patch.py)."""
 
     ctype: str = "int8_t"
+    offset: int = 0
+    const: bool = False
 
 
 Arg = TensorArg | TensorListArg | ConstArg | ScratchArg | str
@@ -84,6 +89,9 @@ class Layer:
     inplace_func: str | None = None
     inplace_args: list[Arg] | None = None
     comment: str = ""
+    # A patch stage (passes/patch.py): the kernel calls that replace this one, in order; each step's
+    # ScratchArgs point into this layer's scratch, and its params struct is its own.
+    steps: list["Layer"] = field(default_factory=list)
 
     def call(self, in_place: bool) -> tuple[str | None, list[Arg]]:
         """(function, arguments) of the kernel call, in place or not."""
