@@ -13,7 +13,7 @@ def _cmd_convert(a: argparse.Namespace) -> int:
     from .pipeline import compile_model, write_output
 
     c = compile_model(a.model, a.prefix, target="portable" if a.kernels == "portable" else a.target,
-                      train=_train_spec(a) if a.train else None)
+                      train=_train_spec(a) if a.train else None, patches=a.patches, max_overhead=a.max_overhead)
     if a.budget:  # before anything is written: a build stops here, before compiling
         from .budget import check_arenas
 
@@ -24,6 +24,7 @@ def _cmd_convert(a: argparse.Namespace) -> int:
     for p in write_output(c.files, a.output):
         print(f"wrote {p}")
     print(f"arena {c.plan.arena_size} bytes, {c.macs} MACs, {len(c.graph.ops)} operators, kernels: {c.kernels}")
+    _print_patches(c.patches, a.patches)
     if c.train is not None:
         t = c.train
         print(f"training: '{t.spec.text}' on ops {', '.join(map(str, t.spec.ops))}, arena {max(t.plan.arena_size, c.plan.arena_size)} "
@@ -76,7 +77,8 @@ def _cmd_train_check(a: argparse.Namespace) -> int:
 def _cmd_verify(a: argparse.Namespace) -> int:
     from .verify import verify_model
 
-    r = verify_model(a.model, n=a.inputs, seed=a.seed, prefix=a.prefix, log=print, sanitize=a.sanitize)
+    r = verify_model(a.model, n=a.inputs, seed=a.seed, prefix=a.prefix, log=print, sanitize=a.sanitize,
+                     patches=a.patches, max_overhead=a.max_overhead, on_patches=lambda st: _print_patches(st, a.patches))
     print(f"bit-exact: {r.identical}/{r.total} inputs")
     return 0 if r.ok else 1
 
@@ -91,7 +93,17 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
 def _cmd_plan(a: argparse.Namespace) -> int:
     from .plan_report import run
 
-    return run(a.model, board=a.board, as_json=a.json, plot_path=a.plot, compare_tflm=a.compare_tflm)
+    return run(a.model, board=a.board, as_json=a.json, plot_path=a.plot, compare_tflm=a.compare_tflm,
+               patches=a.patches, max_overhead=a.max_overhead)
+
+
+def _print_patches(stage, requested: str) -> None:
+    """One line on the patch stage convert/verify compiled (nothing with --patches off)."""
+    if stage is not None:
+        print(f"patches: {stage.text} (ops {stage.ops[0]}..{stage.split}), arena {stage.layer_arena} bytes layer by layer, "
+              f"MAC overhead {100 * stage.overhead:.1f}%")
+    elif requested not in (None, "off"):
+        print("patches: none within --max-overhead beats the layer-by-layer arena; running layer by layer")
 
 
 def _cmd_budget(a: argparse.Namespace) -> int:
@@ -216,6 +228,24 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _patch_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--patches", default="off", metavar="off|auto|NxM@opK",
+                   help="run the model's first operators patch by patch (smaller arena, some MACs recomputed): "
+                   "auto searches the split operator and grid; NxM@opK: an N x M grid of op K's output")
+    p.add_argument("--max-overhead", type=_fraction, default=0.2, metavar="FRACTION",
+                   help="--patches auto: the most extra MACs allowed, relative to the model's (default 0.2)")
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a fraction >= 0 (e.g. 0.2 for 20 % more MACs)")
+    return v
+
+
 def _train_options(p: argparse.ArgumentParser, data: bool = True) -> None:
     from .training.spec import DEFAULT_ROUNDING, ROUNDINGS
 
@@ -250,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--budget", metavar="auto|BYTES",
                    help="fail (writing nothing) when the arena exceeds BYTES (4096, 64k), or with auto the budget of "
                    "the --target board (board_defs/boards: SRAM minus its reserve), as `pio run` does")
+    _patch_options(c)
     c.set_defaults(fn=_cmd_convert)
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")
@@ -259,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--prefix", default="model")
     v.add_argument("--sanitize", action="store_true",
                    help="build with ASan/UBSan, the arena poisoned outside each layer's own tensors and scratch")
+    _patch_options(v)
     v.set_defaults(fn=_cmd_verify)
 
     i = sub.add_parser("inspect", help="operators, tensors, MACs, weights and arena bytes")
@@ -271,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.add_argument("--plot", metavar="FILE.png", help="draw the memory timeline (needs matplotlib)")
     pl.add_argument("--compare-tflm", action="store_true", help="run TFLite Micro's allocator and compare arenas")
+    _patch_options(pl)
     pl.set_defaults(fn=_cmd_plan)
 
     tp = sub.add_parser("train-plan", help="on-device training: SRAM per scheme, its breakdown, the pruned backward graph")
