@@ -1,0 +1,184 @@
+"""Patch-based inference (tinyml_pio/passes/patch.py): the prefix up to a split operator runs tile
+by tile and must stay bit-exact against TFLite for every split point and grid, including grids
+that do not divide the output, stride 2 in the prefix, dilations and padding on every border;
+with the portable and the optimized kernels, on the host and in QEMU. Also: what it refuses and
+how, what `plan` reports, and the arena it saves on person_detect.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ZOO, missing_toolchain, shared_or_skip, zoo_models
+from conv_models import conv_chain
+from tinyml_pio.cpu import CpuFeatures
+from tinyml_pio.errors import TinymlError
+from tinyml_pio.passes.patch import PatchError, chain, parse_patches
+from tinyml_pio.pipeline import compile_model
+from tinyml_pio.verify import verify_compiled
+
+HOST_OPT = CpuFeatures.host_optimized()
+
+# A chain with every geometry the window arithmetic must get right: stride 2 first (SAME, odd
+# size: the extra padding row is at the bottom), a depthwise with dilation 2, a 1x1, a 5x5
+# stride-2 depthwise, a VALID 3x3 and a rectangular 1x3 conv.
+CHAIN = dict(input_shape=[1, 23, 19, 3], seed=7, in_zp=-5, layers=[
+    dict(op="conv", kh=3, kw=3, out_c=8, stride=(2, 2), act="RELU"),
+    dict(op="dw", kh=3, kw=3, dilation=(2, 2), act="RELU6"),
+    dict(op="conv", kh=1, kw=1, out_c=6),
+    dict(op="dw", kh=5, kw=5, stride=(2, 2), padding="SAME"),
+    dict(op="conv", kh=3, kw=3, out_c=5, padding="VALID", act="RELU"),
+    dict(op="conv", kh=1, kw=3, out_c=4, padding="SAME"),
+])
+# (split, grid): every split operator, grids that do not divide the output, strips, single tiles
+CASES = [(0, "1x2"), (0, "3x4"), (0, "12x10"), (1, "2x2"), (1, "5x3"), (2, "4x1"), (2, "3x7"),
+         (3, "2x3"), (3, "6x5"), (4, "2x2"), (4, "3x1"), (5, "1x3"), (5, "3x3")]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return conv_chain(tmp_path_factory.mktemp("patches") / "chain.tflite", **CHAIN)
+
+
+def _check(c, n: int = 4) -> None:
+    r = verify_compiled(c, n=n, seed=2)
+    assert r.identical == r.total == n, r.mismatch
+
+
+@pytest.mark.parametrize("target", [None, HOST_OPT], ids=["portable", "opt"])
+@pytest.mark.parametrize("split,grid", CASES)
+def test_every_split_and_grid_is_bit_exact(model, split, grid, target):
+    c = compile_model(model, "m", target=target, patches=f"{grid}@op{split}")
+    st = c.patches
+    assert st is not None and st.split == split and f"{st.rows}x{st.cols}" == grid
+    assert st.ops == list(range(split + 1))
+    # the tiles cover the split's output exactly once
+    h, w = c.graph.t(c.graph.ops[split].outputs[0]).shape[1:3]
+    covered = sorted((r, q) for r0, r1, c0, c1 in st.tiles for r in range(r0, r1) for q in range(c0, c1))
+    assert covered == [(r, q) for r in range(h) for q in range(w)]
+    assert st.macs >= st.layer_macs
+    _check(c)
+
+
+def test_patched_code_runs_clean_under_sanitizers(model):
+    """The stage touches only the input, the split's output and its own scratch (ASan-poisoned arena)."""
+    c = compile_model(model, "m", patches="3x2@op3")
+    r = verify_compiled(c, n=2, seed=1, sanitize=True)
+    assert r.identical == r.total == 2
+
+
+def _chainable(path: Path) -> list[int]:
+    c = compile_model(path, "m")
+    ok = []
+    for l in c.layers:
+        try:
+            chain(c.graph, c.layers, l.op.index)
+            ok.append(l.op.index)
+        except PatchError:
+            pass
+    return ok
+
+
+@pytest.mark.parametrize("path", [p for p in zoo_models() if p.stem.startswith(("conv_", "pool_", "plan_unet"))],
+                         ids=lambda p: p.stem)
+def test_zoo_models_bit_exact_at_their_deepest_split(path):
+    """Pools (average and max, SAME/VALID, stride 1-3) and conv/depthwise variants, split at the
+    last operator a chain reaches, on a grid that does not divide the output."""
+    splits = _chainable(path)
+    if not splits:
+        with pytest.raises(PatchError, match="cannot run the prefix"):
+            compile_model(path, "m", patches="2x2@op0")
+        return
+    split = splits[-1]
+    g = compile_model(path, "m").graph
+    h, w = g.t(g.ops[split].outputs[0]).shape[1:3]
+    grid = f"{min(h, 3)}x{min(w, 2)}"
+    _check(compile_model(path, "m", patches=f"{grid}@op{split}"))
+
+
+def test_auto_keeps_layer_by_layer_when_patches_do_not_pay(model):
+    c = compile_model(model, "m", patches="auto")
+    base = compile_model(model, "m")
+    assert c.plan.arena_size <= base.plan.arena_size
+    if c.patches is None:
+        assert c.files == base.files
+
+
+def test_branched_prefix_is_refused_with_the_reason():
+    with pytest.raises(PatchError) as e:
+        compile_model(ZOO / "plan_residual.tflite", "m", patches="2x2@op4")
+    msg = str(e.value)
+    assert "operator #4 (ADD)" in msg and "activation inputs" in msg
+    with pytest.raises(PatchError, match="also read by operator"):
+        compile_model(ZOO / "plan_residual.tflite", "m", patches="2x2@op3")
+
+
+def test_bad_settings_are_clear_errors(model):
+    for bad in ("4x", "0x2@op1", "2x2@opx", "big"):
+        with pytest.raises(TinymlError, match="not understood"):
+            parse_patches(bad)
+    with pytest.raises(PatchError, match="no operator #99"):
+        compile_model(model, "m", patches="2x2@op99")
+    with pytest.raises(PatchError, match="does not fit"):
+        compile_model(model, "m", patches="9x9@op5")
+
+
+def test_training_and_patches_are_refused_together():
+    with pytest.raises(TinymlError, match="cannot be combined with on-device training"):
+        compile_model(ZOO / "pool_gap.tflite", "m", patches="2x2@op0", train="bias+last")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tinyml_pio.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_plan_json_arena_is_the_generated_arena(model, tmp_path):
+    r = _cli("plan", str(model), "--json", "--patches", "3x3@op3")
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert j["patches"]["setting"] == "3x3@op3" and j["patches"]["split"] == 3
+    assert j["layer_arena_bytes"] == compile_model(model, "m").plan.arena_size
+    c = _cli("convert", str(model), "-o", str(tmp_path), "--prefix", "m", "--patches", "3x3@op3")
+    assert c.returncode == 0, c.stderr
+    declared = int(re.search(r"#define M_ARENA_SIZE (\d+)", (tmp_path / "m.h").read_text()).group(1))
+    assert j["arena_bytes"] == declared
+    text = _cli("plan", str(model), "--patches", "3x3@op3").stdout
+    assert "patches:     3x3@op3: ops 0, 1, 2, 3" in text and "MACs: prefix" in text and "PATCHES" in text
+    bad = _cli("plan", str(model), "--patches", "2x2@op99")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "no operator #99" in bad.stderr
+    v = _cli("verify", str(model), "--inputs", "2", "--patches", "2x3@op2")
+    assert v.returncode == 0 and "bit-exact: 2/2 inputs" in v.stdout and "patches: 2x3@op2" in v.stdout
+
+
+def test_person_detect_auto_halves_the_arena_bit_exact():
+    path = shared_or_skip("tflm__person_detect.tflite")
+    c = compile_model(path, "m", patches="auto")
+    base = compile_model(path, "m")
+    st = c.patches
+    assert st is not None and st.overhead <= 0.2
+    assert st.layer_arena == base.plan.arena_size
+    assert c.plan.arena_size * 1.9 < base.plan.arena_size, (c.plan.arena_size, base.plan.arena_size)
+    _check(c, n=3)
+    _check(compile_model(path, "m", target=HOST_OPT, patches=st.text), n=2)
+
+
+needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
+                                reason=str(missing_toolchain("tflite_runtime")))
+
+
+@needs_qemu
+def test_patched_chain_bit_exact_in_qemu(model, hil_env):
+    from tinyml_pio.hil.runner import run_on_target
+    from tinyml_pio.hil.targets import EmulatedTarget
+
+    target = EmulatedTarget("qemu_mps2_an386")
+    c = compile_model(model, "model", target=target.cpu, patches="3x2@op3")
+    assert c.patches is not None and any(s.func.endswith("_opt") for s in c.layers[0].steps if s.func)
+    rec = run_on_target(c, target, n_inputs=3, seed=4)
+    assert rec["identical"] == rec["inputs"] == 3, rec["bit_exact"]
