@@ -194,3 +194,27 @@ def test_patched_chain_bit_exact_in_qemu(model, hil_env):
     assert c.patches is not None and any(s.func.endswith("_opt") for s in c.layers[0].steps if s.func)
     rec = run_on_target(c, target, n_inputs=3, seed=4)
     assert rec["identical"] == rec["inputs"] == 3, rec["bit_exact"]
+
+
+def test_platformio_option_converts_with_patches(model, tmp_path):
+    from test_platformio import FakeEnv
+    from tinyml_pio.platformio import extra
+
+    proj = tmp_path / "proj"
+    (proj / "models").mkdir(parents=True)
+    (proj / "models" / "chain.tflite").write_bytes(model.read_bytes())
+    opts = {extra.OPT_MODELS: "net:models/chain.tflite", extra.OPT_PATCHES: "net:3x3@op3"}
+    log: list[str] = []
+    (g,) = extra.configure(FakeEnv(opts, tmp_path / "build", proj), FakeEnv(), log=log.append)
+    src = (tmp_path / "build" / "tinyml" / "net.c").read_text()
+    assert "PATCHES" in src and "tinyml_copy_tile_s8" in src
+    assert g.arena == compile_model(model, "net", patches="3x3@op3").plan.arena_size
+    assert any("patches 3x3@op3" in m for m in log)
+    extra._STATE.clear()
+    with pytest.raises(TinymlError, match="not understood"):
+        extra.configure(FakeEnv({**opts, extra.OPT_PATCHES: "lots"}, tmp_path / "b2", proj), FakeEnv(), log=log.append)
+    extra._STATE.clear()
+    with pytest.raises(TinymlError, match="PREFIX:SETTING"):
+        extra.configure(FakeEnv({**opts, extra.OPT_PATCHES: "kws:auto other:off"}, tmp_path / "b3", proj), FakeEnv(),
+                        log=log.append)
+    extra._STATE.clear()
