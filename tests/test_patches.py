@@ -66,9 +66,10 @@ def test_every_split_and_grid_is_bit_exact(model, split, grid, target):
     _check(c)
 
 
-def test_patched_code_runs_clean_under_sanitizers(model):
+@pytest.mark.parametrize("target", [None, HOST_OPT], ids=["portable", "opt"])
+def test_patched_code_runs_clean_under_sanitizers(model, target):
     """The stage touches only the input, the split's output and its own scratch (ASan-poisoned arena)."""
-    c = compile_model(model, "m", patches="3x2@op3")
+    c = compile_model(model, "m", target=target, patches="3x2@op3")
     r = verify_compiled(c, n=2, seed=1, sanitize=True)
     assert r.identical == r.total == 2
 
@@ -218,3 +219,39 @@ def test_platformio_option_converts_with_patches(model, tmp_path):
         extra.configure(FakeEnv({**opts, extra.OPT_PATCHES: "kws:auto other:off"}, tmp_path / "b3", proj), FakeEnv(),
                         log=log.append)
     extra._STATE.clear()
+
+
+def test_fit_picks_the_least_overhead_that_fits(tmp_path):
+    path = conv_chain(tmp_path / "mbv2.tflite", **mobilenet_v2_like(144))
+    base = compile_model(path, "m")
+    budget = base.plan.arena_size // 2
+    c = compile_model(path, "m", patches="fit", budget=budget)
+    assert c.patches is not None and c.plan.arena_size <= budget
+    auto = compile_model(path, "m", patches="auto")
+    assert c.patches.overhead <= auto.patches.overhead
+    assert compile_model(path, "m", patches="fit", budget=base.plan.arena_size).patches is None  # fits already
+    with pytest.raises(TinymlError, match="no patch setting fits the arena into 1000 bytes"):
+        compile_model(path, "m", patches="fit", budget=1000)
+    with pytest.raises(TinymlError, match="needs a RAM budget"):
+        compile_model(path, "m", patches="fit")
+    r = _cli("plan", str(path), "--patches", "fit", "--board", "qemu_mps2_an386", "--json")
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert j["board"]["fits"] and j["layer_arena_bytes"] > j["board"]["arena_budget_bytes"] >= j["arena_bytes"]
+
+
+@needs_qemu
+def test_model_too_big_for_the_board_layer_by_layer_runs_with_fit_in_qemu(tmp_path, hil_env):
+    """MobileNetV2-like at 144 px needs more than qemu_mps2_an386's 224 KB arena budget layer by layer."""
+    from tinyml_pio.boards import load_board
+    from tinyml_pio.hil.runner import run_on_target
+    from tinyml_pio.hil.targets import EmulatedTarget
+
+    path = conv_chain(tmp_path / "mbv2.tflite", **mobilenet_v2_like(144))
+    budget = load_board("qemu_mps2_an386").arena_budget
+    target = EmulatedTarget("qemu_mps2_an386")
+    assert compile_model(path, "model", target=target.cpu).plan.arena_size > budget
+    c = compile_model(path, "model", target=target.cpu, patches="fit", budget=budget)
+    assert c.patches is not None and c.plan.arena_size <= budget
+    rec = run_on_target(c, target, n_inputs=2, seed=5, timeout=60)
+    assert rec["identical"] == rec["inputs"] == 2, rec["bit_exact"]

@@ -13,7 +13,8 @@ def _cmd_convert(a: argparse.Namespace) -> int:
     from .pipeline import compile_model, write_output
 
     c = compile_model(a.model, a.prefix, target="portable" if a.kernels == "portable" else a.target,
-                      train=_train_spec(a) if a.train else None, patches=a.patches, max_overhead=a.max_overhead)
+                      train=_train_spec(a) if a.train else None, patches=a.patches, max_overhead=a.max_overhead,
+                      budget=_fit_budget(a))
     if a.budget:  # before anything is written: a build stops here, before compiling
         from .budget import check_arenas
 
@@ -30,6 +31,15 @@ def _cmd_convert(a: argparse.Namespace) -> int:
         print(f"training: '{t.spec.text}' on ops {', '.join(map(str, t.spec.ops))}, arena {max(t.plan.arena_size, c.plan.arena_size)} "
               f"bytes (training plan {t.plan.arena_size}), parameters in RAM {t.params_bytes} bytes, write-back {t.spec.rounding}")
     return 0
+
+
+def _fit_budget(a: argparse.Namespace) -> int | None:
+    """convert --patches fit: the arena budget of --budget (bytes or auto) and --target, if any."""
+    if str(a.patches).strip().lower() != "fit" or not (a.budget or a.target):
+        return None
+    from .budget import convert_budget
+
+    return convert_budget(a.budget or "auto", a.target)[0]
 
 
 def _train_spec(a: argparse.Namespace, update: str | None = None):
@@ -229,9 +239,10 @@ def _positive_float(text: str) -> float:
 
 
 def _patch_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--patches", default="off", metavar="off|auto|NxM@opK",
+    p.add_argument("--patches", default="off", metavar="off|auto|fit|NxM@opK",
                    help="run the model's first operators patch by patch (smaller arena, some MACs recomputed): "
-                   "auto searches the split operator and grid; NxM@opK: an N x M grid of op K's output")
+                   "auto searches the split operator and grid; fit: the fewest extra MACs that fit the board "
+                   "(convert: --target/--budget, plan: --board); NxM@opK: an N x M grid of op K's output")
     p.add_argument("--max-overhead", type=_fraction, default=0.2, metavar="FRACTION",
                    help="--patches auto: the most extra MACs allowed, relative to the model's (default 0.2)")
 

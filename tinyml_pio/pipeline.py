@@ -46,7 +46,7 @@ class Compiled:
 
 def compile_model(path: str | os.PathLike[str], prefix: str = "model",
                   target: CpuFeatures | str | None = None, train: Any = None, patches: Any = None,
-                  max_overhead: float = 0.2) -> Compiled:
+                  max_overhead: float = 0.2, budget: int | None = None) -> Compiled:
     """Import, lower, pick kernel variants, plan and generate; raises TinymlError for anything wrong
     with the model.
 
@@ -60,7 +60,8 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
 
     `patches` ("off", "auto", "NxM@opK" or a passes.patch.PatchSetting) runs the prefix up to a
     split operator patch by patch (passes/patch.py); "auto" picks the split and grid with the
-    smallest arena whose MAC overhead is at most `max_overhead`."""
+    smallest arena whose MAC overhead is at most `max_overhead`, "fit" the least overhead whose
+    arena fits `budget` bytes."""
     check_prefix(prefix)
     cpu = CpuFeatures.resolve(target)
     graph = load_model(path)
@@ -85,7 +86,7 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
             raise TinymlError("--patches cannot be combined with on-device training (--train): the training step "
                               "needs the prefix's activations layer by layer.", path=graph.path,
                               hint="compile with --patches off, or without --train.")
-        layers, plan, stage = apply_patches(graph, layers, plan, setting, max_overhead)
+        layers, plan, stage = apply_patches(graph, layers, plan, setting, max_overhead, budget)
     program = None
     if spec is not None:
         from .training import build_program

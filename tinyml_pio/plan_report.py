@@ -84,7 +84,8 @@ def build_report(path: str, board: str | None = None, compare_tflm: bool = False
     layer_arena, stage = plan.arena_size, None
     setting = parse_patches(patches)
     if setting.mode != "off":
-        layers, plan, stage = apply_patches(g, layers, plan, setting, max_overhead)
+        budget = load_board(board).arena_budget if board and setting.mode == "fit" else None
+        layers, plan, stage = apply_patches(g, layers, plan, setting, max_overhead, budget)
     rep = PlanReport(g, layers, plan, weights_bytes(g, layers), problems, patches=stage, patch_setting=setting.text,
                      layer_arena=layer_arena)
     if board:

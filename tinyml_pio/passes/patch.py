@@ -40,7 +40,7 @@ class PatchError(TinymlError):
 class PatchSetting:
     """What `--patches` asked for: "off", "auto" or an explicit grid at a split operator."""
 
-    mode: str = "off"  # "off" | "auto" | "grid"
+    mode: str = "off"  # "off" | "auto" | "fit" | "grid"
     rows: int = 0
     cols: int = 0
     split: int = -1
@@ -54,7 +54,7 @@ _GRID = re.compile(r"^(\d+)x(\d+)@op(\d+)$")
 
 
 def parse_patches(text: str | PatchSetting | None) -> PatchSetting:
-    """Parse `off`, `auto` or `NxM@opK` (N rows by M columns of tiles of operator K's output)."""
+    """Parse `off`, `auto`, `fit` or `NxM@opK` (N rows by M columns of tiles of operator K's output)."""
     if text is None:
         return PatchSetting()
     if isinstance(text, PatchSetting):
@@ -62,12 +62,12 @@ def parse_patches(text: str | PatchSetting | None) -> PatchSetting:
     t = str(text).strip().lower()
     if t in ("", "off", "none"):
         return PatchSetting()
-    if t == "auto":
-        return PatchSetting("auto")
+    if t in ("auto", "fit"):
+        return PatchSetting(t)
     m = _GRID.match(t)
     if not m or min(int(m.group(1)), int(m.group(2))) < 1:
         raise TinymlError(f"--patches '{text}' is not understood.",
-                          hint="use off, auto or NxM@opK (e.g. 4x4@op6: a 4 x 4 grid of operator 6's output).")
+                          hint="use off, auto, fit or NxM@opK (e.g. 4x4@op6: a 4 x 4 grid of operator 6's output).")
     return PatchSetting("grid", int(m.group(1)), int(m.group(2)), int(m.group(3)))
 
 

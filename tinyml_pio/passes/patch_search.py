@@ -1,5 +1,6 @@
-"""Choose and apply the patch stage: an explicit `NxM@opK`, or `auto`, which searches the split
-operator and the grid for the smallest arena within a MAC-overhead budget.
+"""Choose and apply the patch stage: an explicit `NxM@opK`; `auto`, which searches the split
+operator and the grid for the smallest arena within a MAC-overhead budget; or `fit`, the least
+MAC overhead whose arena fits a RAM budget (the board's).
 
 The search sizes every (split, grid) candidate without generating code and ranks it by the
 planner's lower bound for that layer list (the stage counts as one layer holding the input, the
@@ -21,7 +22,7 @@ GRIDS = sorted({(n, n) for n in range(2, 9)} | {(n, n + 1) for n in range(1, 8)}
 PLANNED = 3  # candidates planned in full after ranking by lower bound
 
 
-def candidates(g: Graph, layers: list[Layer], max_overhead: float) -> list[tuple[int, int, tuple[int, int, int]]]:
+def candidates(g: Graph, layers: list[Layer], max_overhead: float = float("inf")) -> list[tuple[int, int, tuple[int, int, int]]]:
     """(lower bound, MAC overhead in 1/10000, (split, rows, cols)) of every valid candidate within
     the overhead budget, best first."""
     found = []
@@ -46,13 +47,16 @@ def candidates(g: Graph, layers: list[Layer], max_overhead: float) -> list[tuple
 
 
 def apply_patches(g: Graph, layers: list[Layer], layer_plan: Plan, setting: PatchSetting,
-                  max_overhead: float) -> tuple[list[Layer], Plan, PatchStage | None]:
-    """The layers and plan with the patch stage `setting` asks for; for `auto`, (layers,
-    layer_plan, None) when no candidate within `max_overhead` gives a smaller arena."""
+                  max_overhead: float, budget: int | None = None) -> tuple[list[Layer], Plan, PatchStage | None]:
+    """The layers and plan with the patch stage `setting` asks for; (layers, layer_plan, None)
+    for `auto` when no candidate within `max_overhead` gives a smaller arena, and for `fit` when
+    the layer-by-layer arena already fits `budget` bytes."""
     if setting.mode == "grid":
         new, stage = build_stage(g, layers, setting.split, setting.rows, setting.cols)
         stage.layer_arena = layer_plan.arena_size
         return new, plan_memory(g, new), stage
+    if setting.mode == "fit":
+        return _fit(g, layers, layer_plan, budget)
     if max_overhead < 0:
         raise TinymlError(f"--max-overhead {max_overhead} is negative.", hint="give a fraction such as 0.2 (20 % more MACs).")
     best: tuple[int, list[Layer], Plan, PatchStage] | None = None
@@ -66,3 +70,28 @@ def apply_patches(g: Graph, layers: list[Layer], layer_plan: Plan, setting: Patc
     _, new, plan, stage = best
     stage.layer_arena = layer_plan.arena_size
     return new, plan, stage
+
+
+def _fit(g: Graph, layers: list[Layer], layer_plan: Plan, budget: int | None) -> tuple[list[Layer], Plan, PatchStage | None]:
+    """The candidate with the least MAC overhead whose planned arena is within `budget`."""
+    if budget is None:
+        raise TinymlError("--patches fit needs a RAM budget to fit.", path=g.path,
+                          hint="name the board (convert --target BOARD or --budget BYTES; plan --board BOARD; "
+                          "in PlatformIO the env's board), or use --patches auto.")
+    if layer_plan.arena_size <= budget:
+        return layers, layer_plan, None
+    found = sorted((over, lb, key) for lb, over, key in candidates(g, layers) if lb <= budget)
+    best = None
+    for _, _, (split, rows, cols) in found:
+        new, stage = build_stage(g, layers, split, rows, cols)
+        plan = plan_memory(g, new)
+        if best is None or plan.arena_size < best[0]:
+            best = (plan.arena_size, stage.text)
+        if plan.arena_size <= budget:
+            stage.layer_arena = layer_plan.arena_size
+            return new, plan, stage
+    raise TinymlError(f"no patch setting fits the arena into {budget} bytes (layer by layer {layer_plan.arena_size} bytes"
+                      + (f"; the smallest tried: {best[0]} bytes with {best[1]})." if best else
+                         "; no operator chain from the input can be patched)."),
+                      path=g.path, hint="use a board with more RAM or a smaller model (`tinyml-pio plan --patches auto` "
+                      "shows the patch stage and the peak).")

@@ -11,7 +11,7 @@ The tinyml-pio PlatformIO library (library/library.json) runs library/extra_scri
     custom_tinyml_kernels = auto                     ; auto (the board's CPU picks) or portable
     custom_tinyml_train = bias+last                  ; on-device training: a scheme or a spec .toml, for
                                                      ; every model, or per model: kws:bias+last vww:last
-    custom_tinyml_patches = auto                     ; patch-based first stage: off, auto or NxM@opK, for
+    custom_tinyml_patches = auto                     ; patch-based first stage: off, auto, fit or NxM@opK, for
                                                      ; every model or per model (kws:auto); see `plan --patches`
     custom_tinyml_max_overhead = 0.2                 ; patches auto: the most extra MACs allowed
 
@@ -251,7 +251,8 @@ def parse_train(value: Any, specs: list[ModelSpec], project_dir: str | os.PathLi
 
 def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = print,
              target: CpuFeatures | None = None, train: dict[str, str] | None = None,
-             patches: dict[str, str] | None = None, max_overhead: float = 0.2) -> list[Generated]:
+             patches: dict[str, str] | None = None, max_overhead: float = 0.2,
+             budget: int | None = None) -> list[Generated]:
     """Convert what changed since the stamp (model, prefix, converter, kernel target, training
     scheme, patch setting); remove files of models no longer configured. `target` picks the kernel
     variants (None: portable); `train` maps prefixes to update schemes, `patches` to patch settings."""
@@ -273,13 +274,14 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
         patch = (patches or {}).get(s.prefix, "off")
         key = hashlib.sha256(s.path.read_bytes() + b"\0" + s.prefix.encode() + b"\0" + tool.encode()
                              + b"\0" + repr(target).encode() + b"\0" + scheme_bytes
-                             + b"\0" + f"{patch}/{max_overhead}".encode()).hexdigest()
+                             + b"\0" + f"{patch}/{max_overhead}/{budget}".encode()).hexdigest()
         prev = old.get(s.prefix)
         if prev and prev.get("key") == key and all((outdir / f).is_file() for f in prev.get("files", [])):
             g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False,
                           kernels=prev.get("kernels", "portable"))
         else:
-            c = compile_model(s.path, s.prefix, target=target, train=scheme, patches=patch, max_overhead=max_overhead)
+            c = compile_model(s.path, s.prefix, target=target, train=scheme, patches=patch, max_overhead=max_overhead,
+                              budget=budget)
             write_output(c.files, outdir)
             if c.patches is not None:
                 log(f"tinyml: {s.prefix}: patches {c.patches.text}, arena {c.patches.layer_arena} B layer by layer, "
@@ -448,8 +450,10 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         train = parse_train(_option(env, OPT_TRAIN), specs, env.subst("$PROJECT_DIR"))
         state.patches = parse_patches_option(_option(env, OPT_PATCHES), specs)
         state.max_overhead = parse_max_overhead(_option(env, OPT_MAX_OVERHEAD))
+        fit = ram_budget(env) if "fit" in state.patches.values() else None
         state.generated = generate(specs, outdir, log, target=kernel_target(env), train=train,
-                                   patches=state.patches, max_overhead=state.max_overhead)
+                                   patches=state.patches, max_overhead=state.max_overhead,
+                                   budget=fit[0] if fit else None)
         check_budget(env, state.generated)
         _STATE[build_dir] = state
     inc = [str(outdir)]
