@@ -153,6 +153,8 @@ def test_plan_json_arena_is_the_generated_arena(model, tmp_path):
     assert "patches:     3x3@op3: ops 0, 1, 2, 3" in text and "MACs: prefix" in text and "PATCHES" in text
     bad = _cli("plan", str(model), "--patches", "2x2@op99")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "no operator #99" in bad.stderr
+    ins = _cli("inspect", str(model), "--patches", "3x3@op3").stdout
+    assert ins.count("(patches 3x3@op3)") == 4 and f"with patches 3x3@op3: layer by layer {j['layer_arena_bytes']}" in ins
     v = _cli("verify", str(model), "--inputs", "2", "--patches", "2x3@op2")
     assert v.returncode == 0 and "bit-exact: 2/2 inputs" in v.stdout and "patches: 2x3@op2" in v.stdout
 
@@ -195,6 +197,7 @@ def test_patched_chain_bit_exact_in_qemu(model, hil_env):
     assert c.patches is not None and any(s.func.endswith("_opt") for s in c.layers[0].steps if s.func)
     rec = run_on_target(c, target, n_inputs=3, seed=4)
     assert rec["identical"] == rec["inputs"] == 3, rec["bit_exact"]
+    assert rec["patches"]["setting"] == "3x2@op3" and rec["planned_arena_bytes"] == c.plan.arena_size
 
 
 def test_platformio_option_converts_with_patches(model, tmp_path):

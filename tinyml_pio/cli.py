@@ -96,7 +96,7 @@ def _cmd_verify(a: argparse.Namespace) -> int:
 def _cmd_inspect(a: argparse.Namespace) -> int:
     from .inspect import inspect_model
 
-    print(inspect_model(a.model))
+    print(inspect_model(a.model, patches=a.patches, max_overhead=a.max_overhead))
     return 0
 
 
@@ -175,7 +175,7 @@ def _cmd_hil_run(a: argparse.Namespace) -> int:
     try:
         cpu = CpuFeatures.portable() if a.kernels == "portable" else None
         records = run_models(a.model, a.board, port=a.port, n_inputs=a.inputs, seed=a.seed, per_layer=a.per_layer,
-                             log=print if a.verbose else (lambda s: None), cpu=cpu,
+                             log=print if a.verbose else (lambda s: None), cpu=cpu, patches=a.patches,
                              on_error=lambda model, e: print(f"error: {model} on {a.board}: {e}", file=sys.stderr))
     finally:
         if previous is not None:
@@ -306,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("inspect", help="operators, tensors, MACs, weights and arena bytes")
     i.add_argument("model")
+    _patch_options(i)
     i.set_defaults(fn=_cmd_inspect)
 
     pl = sub.add_parser("plan", help="the memory plan: live bytes per operator, arena vs lower bound, board fit")
@@ -369,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     hr.add_argument("--kernels", choices=("auto", "portable"), default="auto",
                     help="auto: the kernel variants the board's CPU can run (default); portable: none")
     hr.add_argument("-v", "--verbose", action="store_true")
+    hr.add_argument("--patches", default="off", metavar="off|auto|NxM@opK",
+                    help="run the firmware's model with a patch stage (as for convert; auto within 20%% more MACs)")
     hr.set_defaults(fn=_cmd_hil_run)
     ht = hsub.add_parser("train", help="fine-tune a model on the board from streamed data; accuracy, memory, step time")
     ht.add_argument("--board", required=True, help="host, an emulated board (qemu_mps2_an386, ...) or a PlatformIO board id")
