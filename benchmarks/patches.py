@@ -72,7 +72,7 @@ def main() -> int:
                 try:
                     t0: int | None = ticks(compile_model(p, "model", target=tgt), a.board, a.inputs)
                 except TinymlError as e:  # e.g. the layer-by-layer arena does not fit the board's RAM
-                    t0, why = None, str(e).splitlines()[-1][:40]
+                    t0, why = None, ("RAM overflow" if "RAM overflow" in str(e) else str(e).splitlines()[0][:40])
                 t1 = ticks(compile_model(p, "model", target=tgt, patches=st.text if st else "off"), a.board, a.inputs)
                 line += (f" {t0:>12} {t1:>13} {100 * (t1 - t0) / t0:>7.1f}%" if t0 else
                          f" {'no fit':>12} {t1:>13} {'-':>8}  (layer by layer: {why})")

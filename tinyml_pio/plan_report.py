@@ -395,12 +395,16 @@ def plot(rep: PlanReport, path: str) -> None:
     if rep.tflm and "head" in rep.tflm:
         ax.axhline(rep.tflm["head"] / scale, color="blue", linestyle=":", linewidth=1,
                    label=f"TFLM arena head {rep.tflm['head']} B")
+    if rep.patches is not None:  # before: the layer-by-layer arena the patch stage replaces
+        ax.axhline(rep.layer_arena / scale, color="0.4", linestyle="-.", linewidth=1,
+                   label=f"layer by layer {rep.layer_arena} B (patches {rep.patches.text}: op {rep.patches.split} "
+                   f"is the stage)")
     ax.plot(range(len(plan.live_bytes)), [v / scale for v in plan.live_bytes], color="0.3", marker=".",
             linewidth=0.8, label="live bytes")
     ax.set_xlim(-0.7, n - 0.3)
-    ax.set_ylim(0, max(plan.arena_size, (rep.tflm or {}).get("head", 0) or 0, 1) / scale * 1.08)
+    ax.set_ylim(0, max(plan.arena_size, rep.layer_arena, (rep.tflm or {}).get("head", 0) or 0, 1) / scale * 1.08)
     ax.set_xticks(range(len(plan.order)))
-    ax.set_xticklabels([f"{i}\n{g.ops[i].type[:10]}" for i in plan.order] if n <= 40 else [str(i) for i in plan.order],
+    ax.set_xticklabels([f"{i}\n{_op(rep, i).type[:10]}" for i in plan.order] if n <= 40 else [str(i) for i in plan.order],
                        fontsize=6 if n > 20 else 7)
     ax.set_xlabel("operator (execution order)")
     ax.set_ylabel(f"arena offset ({unit})")
