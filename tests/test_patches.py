@@ -258,3 +258,13 @@ def test_model_too_big_for_the_board_layer_by_layer_runs_with_fit_in_qemu(tmp_pa
     assert c.patches is not None and c.plan.arena_size <= budget
     rec = run_on_target(c, target, n_inputs=2, seed=5, timeout=60)
     assert rec["identical"] == rec["inputs"] == 2, rec["bit_exact"]
+
+
+@pytest.mark.parametrize("target", [None, HOST_OPT], ids=["portable", "opt"])
+def test_weights_are_counted_once_with_patches(model, target):
+    """The steps share their operator's weights and constants: flash is what it is layer by layer."""
+    define = lambda c: int(re.search(r"#define M_WEIGHTS_BYTES (\d+)", c.files["m.h"]).group(1))  # noqa: E731
+    base = compile_model(model, "m", target=target)
+    c = compile_model(model, "m", target=target, patches="3x3@op4")
+    assert define(c) == define(base) > 0
+    assert c.files["m.c"].count("static const int8_t m_w") == base.files["m.c"].count("static const int8_t m_w")

@@ -18,7 +18,7 @@ from typing import Any
 from .boards import Board, list_boards, load_board
 from .errors import TinymlError
 from .ir import Graph
-from .ops import Layer, TensorArg, try_lower
+from .ops import Layer, TensorArg, const_bytes, try_lower
 from .passes.patch import parse_patches
 from .passes.patch_search import apply_patches
 from .planner import ALIGN, Plan, plan_memory
@@ -60,19 +60,13 @@ def weights_bytes(g: Graph, layers: list[Layer]) -> int:
     """Flash bytes the generated code holds: constant tensors the kernels read plus per-layer constants
     (the same sum the generated source's header comment reports)."""
     used: set[int] = set()
-    extra = 0
     for l in layers:
         if l.func is None and l.alias is None:  # placeholder for an unsupported operator
             used |= {t for t in l.op.inputs if t >= 0 and g.t(t).is_const}
             continue
-        seen: set[int] = set()
-        for x in (l, *l.steps):  # a patch stage's steps share their layer's constants
-            for a in x.args:
-                if isinstance(a, TensorArg) and g.t(a.tensor).is_const:
-                    used.add(a.tensor)
-            if x.op.index not in seen and x.consts:
-                seen.add(x.op.index)
-                extra += sum(arr.nbytes for arr in x.consts.values())
+        for x in (l, *l.steps):  # a patch stage's steps read their operators' weights
+            used |= {a.tensor for a in x.args if isinstance(a, TensorArg) and g.t(a.tensor).is_const}
+    extra = const_bytes(layers)
     return sum(g.t(t).nbytes for t in used) + extra
 
 

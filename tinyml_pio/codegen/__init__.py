@@ -14,7 +14,7 @@ import numpy as np
 from .. import __version__
 from ..errors import TinymlError
 from ..ir import DTYPES, Graph, Tensor
-from ..ops import ConstArg, Layer, ScratchArg, TensorArg, TensorListArg
+from ..ops import ConstArg, Layer, ScratchArg, TensorArg, TensorListArg, const_bytes
 from ..planner import Plan
 
 _ENV = jinja2.Environment(
@@ -281,7 +281,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         plan=plan,
         calls=calls,
         weights=weight_list,
-        weights_bytes=sum(t.nbytes for t in weights.values()) + sum(a.nbytes for l in layers for a in l.consts.values()),
+        weights_bytes=sum(t.nbytes for t in weights.values()) + const_bytes(layers),
         macs=sum(l.macs for l in layers),
         headers=headers,
         kernels=kernels,

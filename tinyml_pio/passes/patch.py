@@ -148,7 +148,7 @@ def _check_layer(g: Graph, layer: Layer) -> None:
         raise _refuse(g, op, f"patches need 1-byte NHWC tensors with batch 1, got {list(x.shape)} -> {list(y.shape)}")
     if layer.alias or layer.steps:
         raise _refuse(g, op, f"{op.type} is not a spatial operator")
-    if op.type in WINDOWED or layer.func == "tinyml_conv2d_s8_opt":
+    if op.type in WINDOWED:
         if not all(k in layer.params for k in SPATIAL):
             raise _refuse(g, op, f"kernel {layer.func} takes no window geometry")
     elif layer.func == "tinyml_pad_s8":
