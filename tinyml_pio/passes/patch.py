@@ -240,7 +240,7 @@ def build_stage(g: Graph, layers: list[Layer], split: int, rows: int, cols: int,
     first, last = prefix[0], prefix[-1]
     x0 = next(t for t in first.op.inputs if t >= 0 and not g.t(t).is_const)
     y = last.op.outputs[0]
-    xs, ys = g.t(x0).shape, g.t(y).shape
+    ys = g.t(y).shape
     if not (1 <= rows <= ys[1] and 1 <= cols <= ys[2]):
         raise _refuse(g, last.op, f"a {rows}x{cols} grid does not fit its {ys[1]}x{ys[2]} output")
     acts = [next(t for t in l.op.inputs if t >= 0 and not g.t(t).is_const) for l in prefix] + [y]
@@ -270,11 +270,9 @@ def build_stage(g: Graph, layers: list[Layer], split: int, rows: int, cols: int,
             continue
         args = []
         for k, (r0, r1, c0, c1) in enumerate(regions):
-            full = g.t(acts[k])
-            h, w, c = shapes[k][1:]
-            edge = k in (0, len(regions) - 1)
-            if edge and c0 == 0 and c1 == w:
-                args.append(TensorArg(full.index, const=k == 0, offset=r0 * w * c))
+            w, c = shapes[k][2:]
+            if k in (0, len(regions) - 1) and c0 == 0 and c1 == w:
+                args.append(TensorArg(acts[k], const=k == 0, offset=r0 * w * c))
             else:
                 args.append(ScratchArg(offset=base[k % 2]))
         r0, r1, c0, c1 = regions[0]
