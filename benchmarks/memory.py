@@ -1,6 +1,6 @@
 """Memory benchmark: our arena vs the lower bound vs TFLite Micro's arena, for every model we have.
 
-    python benchmarks/memory.py [--no-tflm] [--jobs N] [MODEL ...]
+    python benchmarks/memory.py [--no-tflm] [--jobs N] [--max-overhead F] [MODEL ...]
 
 Columns: our arena (with in-place kernels where the planner chose them, including the TinyEngine-style
 depthwise and 1x1 convolutions); the lower bound for our order (bytes that must be live at once,
@@ -8,7 +8,9 @@ depthwise and 1x1 convolutions); the lower bound for our order (bytes that must 
 kernels that need no extra scratch: LUT, QUANTIZE, ADD, ...); TFLM's greedy planner on our buffers
 (model order, no in-place); TFLite Micro's measured arena head (tensors + kernel scratch: the part our
 arena replaces) and total (head + tail, its runtime structures that generated code does not need);
-ours/head. Models with operators we cannot compile yet are planned with placeholders (no kernel
+ours/head; the arena with `--patches auto` (passes/patch.py: the prefix up to a split operator run
+tile by tile, input counted), its split and grid and its MAC overhead (`-` where patches do not
+pay within --max-overhead). Models with operators we cannot compile yet are planned with placeholders (no kernel
 scratch) and marked '*'. Prints figures; it asserts nothing.
 """
 
@@ -25,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tinyml_pio.errors import TinymlError  # noqa: E402
+from tinyml_pio.passes.patch import PatchSetting  # noqa: E402
+from tinyml_pio.passes.patch_search import apply_patches  # noqa: E402
 from tinyml_pio.plan_report import layers_for_planning, tflm_arena  # noqa: E402
 from tinyml_pio.planner import plan_memory  # noqa: E402
 from tinyml_pio.tflite_import import load_model  # noqa: E402
@@ -43,7 +47,7 @@ def without_conv_inplace(layers):
     return [dataclasses.replace(l, inplace=None) if l.inplace_func else l for l in layers]
 
 
-def row(path: Path, with_tflm: bool) -> dict:
+def row(path: Path, with_tflm: bool, max_overhead: float = 0.2) -> dict:
     r: dict = {"model": path.stem}
     try:
         g = load_model(path)
@@ -57,6 +61,9 @@ def row(path: Path, with_tflm: bool) -> dict:
              missing=len(problems), reordered=plan.reordered, inplace=len(plan.inplace_ops),
              seconds=time.perf_counter() - t0)
     r["no_conv_ip"] = plan_memory(g, without_conv_inplace(layers)).arena_size
+    _, patched, stage = apply_patches(g, layers, plan, PatchSetting("auto"), max_overhead)
+    r["patched"] = patched.arena_size
+    r["patch"] = f"{stage.text} +{100 * stage.overhead:.1f}%" if stage is not None else "-"
     if with_tflm:
         r["tflm"] = tflm_arena(path.read_bytes())
     return r
@@ -67,13 +74,14 @@ def main() -> int:
     ap.add_argument("models", nargs="*")
     ap.add_argument("--no-tflm", action="store_true", help="skip running TFLite Micro")
     ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--max-overhead", type=float, default=0.2, help="--patches auto's MAC budget (default 0.2)")
     a = ap.parse_args()
     paths = models(a.models)
     with ThreadPoolExecutor(a.jobs) as ex:
-        rows = list(ex.map(lambda p: row(p, not a.no_tflm), paths))
+        rows = list(ex.map(lambda p: row(p, not a.no_tflm, a.max_overhead), paths))
     w = max([len(r["model"]) for r in rows] + [5])
     print(f"{'model':<{w}} {'ops':>4} {'arena':>8} {'bound':>8} {'no conv-ip':>10} {'greedy':>8} {'tflm head':>9} "
-          f"{'tflm total':>10} {'ours/head':>9}  notes")
+          f"{'tflm total':>10} {'ours/head':>9} {'patched':>8} {'patches (MAC+)':<18}  notes")
     n = n_le = n_lb = n_t = 0
     for r in rows:
         if "error" in r:
@@ -96,7 +104,7 @@ def main() -> int:
         star = "*" if r["missing"] else ""
         print(f"{r['model'] + star:<{w}} {r['ops']:>4} {r['arena']:>8} {r['lb']:>8} {r['no_conv_ip']:>10} {r['greedy']:>8} "
               f"{head if head is not None else '-':>9} {total if total is not None else '-':>10} {ratio:>9}"
-              "  " + ", ".join(notes))
+              f" {r['patched']:>8} {r['patch']:<18}  " + ", ".join(notes))
         n += 1
         n_lb += r["arena"] == r["lb"]
         if head:

@@ -324,6 +324,23 @@ AWKWARD_CONV: dict[str, dict] = {
 }
 
 
+def _inverted_residual(expand: int, out_c: int, stride: int) -> list[dict]:
+    """MobileNetV2's block without its residual ADD: 1x1 expand, 3x3 depthwise, 1x1 project."""
+    return [_pw(expand, act="RELU6"), dict(op="dw", stride=(stride, stride), act="RELU6"), _pw(out_c)]
+
+
+def mobilenet_v2_like(size: int = 144) -> dict:
+    """conv_chain keyword arguments for a MobileNetV2-0.35-shaped chain at `size` px (channels
+    16-8-8-8-16-16-24-24-32-56, expansion 6, the first blocks' strides), residual ADDs omitted:
+    a chain, so patches can reach the end of the second block. Random weights: for memory
+    figures (benchmarks/patches.py) and bit-exactness, not accuracy."""
+    layers = [dict(op="conv", out_c=16, stride=(2, 2), act="RELU6"), dict(op="dw", act="RELU6"), _pw(8)]
+    for expand, out_c, stride in ((48, 8, 2), (48, 8, 1), (48, 16, 2), (96, 16, 1), (96, 24, 2), (144, 24, 1),
+                                  (144, 32, 1), (192, 56, 2)):
+        layers += _inverted_residual(expand, out_c, stride)
+    return dict(input_shape=[1, size, size, 3], layers=layers + [_pw(320, act="RELU6")], seed=1)
+
+
 def write_awkward_conv(outdir: str | Path) -> list[Path]:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)

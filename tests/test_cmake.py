@@ -227,9 +227,11 @@ def test_arena_over_budget_fails_before_compiling_with_the_platformio_message(tm
 
 
 def test_configure_errors_are_clear(tmp_path):
-    src = small_project(tmp_path, ZOO / "fc_relu.tflite", "PATCHES fix.json")
+    # PATCHES is forwarded now that `tinyml-pio convert` has --patches (passes/patch.py)
+    src = small_project(tmp_path, ZOO / "fc_relu.tflite", "PATCHES auto")
     r = configure(src, tmp_path / "b1", f"-DTinymlPio_DIR={cmake_dir()}")
-    assert r.returncode != 0 and "PATCHES is not supported by this tinyml-pio" in r.stderr, r.stderr
+    assert r.returncode == 0, r.stderr
+    assert "--patches auto" in next((tmp_path / "b1").rglob("*.options")).read_text()
     (src / "CMakeLists.txt").write_text(SMALL.format(options="KERNELS fast"))
     r = configure(src, tmp_path / "b2", f"-DTinymlPio_DIR={cmake_dir()}")
     assert r.returncode != 0 and "KERNELS fast is not auto or portable" in r.stderr, r.stderr

@@ -13,7 +13,8 @@ def _cmd_convert(a: argparse.Namespace) -> int:
     from .pipeline import compile_model, write_output
 
     c = compile_model(a.model, a.prefix, target="portable" if a.kernels == "portable" else a.target,
-                      train=_train_spec(a) if a.train else None, labels=a.labels)
+                      train=_train_spec(a) if a.train else None, labels=a.labels, patches=a.patches,
+                      max_overhead=a.max_overhead, budget=_fit_budget(a))
     if a.budget:  # before anything is written: a build stops here, before compiling
         from .budget import check_arenas
 
@@ -24,11 +25,21 @@ def _cmd_convert(a: argparse.Namespace) -> int:
     for p in write_output(c.files, a.output):
         print(f"wrote {p}")
     print(f"arena {c.plan.arena_size} bytes, {c.macs} MACs, {len(c.graph.ops)} operators, kernels: {c.kernels}")
+    _print_patches(c.patches, a.patches)
     if c.train is not None:
         t = c.train
         print(f"training: '{t.spec.text}' on ops {', '.join(map(str, t.spec.ops))}, arena {max(t.plan.arena_size, c.plan.arena_size)} "
               f"bytes (training plan {t.plan.arena_size}), parameters in RAM {t.params_bytes} bytes, write-back {t.spec.rounding}")
     return 0
+
+
+def _fit_budget(a: argparse.Namespace) -> int | None:
+    """convert --patches fit: the arena budget of --budget (bytes or auto) and --target, if any."""
+    if str(a.patches).strip().lower() != "fit" or not (a.budget or a.target):
+        return None
+    from .budget import convert_budget
+
+    return convert_budget(a.budget or "auto", a.target)[0]
 
 
 def _train_spec(a: argparse.Namespace, update: str | None = None):
@@ -102,7 +113,8 @@ def _cmd_verify(a: argparse.Namespace) -> int:
 
     from .verify import FLOAT_ULP_BOUND
 
-    r = verify_model(a.model, n=a.inputs, seed=a.seed, prefix=a.prefix, log=print, sanitize=a.sanitize)
+    r = verify_model(a.model, n=a.inputs, seed=a.seed, prefix=a.prefix, log=print, sanitize=a.sanitize,
+                     patches=a.patches, max_overhead=a.max_overhead, on_patches=lambda st: _print_patches(st, a.patches))
     if r.float_within or r.max_ulp:
         print(f"float outputs within {FLOAT_ULP_BOUND} ULP (not bit-exact): {r.float_within}/{r.total} inputs, "
               f"largest difference {r.max_ulp} ULP")
@@ -113,14 +125,24 @@ def _cmd_verify(a: argparse.Namespace) -> int:
 def _cmd_inspect(a: argparse.Namespace) -> int:
     from .inspect import inspect_model
 
-    print(inspect_model(a.model))
+    print(inspect_model(a.model, patches=a.patches, max_overhead=a.max_overhead))
     return 0
 
 
 def _cmd_plan(a: argparse.Namespace) -> int:
     from .plan_report import run
 
-    return run(a.model, board=a.board, as_json=a.json, plot_path=a.plot, compare_tflm=a.compare_tflm)
+    return run(a.model, board=a.board, as_json=a.json, plot_path=a.plot, compare_tflm=a.compare_tflm,
+               patches=a.patches, max_overhead=a.max_overhead)
+
+
+def _print_patches(stage, requested: str) -> None:
+    """One line on the patch stage convert/verify compiled (nothing with --patches off)."""
+    if stage is not None:
+        print(f"patches: {stage.text} (ops {stage.ops[0]}..{stage.split}), arena {stage.layer_arena} bytes layer by layer, "
+              f"MAC overhead {100 * stage.overhead:.1f}%")
+    elif requested not in (None, "off"):
+        print("patches: none within --max-overhead beats the layer-by-layer arena; running layer by layer")
 
 
 def _cmd_budget(a: argparse.Namespace) -> int:
@@ -182,7 +204,7 @@ def _cmd_hil_run(a: argparse.Namespace) -> int:
     try:
         cpu = CpuFeatures.portable() if a.kernels == "portable" else None
         records = run_models(a.model, a.board, port=a.port, n_inputs=a.inputs, seed=a.seed, per_layer=a.per_layer,
-                             log=print if a.verbose else (lambda s: None), cpu=cpu,
+                             log=print if a.verbose else (lambda s: None), cpu=cpu, patches=a.patches,
                              on_error=lambda model, e: print(f"error: {model} on {a.board}: {e}", file=sys.stderr))
     finally:
         if previous is not None:
@@ -245,6 +267,25 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _patch_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--patches", default="off", metavar="off|auto|fit|NxM@opK",
+                   help="run the model's first operators patch by patch (smaller arena, some MACs recomputed): "
+                   "auto searches the split operator and grid; fit: the fewest extra MACs that fit the board "
+                   "(convert: --target/--budget, plan: --board); NxM@opK: an N x M grid of op K's output")
+    p.add_argument("--max-overhead", type=_fraction, default=0.2, metavar="FRACTION",
+                   help="--patches auto: the most extra MACs allowed, relative to the model's (default 0.2)")
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a fraction >= 0 (e.g. 0.2 for 20 % more MACs)")
+    return v
+
+
 def _train_options(p: argparse.ArgumentParser, data: bool = True) -> None:
     from .training.spec import DEFAULT_ROUNDING, ROUNDINGS
 
@@ -282,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--budget", metavar="auto|BYTES",
                    help="fail (writing nothing) when the arena exceeds BYTES (4096, 64k), or with auto the budget of "
                    "the --target board (board_defs/boards: SRAM minus its reserve), as `pio run` does")
+    _patch_options(c)
     c.set_defaults(fn=_cmd_convert)
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")
@@ -291,10 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--prefix", default="model", help="C identifier prefix of the generated code (default: model)")
     v.add_argument("--sanitize", action="store_true",
                    help="build with ASan/UBSan, the arena poisoned outside each layer's own tensors and scratch")
+    _patch_options(v)
     v.set_defaults(fn=_cmd_verify)
 
     i = sub.add_parser("inspect", help="operators, tensors, MACs, weights and arena bytes")
     i.add_argument("model", help="the .tflite model")
+    _patch_options(i)
     i.set_defaults(fn=_cmd_inspect)
 
     pl = sub.add_parser("plan", help="the memory plan: live bytes per operator, arena vs lower bound, board fit")
@@ -303,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.add_argument("--plot", metavar="FILE.png", help="draw the memory timeline (needs matplotlib)")
     pl.add_argument("--compare-tflm", action="store_true", help="run TFLite Micro's allocator and compare arenas")
+    _patch_options(pl)
     pl.set_defaults(fn=_cmd_plan)
 
     bo = sub.add_parser("boards", help="the boards of board_defs: CPU, extensions, clock, arena and weights budgets")
@@ -362,6 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     hr.add_argument("--kernels", choices=("auto", "portable"), default="auto",
                     help="auto: the kernel variants the board's CPU can run (default); portable: none")
     hr.add_argument("-v", "--verbose", action="store_true", help="print every input's result as it runs")
+    hr.add_argument("--patches", default="off", metavar="off|auto|NxM@opK",
+                    help="run the firmware's model with a patch stage (as for convert; auto within 20%% more MACs)")
     hr.set_defaults(fn=_cmd_hil_run)
     ht = hsub.add_parser("train", help="fine-tune a model on the board from streamed data; accuracy, memory, step time")
     ht.add_argument("--board", required=True, help="host, an emulated board (qemu_mps2_an386, ...) or a PlatformIO board id")

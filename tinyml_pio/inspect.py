@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from .errors import TinymlError
+from typing import Any
+
 from .ir import Graph
+from .passes.patch import parse_patches
+from .passes.patch_search import apply_patches
 from .pipeline import check_io
 from .ops import try_lower
 from .passes.fold import fold_constants
@@ -18,7 +22,8 @@ def _shape(g: Graph, t: int) -> str:
     return f"{tensor.dtype}{list(tensor.shape)}"
 
 
-def inspect_model(path: str) -> str:
+def inspect_model(path: str, patches: Any = None, max_overhead: float = 0.2) -> str:
+    """`patches` (as for convert): name the operators that run in patches, and the arena with them."""
     g = load_model(path)
     fold_constants(g)
     layers, problems = try_lower(g)
@@ -27,6 +32,10 @@ def inspect_model(path: str) -> str:
     except TinymlError as e:
         problems.insert(0, f"model: {e.args[0]}")
     plan = plan_memory(g, [l for l in layers if l]) if not problems else None
+    stage = None
+    if plan is not None and parse_patches(patches).mode != "off":
+        _, plan, stage = apply_patches(g, [l for l in layers if l], plan, parse_patches(patches), max_overhead)
+    patched = set(stage.ops) if stage else set()
     inplace = set(plan.inplace_ops) if plan else set()
     lines = [f"model: {g.path}", f"sha256: {g.sha256}",
              f"description: {g.description or '-'}",
@@ -37,8 +46,10 @@ def inspect_model(path: str) -> str:
         kernel = "UNSUPPORTED" if layer is None else (layer.func or "(alias)")
         if op.index in g.folded:
             kernel = "(folded: constant at generation time)"
-        if layer is not None and op.index in inplace:
+        if layer is not None and op.index in inplace and op.index not in patched:
             kernel = f"{layer.inplace_func or layer.func} (in place)"
+        if op.index in patched:
+            kernel += f" (patches {stage.text})"
         macs = layer.macs if layer else 0
         outs = ", ".join(_shape(g, t) for t in op.outputs)
         lines.append(f"{op.index:>4}  {op.type:<26} {outs:<24} {macs:>10}  {kernel}")
@@ -54,7 +65,9 @@ def inspect_model(path: str) -> str:
         lines.append("arena: unknown until every operator is supported")
     else:
         assert plan is not None
-        lines.append(f"arena: {plan.arena_size} bytes (lower bound {plan.lower_bound})")
+        lines.append(f"arena: {plan.arena_size} bytes (lower bound {plan.lower_bound})"
+                     + (f", with patches {stage.text}: layer by layer {stage.layer_arena} bytes, MAC overhead "
+                        f"{100 * stage.overhead:.1f}%" if stage else ""))
     return "\n".join(lines)
 
 

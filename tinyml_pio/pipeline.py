@@ -16,6 +16,8 @@ from .ir import Graph
 from .ops import Layer, lower_graph
 from .passes import apply_variants, kernels_label
 from .passes.fold import fold_constants
+from .passes.patch import parse_patches
+from .passes.patch_search import apply_patches
 from .passes.variants import specializes
 from .planner import Plan, plan_memory
 from .tflite_import import load_model
@@ -31,6 +33,7 @@ class Compiled:
     target: CpuFeatures = field(default_factory=CpuFeatures.portable)
     variants: dict[int, str] = field(default_factory=dict)  # op index -> CPU feature of its kernel variant
     train: Any = None  # training.TrainProgram when compiled with an update scheme
+    patches: Any = None  # passes.patch.PatchStage when the prefix runs patch by patch
 
     @property
     def macs(self) -> int:
@@ -44,7 +47,8 @@ class Compiled:
 
 def compile_model(path: str | os.PathLike[str], prefix: str = "model",
                   target: CpuFeatures | str | None = None, train: Any = None,
-                  labels: list[str] | str | os.PathLike[str] | None = None) -> Compiled:
+                  labels: list[str] | str | os.PathLike[str] | None = None, patches: Any = None,
+                  max_overhead: float = 0.2, budget: int | None = None) -> Compiled:
     """Import, lower, pick kernel variants, plan and generate; raises TinymlError for anything wrong
     with the model.
 
@@ -54,7 +58,12 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
 
     `train` (an update scheme: "bias+last", a TOML path, or a training.UpdateSpec) adds the
     on-device training step; layers whose parameters train keep the portable kernels (the
-    optimized ones fold weights into constants)."""
+    optimized ones fold weights into constants).
+
+    `patches` ("off", "auto", "NxM@opK" or a passes.patch.PatchSetting) runs the prefix up to a
+    split operator patch by patch (passes/patch.py); "auto" picks the split and grid with the
+    smallest arena whose MAC overhead is at most `max_overhead`, "fit" the least overhead whose
+    arena fits `budget` bytes."""
     check_prefix(prefix)
     cpu = CpuFeatures.resolve(target)
     graph = load_model(path)
@@ -73,6 +82,14 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
         layers = [p if p.op.index in keep else l for p, l in zip(portable, layers)]
         variants = {k: v for k, v in variants.items() if k not in keep}
     plan = plan_memory(graph, layers)
+    stage = None
+    setting = parse_patches(patches)
+    if setting.mode != "off":
+        if spec is not None:
+            raise TinymlError("--patches cannot be combined with on-device training (--train): the training step "
+                              "needs the prefix's activations layer by layer.", path=graph.path,
+                              hint="compile with --patches off, or without --train.")
+        layers, plan, stage = apply_patches(graph, layers, plan, setting, max_overhead, budget)
     program = None
     if spec is not None:
         from .training import build_program
@@ -84,7 +101,7 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
                 f"features: {', '.join(cpu.features) or 'none'})")
     files = generate(graph, layers, plan, prefix, kernels=note, train=program, labels=read_labels(labels, graph))
     return Compiled(graph=graph, layers=layers, plan=plan, files=files, prefix=prefix, target=cpu, variants=variants,
-                    train=program)
+                    train=program, patches=stage)
 
 
 def read_labels(labels: list[str] | str | os.PathLike[str] | None, g: Graph) -> list[str]:

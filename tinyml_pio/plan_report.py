@@ -18,8 +18,10 @@ from typing import Any
 from .boards import Board, list_boards, load_board
 from .errors import TinymlError
 from .ir import Graph
-from .ops import Layer, TensorArg, try_lower
+from .ops import Layer, TensorArg, const_bytes, try_lower
 from .passes.fold import fold_constants
+from .passes.patch import parse_patches
+from .passes.patch_search import apply_patches
 from .planner import ALIGN, Plan, plan_memory
 from .tflite_import import load_model
 
@@ -33,6 +35,9 @@ class PlanReport:
     problems: list[str] = field(default_factory=list)  # unsupported operators (planned without their scratch)
     board: Board | None = None
     tflm: dict[str, Any] | None = None
+    patches: Any = None  # passes.patch.PatchStage when the prefix runs in patches
+    patch_setting: str = "off"
+    layer_arena: int = 0  # the layer-by-layer plan's arena (== plan.arena_size without patches)
 
     @property
     def gap(self) -> int:
@@ -58,23 +63,28 @@ def weights_bytes(g: Graph, layers: list[Layer]) -> int:
     """Flash bytes the generated code holds: constant tensors the kernels read plus per-layer constants
     (the same sum the generated source's header comment reports)."""
     used: set[int] = set()
-    extra = 0
     for l in layers:
         if l.func is None and l.alias is None:  # placeholder for an unsupported operator
             used |= {t for t in l.op.inputs if t >= 0 and g.t(t).is_const}
             continue
-        for a in l.args:
-            if isinstance(a, TensorArg) and g.t(a.tensor).is_const:
-                used.add(a.tensor)
-        extra += sum(arr.nbytes for arr in l.consts.values())
+        for x in (l, *l.steps):  # a patch stage's steps read their operators' weights
+            used |= {a.tensor for a in x.args if isinstance(a, TensorArg) and g.t(a.tensor).is_const}
+    extra = const_bytes(layers)
     return sum(g.t(t).nbytes for t in used) + extra
 
 
-def build_report(path: str, board: str | None = None, compare_tflm: bool = False) -> PlanReport:
+def build_report(path: str, board: str | None = None, compare_tflm: bool = False, patches: Any = None,
+                 max_overhead: float = 0.2) -> PlanReport:
     g = load_model(path)
     layers, problems = layers_for_planning(g)
     plan = plan_memory(g, layers)
-    rep = PlanReport(g, layers, plan, weights_bytes(g, layers), problems)
+    layer_arena, stage = plan.arena_size, None
+    setting = parse_patches(patches)
+    if setting.mode != "off":
+        budget = load_board(board).arena_budget if board and setting.mode == "fit" else None
+        layers, plan, stage = apply_patches(g, layers, plan, setting, max_overhead, budget)
+    rep = PlanReport(g, layers, plan, weights_bytes(g, layers), problems, patches=stage, patch_setting=setting.text,
+                     layer_arena=layer_arena)
     if board:
         rep.board = load_board(board)
     if compare_tflm:
@@ -210,7 +220,7 @@ def format_text(rep: PlanReport) -> str:
     top = max(plan.live_bytes, default=0) or 1
     lines.append(f"{'step':>4} {'op':>4}  {'type':<22} {'live':>9} {'bound':>9}  {'':<20}  live buffers")
     for pos, op_index in enumerate(plan.order):
-        op = g.ops[op_index]
+        op = _op(rep, op_index)
         live = plan.live_bytes[pos]
         bar = "#" * max(1 if live else 0, round(20 * live / top))
         names = [n for n, _ in sorted(_live_tensors(rep, pos), key=lambda x: -x[1])]
@@ -226,6 +236,7 @@ def format_text(rep: PlanReport) -> str:
     lines.append(f"lower bound: {_fmt(plan.lower_bound)} bytes at op {plan.peak_op}"
                  + ("  (arena is optimal for this order)" if gap == 0 else f"  (gap {_fmt(gap)} bytes, {pct:.1f}%)"))
     lines.append(f"TFLM greedy: {_fmt(plan.tflm_greedy_arena)} bytes  (largest-first first-fit, model order, no in-place)")
+    lines += _patch_lines(rep)
     lines.append(f"weights:     {_fmt(rep.weights_bytes)} bytes (flash)")
     if plan.inplace_ops:
         lines.append(f"in place:    op " + ", ".join(str(i) for i in plan.inplace_ops))
@@ -260,6 +271,33 @@ def format_text(rep: PlanReport) -> str:
     return "\n".join(lines)
 
 
+def _op(rep: PlanReport, op_index: int) -> Any:
+    """The operator at a plan step: the patch stage's own op where the prefix runs in patches."""
+    st = rep.patches
+    if st is not None and op_index == st.split:
+        return next(l.op for l in rep.layers if l.op.index == op_index)
+    return rep.graph.ops[op_index]
+
+
+def _patch_lines(rep: PlanReport) -> list[str]:
+    st = rep.patches
+    if st is None:
+        if rep.patch_setting == "off":
+            return []
+        return [f"patches:     {rep.patch_setting}: no split within the MAC-overhead budget beats the layer-by-layer "
+                f"arena ({_fmt(rep.layer_arena)} bytes); running layer by layer"]
+    ratio = rep.layer_arena / rep.plan.arena_size if rep.plan.arena_size else float("nan")
+    return [
+        f"patches:     {st.text}: ops {', '.join(map(str, st.ops))} run as a {st.rows} x {st.cols} grid of tiles of "
+        f"op {st.split}'s output ({len(st.tiles)} tiles, halo recomputed)",
+        f"             patch buffers {_fmt(st.slot_bytes[0])} + {_fmt(st.slot_bytes[1])} bytes, kernel scratch "
+        f"{_fmt(st.kernel_scratch)} bytes (stage scratch s{st.split}: {_fmt(st.scratch_bytes)} bytes)",
+        f"             MACs: prefix {_fmt(st.layer_macs)} -> {_fmt(st.macs)}, model overhead {100 * st.overhead:.1f}%",
+        f"             arena layer by layer {_fmt(rep.layer_arena)} bytes -> with patches {_fmt(rep.plan.arena_size)} "
+        f"bytes ({ratio:.2f}x smaller)",
+    ]
+
+
 def _shape(g: Graph, t: int) -> str:
     return "x".join(str(d) for d in g.t(t).shape) or "scalar"
 
@@ -268,7 +306,7 @@ def to_json(rep: PlanReport) -> dict[str, Any]:
     g, plan = rep.graph, rep.plan
     ops = []
     for pos, op_index in enumerate(plan.order):
-        ops.append(dict(position=pos, op_index=op_index, type=g.ops[op_index].type,
+        ops.append(dict(position=pos, op_index=op_index, type=_op(rep, op_index).type,
                         live_bytes=plan.live_bytes[pos], lower_bound_bytes=plan.lower_bounds[pos],
                         inplace=op_index in plan.inplace_ops,
                         live=[dict(buffer=n, bytes=s) for n, s in _live_tensors(rep, pos)]))
@@ -294,6 +332,9 @@ def to_json(rep: PlanReport) -> dict[str, Any]:
         tensor_offsets={str(k): v for k, v in sorted(plan.tensor_offsets.items())},
         scratch_offsets={str(k): v for k, v in sorted(plan.scratch_offsets.items())},
         unsupported=rep.problems,
+        layer_arena_bytes=rep.layer_arena,
+        patches=dict(rep.patches.summary(), requested=rep.patch_setting) if rep.patches is not None
+        else dict(requested=rep.patch_setting, setting="off"),
     )
     if rep.board is not None:
         b = rep.board
@@ -351,12 +392,16 @@ def plot(rep: PlanReport, path: str) -> None:
     if rep.tflm and "head" in rep.tflm:
         ax.axhline(rep.tflm["head"] / scale, color="blue", linestyle=":", linewidth=1,
                    label=f"TFLM arena head {rep.tflm['head']} B")
+    if rep.patches is not None:  # before: the layer-by-layer arena the patch stage replaces
+        ax.axhline(rep.layer_arena / scale, color="0.4", linestyle="-.", linewidth=1,
+                   label=f"layer by layer {rep.layer_arena} B (patches {rep.patches.text}: op {rep.patches.split} "
+                   f"is the stage)")
     ax.plot(range(len(plan.live_bytes)), [v / scale for v in plan.live_bytes], color="0.3", marker=".",
             linewidth=0.8, label="live bytes")
     ax.set_xlim(-0.7, n - 0.3)
-    ax.set_ylim(0, max(plan.arena_size, (rep.tflm or {}).get("head", 0) or 0, 1) / scale * 1.08)
+    ax.set_ylim(0, max(plan.arena_size, rep.layer_arena, (rep.tflm or {}).get("head", 0) or 0, 1) / scale * 1.08)
     ax.set_xticks(range(len(plan.order)))
-    ax.set_xticklabels([f"{i}\n{g.ops[i].type[:10]}" for i in plan.order] if n <= 40 else [str(i) for i in plan.order],
+    ax.set_xticklabels([f"{i}\n{_op(rep, i).type[:10]}" for i in plan.order] if n <= 40 else [str(i) for i in plan.order],
                        fontsize=6 if n > 20 else 7)
     ax.set_xlabel("operator (execution order)")
     ax.set_ylabel(f"arena offset ({unit})")
@@ -389,10 +434,10 @@ def check_plot_path(path: str) -> None:
 
 
 def run(model: str, board: str | None = None, as_json: bool = False, plot_path: str | None = None,
-        compare_tflm: bool = False, out=print) -> int:
+        compare_tflm: bool = False, out=print, patches: Any = None, max_overhead: float = 0.2) -> int:
     if plot_path:
         check_plot_path(plot_path)
-    rep = build_report(model, board=board, compare_tflm=compare_tflm)
+    rep = build_report(model, board=board, compare_tflm=compare_tflm, patches=patches, max_overhead=max_overhead)
     if plot_path:
         plot(rep, plot_path)
     out(json.dumps(to_json(rep), indent=2) if as_json else format_text(rep))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -173,7 +173,10 @@ def _first_bad_op(c: Compiled, ref: Reference, sample: list[np.ndarray], wd: Pat
 
 def verify_model(path: str, n: int = 20, seed: int = 0, prefix: str = "model",
                  log: Callable[[str], None] = lambda s: None,
-                 target: CpuFeatures | str | None = None, sanitize: bool = False) -> VerifyResult:
+                 target: CpuFeatures | str | None = None, sanitize: bool = False, patches: Any = None,
+                 max_overhead: float = 0.2, on_patches: Callable[[Any], None] = lambda stage: None) -> VerifyResult:
     """`target`: None verifies the portable kernels; CpuFeatures.host_optimized() the optimized
     kernels' plain-C path (what Cortex-M0+/M3 run), with their build-time folding and repacking."""
-    return verify_compiled(compile_model(path, prefix, target=target), n=n, seed=seed, log=log, sanitize=sanitize)
+    c = compile_model(path, prefix, target=target, patches=patches, max_overhead=max_overhead)
+    on_patches(c.patches)
+    return verify_compiled(c, n=n, seed=seed, log=log, sanitize=sanitize)

@@ -14,7 +14,7 @@ import numpy as np
 from .. import __version__
 from ..errors import TinymlError
 from ..ir import DTYPES, Graph, Tensor
-from ..ops import ConstArg, Layer, ScratchArg, TensorArg, TensorListArg
+from ..ops import ConstArg, Layer, ScratchArg, TensorArg, TensorListArg, const_bytes
 from ..planner import Plan
 
 _ENV = jinja2.Environment(
@@ -140,36 +140,20 @@ def _calls(ctx: _Ctx, layers: list[Layer], plan: Plan, weights: dict[int, Tensor
             if func != layer.func:  # a dedicated in-place kernel: say so next to the call
                 layer = dataclasses.replace(layer, func=func, comment=(layer.comment + ", " if layer.comment else "")
                                             + "in place")
-        args = []
-        for a in layer_args:
-            if isinstance(a, TensorArg):
-                t = g.t(a.tensor)
-                if t.is_const:
-                    weights[t.index] = t
-                args.append(ctx.tensor_ptr(t, a.const))
-            elif isinstance(a, TensorListArg):
-                ts = [g.t(i) for i in a.tensors]
-                for t in ts:
-                    if t.is_const:
-                        weights[t.index] = t
-                ctype = ts[0].ctype
-                q = "const " if a.const else ""
-                args.append(f"({q}{ctype} *const[]){{" + ", ".join(ctx.tensor_ptr(t, a.const) for t in ts) + "}")
-            elif isinstance(a, ConstArg):
-                name = (f"{prefix}_params_data.l{layer.op.index}_{a.name}"
-                        if (layer.op.index, a.name) in ctx.trainable_consts else f"{prefix}_l{layer.op.index}_{a.name}")
-                args.append(f"({a.cast}){name}" if a.cast else name)
-            elif isinstance(a, ScratchArg):
-                args.append(f"({a.ctype} *)({prefix}_arena + {plan.scratch_offsets[layer.op.index]})")
-            else:
-                args.append(str(a))
+        args = _render_args(ctx, layer, layer_args, weights)
         if layer.params_type:
             args.insert(0, f"&{prefix}_l{layer.op.index}_p")
-        consts = [
-            dict(name=f"{prefix}_l{layer.op.index}_{n}", ctype=_ctype_of(arr), size=max(arr.size, 1),
-                 body=c_array_body(arr))
-            for n, arr in layer.consts.items() if (layer.op.index, n) not in ctx.trainable_consts
-        ]
+        consts = _consts(ctx, layer)
+        steps = []
+        seen: set[int] = set()
+        for k, st in enumerate(layer.steps):  # a patch stage: its kernel calls, each with its own params
+            name = f"{prefix}_l{layer.op.index}_s{k}"
+            steps.append(dict(func=st.func, params_type=st.params_type, name=name,
+                              params=[(key, c_literal(v)) for key, v in st.params.items()],
+                              args=[f"&{name}", *_render_args(ctx, st, st.args, weights, layer.op.index)]))
+            if st.consts and st.op.index not in seen:
+                seen.add(st.op.index)
+                consts += _consts(ctx, st)
         outs = [g.t(t) for t in layer.op.outputs]
         calls.append(dict(
             layer=layer,
@@ -179,8 +163,52 @@ def _calls(ctx: _Ctx, layers: list[Layer], plan: Plan, weights: dict[int, Tensor
             params=[(k, c_literal(v)) for k, v in layer.params.items()],
             ins=", ".join(f"t{t} {list(g.t(t).shape)}" for t in layer.op.inputs if t >= 0 and not g.t(t).is_const),
             outs=[(t.index, ctx.tensor_ptr(t, True), t.nbytes) for t in outs],
+            steps=steps,
         ))
     return calls
+
+
+def _render_args(ctx: _Ctx, layer: Layer, layer_args: list[Any], weights: dict[int, Tensor],
+                 scratch_op: int | None = None) -> list[str]:
+    """C expressions for a kernel call's arguments; ScratchArgs point into `scratch_op`'s scratch
+    (the layer's own unless it is a step of a patch stage)."""
+    g, prefix, plan = ctx.graph, ctx.prefix, ctx.plan
+    args = []
+    for a in layer_args:
+        if isinstance(a, TensorArg):
+            t = g.t(a.tensor)
+            if t.is_const:
+                weights[t.index] = t
+            ptr = ctx.tensor_ptr(t, a.const)
+            args.append(f"({ptr} + {a.offset})" if a.offset else ptr)
+        elif isinstance(a, TensorListArg):
+            ts = [g.t(i) for i in a.tensors]
+            for t in ts:
+                if t.is_const:
+                    weights[t.index] = t
+            ctype = ts[0].ctype
+            q = "const " if a.const else ""
+            args.append(f"({q}{ctype} *const[]){{" + ", ".join(ctx.tensor_ptr(t, a.const) for t in ts) + "}")
+        elif isinstance(a, ConstArg):
+            name = (f"{prefix}_params_data.l{layer.op.index}_{a.name}"
+                    if (layer.op.index, a.name) in ctx.trainable_consts else f"{prefix}_l{layer.op.index}_{a.name}")
+            args.append(f"({a.cast}){name}" if a.cast else name)
+        elif isinstance(a, ScratchArg):
+            op = layer.op.index if scratch_op is None else scratch_op
+            q = "const " if a.const else ""
+            args.append(f"({q}{a.ctype} *)({prefix}_arena + {plan.scratch_offsets[op] + a.offset})")
+        else:
+            args.append(str(a))
+    return args
+
+
+def _consts(ctx: _Ctx, layer: Layer) -> list[dict[str, Any]]:
+    """The layer's constant arrays (not the trainable ones, which live in the params struct)."""
+    return [
+        dict(name=f"{ctx.prefix}_l{layer.op.index}_{n}", ctype=_ctype_of(arr), size=max(arr.size, 1),
+             body=c_array_body(arr))
+        for n, arr in layer.consts.items() if (layer.op.index, n) not in ctx.trainable_consts
+    ]
 
 
 def _train_env(g: Graph, plan: Plan, train: Any, prefix: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -250,7 +278,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         return res
 
     all_layers = list(layers) + (list(train.layers) if train is not None else [])
-    headers = sorted({l.header for l in all_layers if l.header})
+    headers = sorted({x.header for l in all_layers for x in (l, *l.steps) if x.header})
     env = dict(
         prefix=prefix,
         PREFIX=prefix.upper(),
@@ -260,7 +288,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         plan=plan,
         calls=calls,
         weights=weight_list,
-        weights_bytes=sum(t.nbytes for t in weights.values()) + sum(a.nbytes for l in layers for a in l.consts.values()),
+        weights_bytes=sum(t.nbytes for t in weights.values()) + const_bytes(layers),
         macs=sum(l.macs for l in layers),
         headers=headers,
         kernels=kernels,

@@ -89,6 +89,7 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
         "macs_per_cycle": macs / med if med else 0.0,
         "reference": ref.kind,
         "retries": cl.retried,
+        "patches": c.patches.summary() if c.patches is not None else None,
     }
 
 
@@ -115,14 +116,15 @@ def run_model(model: str | Path, board: str, port: str | None = None, n_inputs: 
 def run_models(models: list[str | Path], board: str, port: str | None = None, n_inputs: int = 10, seed: int = 0,
                per_layer: bool = False, log: Callable[[str], None] = lambda s: None,
                cpu: CpuFeatures | None = None, on_error: Callable[[str, TinymlError], None] = lambda m, e: None,
-               ) -> list[dict[str, Any]]:
+               patches: str | None = None) -> list[dict[str, Any]]:
     """Each model on one board. A wrong board or port fails at once; a model that fails (a bad
-    file, a build error, a board that stops answering) gives an error record and the next model runs."""
+    file, a build error, a board that stops answering) gives an error record and the next model runs.
+    `patches`: the patch setting the models are compiled with (passes/patch.py)."""
     target = make_target(board, port, log=log, cpu=cpu)
     records = []
     for model in models:
         try:
-            c = compile_model(model, "model", target=target.cpu)
+            c = compile_model(model, "model", target=target.cpu, patches=patches)
             records.append(run_on_target(c, target, n_inputs=n_inputs, seed=seed, per_layer=per_layer, log=log))
         except TinymlError as e:
             on_error(str(model), e)

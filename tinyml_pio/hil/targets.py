@@ -53,7 +53,8 @@ class Target:
         """The model generated for this target's CPU (kernel variants); `c` itself when it already is."""
         if c.target == self.cpu:
             return c
-        return compile_model(c.graph.path, c.prefix, target=self.cpu, train=c.train.spec if c.train is not None else None)
+        return compile_model(c.graph.path, c.prefix, target=self.cpu, train=c.train.spec if c.train is not None else None,
+                             patches=c.patches.text if c.patches is not None else None)
 
     def build(self, c: Compiled, per_layer: bool) -> Firmware:
         raise NotImplementedError

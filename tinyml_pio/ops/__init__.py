@@ -29,10 +29,12 @@ from ..ir import Graph, Op, Tensor
 
 @dataclass(frozen=True)
 class TensorArg:
-    """A pointer to graph tensor `tensor` (arena or flash); `const` for read-only inputs."""
+    """A pointer to graph tensor `tensor` (arena or flash); `const` for read-only inputs; `offset`
+    elements past its start (a patch's window inside a full tensor, passes/patch.py)."""
 
     tensor: int
     const: bool = True
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,12 @@ class ConstArg:
 
 @dataclass(frozen=True)
 class ScratchArg:
-    """A pointer to this layer's scratch buffer (Layer.scratch_bytes, planned in the arena)."""
+    """A pointer to this layer's scratch buffer (Layer.scratch_bytes, planned in the arena), `offset`
+    bytes in (a patch stage keeps its patch buffers there, passes/patch.py)."""
 
     ctype: str = "int8_t"
+    offset: int = 0
+    const: bool = False
 
 
 Arg = TensorArg | TensorListArg | ConstArg | ScratchArg | str
@@ -87,12 +92,27 @@ class Layer:
     inplace_func: str | None = None
     inplace_args: list[Arg] | None = None
     comment: str = ""
+    # A patch stage (passes/patch.py): the kernel calls that replace this one, in order; each step's
+    # ScratchArgs point into this layer's scratch, and its params struct is its own.
+    steps: list["Layer"] = field(default_factory=list)
 
     def call(self, in_place: bool) -> tuple[str | None, list[Arg]]:
         """(function, arguments) of the kernel call, in place or not."""
         if in_place and self.inplace_func is not None:
             return self.inplace_func, list(self.args if self.inplace_args is None else self.inplace_args)
         return self.func, list(self.args)
+
+
+def const_bytes(layers: list[Layer]) -> int:
+    """Bytes of the layers' own constant arrays; a patch stage's steps share their operator's, counted once."""
+    seen: set[int] = set()
+    total = 0
+    for l in layers:
+        for x in (l, *l.steps):
+            if x.consts and x.op.index not in seen:
+                seen.add(x.op.index)
+                total += sum(a.nbytes for a in x.consts.values())
+    return total
 
 
 Lowering = Callable[[Graph, Op], Layer]

@@ -12,6 +12,9 @@ The tinyml-pio PlatformIO library (library/library.json) runs library/extra_scri
     custom_tinyml_train = bias+last                  ; on-device training: a scheme or a spec .toml, for
                                                      ; every model, or per model: kws:bias+last vww:last
     custom_tinyml_labels = labels.txt                ; class labels, one per line (or kws:kws.txt ...)
+    custom_tinyml_patches = auto                     ; patch-based first stage: off, auto, fit or NxM@opK, for
+                                                     ; every model or per model (kws:auto); see `plan --patches`
+    custom_tinyml_max_overhead = 0.2                 ; patches auto: the most extra MACs allowed
 
 For each model it runs the same pipeline as `tinyml-pio convert` (pipeline.compile_model) and writes
 PREFIX.h / PREFIX.c into $BUILD_DIR/tinyml/, adds that directory to the include path and the .c files
@@ -56,6 +59,8 @@ OPT_VERIFY_INPUTS = "custom_tinyml_verify_inputs"
 OPT_KERNELS = "custom_tinyml_kernels"
 OPT_TRAIN = "custom_tinyml_train"
 OPT_LABELS = "custom_tinyml_labels"
+OPT_PATCHES = "custom_tinyml_patches"
+OPT_MAX_OVERHEAD = "custom_tinyml_max_overhead"
 DEFAULT_PREFIX = "model"
 DEFAULT_MARGIN = 4096
 GEN_DIR = "tinyml"
@@ -89,6 +94,8 @@ class _BuildState:
     specs: list[ModelSpec]
     generated: list[Generated] = field(default_factory=list)
     sources_added: bool = False
+    patches: dict[str, str] = field(default_factory=dict)  # prefix -> custom_tinyml_patches setting
+    max_overhead: float = 0.2
 
 
 _STATE: dict[str, _BuildState] = {}  # per $BUILD_DIR, for the life of the SCons process
@@ -168,7 +175,8 @@ def _option(env, name: str, default: Any = "") -> Any:
         return default
 
 
-KNOWN_OPTIONS = (OPT_MODEL, OPT_MODELS, OPT_PREFIX, OPT_MARGIN, OPT_VERIFY_INPUTS, OPT_KERNELS, OPT_TRAIN, OPT_LABELS)
+KNOWN_OPTIONS = (OPT_MODEL, OPT_MODELS, OPT_PREFIX, OPT_MARGIN, OPT_VERIFY_INPUTS, OPT_KERNELS, OPT_TRAIN, OPT_LABELS,
+                 OPT_PATCHES, OPT_MAX_OVERHEAD)
 
 
 def configured_options(env) -> list[str]:
@@ -218,10 +226,10 @@ def _header_define(text: str, prefix: str, name: str) -> int:
 
 
 def parse_per_model(value: Any, specs: list[ModelSpec], option: str, example: str,
-                    project_dir: str | os.PathLike[str] = ".", file_suffix: str | None = None) -> dict[str, str]:
+                    project_dir: str | os.PathLike[str] = ".",
+                    names_file: Callable[[str], bool] = lambda v: True) -> dict[str, str]:
     """{prefix: value} from an option that takes one value for every model, or PREFIX:VALUE entries;
-    values naming a file (every value, or those ending in `file_suffix`) are checked and taken
-    relative to the project directory."""
+    values that name a file (`names_file`) are checked and taken relative to the project directory."""
     items = _items(value)
     if not items:
         return {}
@@ -239,7 +247,7 @@ def parse_per_model(value: Any, specs: list[ModelSpec], option: str, example: st
                                   f"{sorted(prefixes)[0]}:{example}")
             out[name] = v
     for k, v in out.items():
-        if file_suffix is None or v.endswith(file_suffix):
+        if names_file(v):
             p = Path(v).expanduser()
             p = p if p.is_absolute() else Path(project_dir) / p
             if not p.is_file():
@@ -249,9 +257,28 @@ def parse_per_model(value: Any, specs: list[ModelSpec], option: str, example: st
     return out
 
 
+def parse_patches_option(value: Any, specs: list[ModelSpec]) -> dict[str, str]:
+    """{prefix: patch setting} from custom_tinyml_patches (off, auto or NxM@opK; checked here)."""
+    from ..passes.patch import parse_patches
+
+    return {k: parse_patches(v).text for k, v in parse_per_model(value, specs, OPT_PATCHES, "auto",
+                                                                     names_file=lambda v: False).items()}
+
+
+def parse_max_overhead(value: Any) -> float:
+    text = _text(value).strip()
+    try:
+        v = float(text) if text else 0.2
+    except ValueError:
+        v = -1.0
+    if not 0 <= v < float("inf"):
+        raise TinymlError(f"{OPT_MAX_OVERHEAD} = {text} is not a fraction >= 0.", hint=f"e.g. {OPT_MAX_OVERHEAD} = 0.2")
+    return v
+
+
 def parse_train(value: Any, specs: list[ModelSpec], project_dir: str | os.PathLike[str] = ".") -> dict[str, str]:
     """{prefix: update scheme} from custom_tinyml_train (a .toml spec is a file)."""
-    return parse_per_model(value, specs, OPT_TRAIN, "bias+last", project_dir, file_suffix=".toml")
+    return parse_per_model(value, specs, OPT_TRAIN, "bias+last", project_dir, names_file=lambda v: v.endswith(".toml"))
 
 
 def parse_labels(value: Any, specs: list[ModelSpec], project_dir: str | os.PathLike[str] = ".") -> dict[str, str]:
@@ -261,10 +288,11 @@ def parse_labels(value: Any, specs: list[ModelSpec], project_dir: str | os.PathL
 
 def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = print,
              target: CpuFeatures | None = None, train: dict[str, str] | None = None,
-             labels: dict[str, str] | None = None) -> list[Generated]:
+             labels: dict[str, str] | None = None, patches: dict[str, str] | None = None,
+             max_overhead: float = 0.2, budget: int | None = None) -> list[Generated]:
     """Convert what changed since the stamp (model, prefix, converter, kernel target, training
-    scheme); remove files of models no longer configured. `target` picks the kernel variants
-    (None: portable); `train` maps prefixes to update schemes."""
+    scheme, patch setting); remove files of models no longer configured. `target` picks the kernel
+    variants (None: portable); `train` maps prefixes to update schemes, `patches` to patch settings."""
     from ..pipeline import compile_model, write_output
 
     target = CpuFeatures.resolve(target)
@@ -282,15 +310,21 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
         scheme_bytes = (scheme or "").encode() + (Path(scheme).read_bytes() if scheme and scheme.endswith(".toml") else b"")
         label_file = (labels or {}).get(s.prefix)
         scheme_bytes += b"\0" + (Path(label_file).read_bytes() if label_file else b"")
+        patch = (patches or {}).get(s.prefix, "off")
         key = hashlib.sha256(s.path.read_bytes() + b"\0" + s.prefix.encode() + b"\0" + tool.encode()
-                             + b"\0" + repr(target).encode() + b"\0" + scheme_bytes).hexdigest()
+                             + b"\0" + repr(target).encode() + b"\0" + scheme_bytes
+                             + b"\0" + f"{patch}/{max_overhead}/{budget}".encode()).hexdigest()
         prev = old.get(s.prefix)
         if prev and prev.get("key") == key and all((outdir / f).is_file() for f in prev.get("files", [])):
             g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False,
                           kernels=prev.get("kernels", "portable"))
         else:
-            c = compile_model(s.path, s.prefix, target=target, train=scheme, labels=label_file)
+            c = compile_model(s.path, s.prefix, target=target, train=scheme, labels=label_file, patches=patch,
+                              max_overhead=max_overhead, budget=budget)
             write_output(c.files, outdir)
+            if c.patches is not None:
+                log(f"tinyml: {s.prefix}: patches {c.patches.text}, arena {c.patches.layer_arena} B layer by layer, "
+                    f"MAC overhead {100 * c.patches.overhead:.1f}%")
             header = c.files.get(f"{s.prefix}.h", "")
             # with training the arena serves both plans and the trainable parameters are RAM too
             ram = _header_define(header, s.prefix, "ARENA_SIZE") + _header_define(header, s.prefix, "PARAMS_BYTES")
@@ -369,7 +403,7 @@ def check_budget(env, generated: list[Generated]) -> None:
 
 # ---- custom targets -------------------------------------------------------------------------
 
-def _plan_action(specs: list[ModelSpec], board_id: str):
+def _plan_action(specs: list[ModelSpec], board_id: str, patches: dict[str, str], max_overhead: float):
     def action(target, source, env):  # pylint: disable=unused-argument
         from .. import plan_report
 
@@ -377,7 +411,8 @@ def _plan_action(specs: list[ModelSpec], board_id: str):
         try:
             for s in specs:
                 print(f"== {s.prefix} ({s.written}) ==")
-                rep = plan_report.build_report(str(s.path), board=entry.id if entry else None)
+                rep = plan_report.build_report(str(s.path), board=entry.id if entry else None,
+                                               patches=patches.get(s.prefix), max_overhead=max_overhead)
                 print(plan_report.format_text(rep))
                 print()
         except TinymlError as e:
@@ -388,7 +423,7 @@ def _plan_action(specs: list[ModelSpec], board_id: str):
     return action
 
 
-def _verify_action(specs: list[ModelSpec], n: int):
+def _verify_action(specs: list[ModelSpec], n: int, patches: dict[str, str], max_overhead: float):
     def action(target, source, env):  # pylint: disable=unused-argument
         from ..pipeline import compile_model
 
@@ -397,7 +432,8 @@ def _verify_action(specs: list[ModelSpec], n: int):
             try:
                 from ..verify import verify_compiled
 
-                r = verify_compiled(compile_model(s.path, s.prefix), n=n, log=lambda m, p=s.prefix: print(f"{p}: {m}"))
+                c = compile_model(s.path, s.prefix, patches=patches.get(s.prefix), max_overhead=max_overhead)
+                r = verify_compiled(c, n=n, log=lambda m, p=s.prefix: print(f"{p}: {m}"))
             except TinymlError as e:
                 sys.stderr.write(f"Error: {s.prefix}: {e}\n")
                 failed += 1
@@ -416,14 +452,16 @@ def _verify_action(specs: list[ModelSpec], n: int):
     return action
 
 
-def _register_targets(default_env, specs: list[ModelSpec], board_id: str, verify_inputs: int) -> None:
+def _register_targets(default_env, specs: list[ModelSpec], board_id: str, verify_inputs: int,
+                      patches: dict[str, str] | None = None, max_overhead: float = 0.2) -> None:
+    patches = patches or {}
     targets = default_env.get("__PIO_TARGETS") or {}
     if TARGET_PLAN not in targets:
-        default_env.AddCustomTarget(name=TARGET_PLAN, dependencies=None, actions=[_plan_action(specs, board_id)],
+        default_env.AddCustomTarget(name=TARGET_PLAN, dependencies=None, actions=[_plan_action(specs, board_id, patches, max_overhead)],
                                     title="tinyml: memory plan", description="Print each model's arena plan")
     if TARGET_VERIFY not in targets:
         default_env.AddCustomTarget(name=TARGET_VERIFY, dependencies=None,
-                                    actions=[_verify_action(specs, verify_inputs)], title="tinyml: verify on host",
+                                    actions=[_verify_action(specs, verify_inputs, patches, max_overhead)], title="tinyml: verify on host",
                                     description="Compile the generated code on the host and compare with TFLite")
 
 
@@ -451,7 +489,12 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         state = _BuildState(specs)
         train = parse_train(_option(env, OPT_TRAIN), specs, env.subst("$PROJECT_DIR"))
         labels = parse_labels(_option(env, OPT_LABELS), specs, env.subst("$PROJECT_DIR"))
-        state.generated = generate(specs, outdir, log, target=kernel_target(env), train=train, labels=labels)
+        state.patches = parse_patches_option(_option(env, OPT_PATCHES), specs)
+        state.max_overhead = parse_max_overhead(_option(env, OPT_MAX_OVERHEAD))
+        fit = ram_budget(env) if "fit" in state.patches.values() else None
+        state.generated = generate(specs, outdir, log, target=kernel_target(env), train=train, labels=labels,
+                                   patches=state.patches, max_overhead=state.max_overhead,
+                                   budget=fit[0] if fit else None)
         check_budget(env, state.generated)
         _STATE[build_dir] = state
     inc = [str(outdir)]
@@ -467,7 +510,7 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         state.sources_added = True
         board_id = env.subst("$BOARD") if "BOARD" in env else ""
         n = int(_text(_option(env, OPT_VERIFY_INPUTS, "20")).strip() or 20)
-        _register_targets(default_env, state.specs, board_id, n)
+        _register_targets(default_env, state.specs, board_id, n, state.patches, state.max_overhead)
     return state.generated
 
 

@@ -58,6 +58,18 @@ typedef struct {
 void tinyml_resize_nearest_s8(const tinyml_resize_nn_params_t *p, const int32_t *y_map, const int32_t *x_map,
                               const int8_t *input, int8_t *output);
 
+/* A rectangular block of rows: `rows` runs of `row_bytes` bytes, `src_stride` / `dst_stride`
+ * bytes apart. Patch-based execution (tinyml_pio/passes/patch.py) copies a patch's input window
+ * (halo included) out of a full tensor and its result tile back into the full stage output. */
+typedef struct {
+    int32_t rows;
+    int32_t row_bytes;
+    int32_t src_stride;
+    int32_t dst_stride;
+} tinyml_tile_params_t;
+
+void tinyml_copy_tile_s8(const tinyml_tile_params_t *p, const int8_t *src, int8_t *dst);
+
 #ifdef __cplusplus
 }
 #endif

@@ -79,3 +79,12 @@ void tinyml_resize_nearest_s8(const tinyml_resize_nn_params_t *p, const int32_t 
         }
     }
 }
+
+void tinyml_copy_tile_s8(const tinyml_tile_params_t *p, const int8_t *src, int8_t *dst) {
+    int32_t r;
+    for (r = 0; r < p->rows; ++r) {
+        memcpy(dst, src, (size_t)p->row_bytes);
+        src += p->src_stride;
+        dst += p->dst_stride;
+    }
+}

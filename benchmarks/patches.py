@@ -1,0 +1,84 @@
+"""Patch-based inference benchmark: arena layer by layer vs `--patches auto`, MACs, bit-exactness
+and (with --qemu) the measured latency overhead on an emulated board.
+
+    python benchmarks/patches.py [--qemu] [--board qemu_mps2_an386] [--max-overhead 0.2] [MODEL ...]
+
+Default models: person_detect (../shared/models) and the MobileNetV2-0.35-like chain of
+tests/conv_models.py at 144, 160 and 176 px (random weights, residual ADDs omitted). Arenas count
+the full input image. Latency: median SysTick ticks of invoke() over a few random inputs with
+QEMU -icount (instruction counts, not silicon cycles). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conv_models import conv_chain, mobilenet_v2_like  # noqa: E402
+from tinyml_pio.errors import TinymlError  # noqa: E402
+from tinyml_pio.pipeline import compile_model  # noqa: E402
+from tinyml_pio.verify import verify_compiled  # noqa: E402
+
+
+def default_models(tmp: Path) -> list[Path]:
+    out = []
+    pd = ROOT.parent / "shared" / "models" / "tflm__person_detect.tflite"
+    if pd.is_file():
+        out.append(pd)
+    for size in (144, 160, 176):
+        out.append(conv_chain(tmp / f"mbv2_035_like_{size}.tflite", **mobilenet_v2_like(size)))
+    return out
+
+
+def ticks(c, board: str, n: int) -> int:
+    from tinyml_pio.hil.runner import run_on_target
+    from tinyml_pio.hil.targets import EmulatedTarget
+
+    rec = run_on_target(c, EmulatedTarget(board), n_inputs=n, seed=1)
+    assert rec["identical"] == rec["inputs"], f"not bit-exact on {board}: {rec['bit_exact']}"
+    return int(rec["latency_cycles"]["median"])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="*")
+    ap.add_argument("--max-overhead", type=float, default=0.2)
+    ap.add_argument("--qemu", action="store_true", help="also measure invoke() ticks with and without patches")
+    ap.add_argument("--board", default="qemu_mps2_an386")
+    ap.add_argument("--inputs", type=int, default=3)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [Path(m) for m in a.models] or default_models(Path(tmp))
+        print(f"{'model':<26} {'layer arena':>11} {'patched':>8} {'ratio':>6} {'setting':<10} {'MAC+':>6} "
+              f"{'bit-exact':>9}" + (f" {'ticks layer':>12} {'ticks patched':>13} {'latency+':>8}" if a.qemu else ""))
+        for p in paths:
+            base = compile_model(p, "model")
+            c = compile_model(p, "model", patches="auto", max_overhead=a.max_overhead)
+            st = c.patches
+            r = verify_compiled(c, n=a.inputs)
+            line = (f"{p.stem[:26]:<26} {base.plan.arena_size:>11} {c.plan.arena_size:>8} "
+                    f"{base.plan.arena_size / c.plan.arena_size:>5.2f}x {st.text if st else '-':<10} "
+                    f"{100 * st.overhead if st else 0:>5.1f}% {r.identical}/{r.total:<7}")
+            if a.qemu:
+                from tinyml_pio.hil.targets import EmulatedTarget
+
+                tgt = EmulatedTarget(a.board).cpu
+                try:
+                    t0: int | None = ticks(compile_model(p, "model", target=tgt), a.board, a.inputs)
+                except TinymlError as e:  # e.g. the layer-by-layer arena does not fit the board's RAM
+                    t0, why = None, ("RAM overflow" if "RAM overflow" in str(e) else str(e).splitlines()[0][:40])
+                t1 = ticks(compile_model(p, "model", target=tgt, patches=st.text if st else "off"), a.board, a.inputs)
+                line += (f" {t0:>12} {t1:>13} {100 * (t1 - t0) / t0:>7.1f}%" if t0 else
+                         f" {'no fit':>12} {t1:>13} {'-':>8}  (layer by layer: {why})")
+            print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
