@@ -218,7 +218,7 @@ def test_platformio_option_converts_with_patches(model, tmp_path):
     with pytest.raises(TinymlError, match="not understood"):
         extra.configure(FakeEnv({**opts, extra.OPT_PATCHES: "lots"}, tmp_path / "b2", proj), FakeEnv(), log=log.append)
     extra._STATE.clear()
-    with pytest.raises(TinymlError, match="PREFIX:SETTING"):
+    with pytest.raises(TinymlError, match="is not PREFIX:VALUE"):
         extra.configure(FakeEnv({**opts, extra.OPT_PATCHES: "kws:auto other:off"}, tmp_path / "b3", proj), FakeEnv(),
                         log=log.append)
     extra._STATE.clear()
