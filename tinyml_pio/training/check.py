@@ -167,12 +167,10 @@ def compare_step(prog: TrainProgram, tr: StepTrace, before: dict[str, np.ndarray
         problems.append(f"loss {tr.loss:.7g} != reference {ref.loss:.7g}")
     worst = 0.0
     near = values = 0
-    by_op = {}
-    for p in prog.params:
-        by_op.setdefault(p.op, []).append(p)
-    for op_index in [l.op.index for l in prog.layers if l.func in ("tinyml_train_conv2d_backward",
-                                                                    "tinyml_train_depthwise_backward")]:
-        lp = prog.layers[[l.op.index for l in prog.layers].index(op_index)].params
+    for layer in prog.layers:
+        if layer.func not in ("tinyml_train_conv2d_backward", "tinyml_train_depthwise_backward"):
+            continue
+        lp = layer.params
         o = g.ops[lp["op"]]
         u = prog.spec.layers.get(o.index)
         if u is None:
@@ -184,7 +182,9 @@ def compare_step(prog: TrainProgram, tr: StepTrace, before: dict[str, np.ndarray
     return StepResult(not problems, problems, near, values, worst)
 
 
-def _grad_ok(name: str, c: dict[int, float], r: np.ndarray, idx: np.ndarray, problems: list[str]) -> tuple[float, np.ndarray]:
+def _grad_ok(name: str, c: dict[int, float], r: np.ndarray, idx: np.ndarray, problems: list[str]) -> float:
+    """Check the C's gradients `c` at `idx` against the reference `r`; the largest error relative to
+    the reference's largest magnitude."""
     flat = r.reshape(-1)
     cvals = np.array([c.get(int(i), np.nan) for i in idx])
     rvals = flat[idx]
@@ -194,7 +194,7 @@ def _grad_ok(name: str, c: dict[int, float], r: np.ndarray, idx: np.ndarray, pro
     if np.any(~np.isfinite(cvals)) or np.any(err > tol):
         bad = int(np.argmax(np.where(np.isfinite(err), err, np.inf)))
         problems.append(f"{name} gradient [{int(idx[bad])}]: C {cvals[bad]:.7g}, reference {rvals[bad]:.7g} (tolerance {tol:.3g})")
-    return (float(np.nanmax(err)) / scale if scale > 0 and err.size else 0.0), cvals
+    return float(np.nanmax(err)) / scale if scale > 0 and err.size else 0.0
 
 
 def _check_layer(prog, o, u, ref: StepRef, tr: StepTrace, before, after, lr, rng, lp, problems):
@@ -234,17 +234,12 @@ def _check_layer(prog, o, u, ref: StepRef, tr: StepTrace, before, after, lr, rng
                         order.append(("w", c, c * per + j))
     gw_ref = ref.grads.get((o.index, 0))
     gb_ref = ref.grads.get((o.index, 1))
-    cw = cb = None
     if keep and gw_ref is not None:
         idx = np.array([i for k, _, i in order if k == "w"], np.int64)
-        e, vals = _grad_ok(f"op {o.index} weights", tr.grads.get((o.index, 0), {}), gw_ref, idx, problems)
-        worst = max(worst, e)
-        cw = dict(zip(idx.tolist(), vals.tolist()))
+        worst = max(worst, _grad_ok(f"op {o.index} weights", tr.grads.get((o.index, 0), {}), gw_ref, idx, problems))
     if u.bias and gb_ref is not None:
         idx = np.arange(out_c)
-        e, vals = _grad_ok(f"op {o.index} bias", tr.grads.get((o.index, 1), {}), gb_ref, idx, problems)
-        worst = max(worst, e)
-        cb = dict(zip(idx.tolist(), vals.tolist()))
+        worst = max(worst, _grad_ok(f"op {o.index} bias", tr.grads.get((o.index, 1), {}), gb_ref, idx, problems))
     w_old = before.get(wkey, g.t(w_t).data).reshape(-1).astype(np.int64)
     w_new = after.get(wkey, g.t(w_t).data).reshape(-1).astype(np.int64)
     mw_old, mw_new = before.get("m_" + wkey), after.get("m_" + wkey)
@@ -314,7 +309,6 @@ def _check_layer(prog, o, u, ref: StepRef, tr: StepTrace, before, after, lr, rng
             if not lo_d <= got <= hi_d:
                 problems.append(f"op {o.index} folded bias [{c}]: changed by {got} (+ {fold} x weight changes), "
                                 f"reference {lo_d}" + (f"..{hi_d}" if hi_d != lo_d else ""))
-    del cw, cb
     return worst, near, values
 
 

@@ -260,9 +260,9 @@ def _f(v: float) -> str:
     return c_literal(float(v))
 
 
-def _mask(b: _Builder, o: Op, saves: dict[int, list[Layer]], act: str) -> str:
-    """A bit mask of where `o`'s fused activation did not clamp, saved right after `o` runs; "NULL"
-    when the activation blocks no gradient."""
+def _mask_arg(b: _Builder, o: Op, saves: dict[int, list[Layer]], act: str) -> object:
+    """The argument for a bit mask of where `o`'s fused activation did not clamp, saved right after
+    `o` runs; "NULL" when the activation blocks no gradient."""
     lo_blocks, hi_blocks = _BLOCKING.get(act, (False, False))
     if not (lo_blocks or hi_blocks):
         return "NULL"
@@ -274,12 +274,7 @@ def _mask(b: _Builder, o: Op, saves: dict[int, list[Layer]], act: str) -> str:
                   args=[TensorArg(y.index), TensorArg(m.index, const=False), str(y.size), str(lo), str(hi)],
                   comment=f"mask of op {o.index}'s {act}")
     saves.setdefault(o.index, []).append(layer)
-    return m.index  # type: ignore[return-value]
-
-
-def _mask_arg(b: _Builder, o: Op, saves: dict[int, list[Layer]], act: str) -> object:
-    m = _mask(b, o, saves, act)
-    return "NULL" if m == "NULL" else TensorArg(int(m))
+    return TensorArg(m.index)
 
 
 def _g_in(b: _Builder, t: int, down: set[int]) -> tuple[object, str]:

@@ -26,6 +26,13 @@ typedef struct {
     int32_t act_max;
 } tinyml_pool_params_t;
 
+/* The part [*start, *end) of a filter window that lies inside the input, for an origin that may be
+ * negative (padding). The pools and their backward kernels (tinyml/train.h) share it. */
+TINYML_INLINE void tinyml_pool_window(int32_t origin, int32_t filter, int32_t size, int32_t *start, int32_t *end) {
+    *start = origin < 0 ? -origin : 0;
+    *end = TINYML_MIN(filter, size - origin);
+}
+
 /* NHWC. Windows are clipped to the input; the average divides by the number of valid
  * positions, rounding half away from zero. */
 void tinyml_avgpool_s8(const tinyml_pool_params_t *p, const int8_t *input, int8_t *output);

@@ -1,13 +1,6 @@
 /* AVERAGE_POOL_2D, MAX_POOL_2D and MEAN, int8. See tinyml/pool.h. */
 #include "tinyml/pool.h"
 
-/* The part of the filter window [start, end) that lies inside the input, for an origin that
- * may be negative (padding). */
-static void window(int32_t origin, int32_t filter, int32_t size, int32_t *start, int32_t *end) {
-    *start = origin < 0 ? -origin : 0;
-    *end = TINYML_MIN(filter, size - origin);
-}
-
 /* The window loops of both pools. `is_max` is a constant at each (always inlined) call, so each
  * public kernel compiles to its own loops with no per-element test. The average sums the window
  * and divides by the number of positions inside the input, rounding half away from zero; the
@@ -19,11 +12,11 @@ TINYML_INLINE void pool_s8(const tinyml_pool_params_t *p, const int8_t *input, i
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
             int32_t fy0, fy1;
-            window(iy0, p->filter_h, p->in_h, &fy0, &fy1);
+            tinyml_pool_window(iy0, p->filter_h, p->in_h, &fy0, &fy1);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_w;
                 int32_t fx0, fx1, count;
-                window(ix0, p->filter_w, p->in_w, &fx0, &fx1);
+                tinyml_pool_window(ix0, p->filter_w, p->in_w, &fx0, &fx1);
                 count = (fy1 - fy0) * (fx1 - fx0);
                 for (c = 0; c < p->depth; ++c) {
                     int32_t acc = is_max ? -128 : 0;

@@ -164,11 +164,6 @@ void tinyml_train_add_backward(float *g_out, const uint8_t *mask, float *g_a, in
     }
 }
 
-static void pool_window(int32_t origin, int32_t filter, int32_t size, int32_t *start, int32_t *end) {
-    *start = origin < 0 ? -origin : 0;
-    *end = TINYML_MIN(filter, size - origin);
-}
-
 static void pool_backward(const tinyml_pool_params_t *p, const int8_t *x, float *g_out, const uint8_t *mask,
                           float *g_in, int32_t accumulate) {
     const int32_t in_n = p->batches * p->in_h * p->in_w * p->depth;
@@ -180,11 +175,11 @@ static void pool_backward(const tinyml_pool_params_t *p, const int8_t *x, float 
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
             int32_t fy0, fy1;
-            pool_window(iy0, p->filter_h, p->in_h, &fy0, &fy1);
+            tinyml_pool_window(iy0, p->filter_h, p->in_h, &fy0, &fy1);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_w;
                 int32_t fx0, fx1, count;
-                pool_window(ix0, p->filter_w, p->in_w, &fx0, &fx1);
+                tinyml_pool_window(ix0, p->filter_w, p->in_w, &fx0, &fx1);
                 count = (fy1 - fy0) * (fx1 - fx0);
                 if (count <= 0) continue;
                 for (c = 0; c < p->depth; ++c) {
