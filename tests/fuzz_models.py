@@ -4,7 +4,7 @@ benchmarks/fuzz_models.py).
 A mutant is a real model with one edit: byte-level (flips, truncation, zeroed runs) or structured
 through the flatbuffers object API of the schema module tflite-micro ships (shapes, tensor indices,
 buffers, quantization, options, graph structure). The contract: a command either succeeds or exits
-with our error (exit code 2, one paragraph, no traceback), in bounded time, writing nothing on error.
+with our error (exit code 1, one paragraph, no traceback), in bounded time, writing nothing on error.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def _alarm(signum, frame):
 def run_command(command: str, model: Path, workdir: Path, timeout: int = 60) -> tuple[str, str]:
     """Run one CLI command in-process: ("ok" | "error" | "fail" | "hang" | "traceback", detail).
 
-    "error" is our clean error (exit 2, no traceback, nothing written); "fail" is a verify that ran
+    "error" is our clean error (exit 1, no traceback, nothing written); "fail" is a verify that ran
     but was not bit-exact (exit 1); anything else breaks the contract."""
     from tinyml_pio.cli import main
 
@@ -239,7 +239,7 @@ def run_command(command: str, model: Path, workdir: Path, timeout: int = 60) -> 
     if rc == 0:
         return "ok", ""
     written = out.exists() and any(out.iterdir())
-    if rc == 2 and "Traceback" not in err and err.startswith("error: ") and "What to do:" in err and not written:
+    if rc == 1 and "Traceback" not in err and err.startswith("error: ") and "What to do:" in err and not written:
         return "error", err.splitlines()[0][:160]
     if command.startswith("verify") and rc == 1 and "bit-exact:" in stdout.getvalue() and "Traceback" not in err:
         return "fail", stdout.getvalue().strip().splitlines()[-1]

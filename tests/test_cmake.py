@@ -244,7 +244,7 @@ def test_convert_budget_writes_nothing(tmp_path):
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "convert", str(ZOO / "fc_relu.tflite"), "-o", str(out),
                         "--target", BOARD, "--budget", "16"], capture_output=True, text=True)
-    assert r.returncode == 2 and "B over." in r.stderr and "Traceback" not in r.stderr and not out.exists()
+    assert r.returncode == 1 and "B over." in r.stderr and "Traceback" not in r.stderr and not out.exists()
     r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "convert", str(ZOO / "fc_relu.tflite"), "-o", str(out),
                         "--target", "cortex-m4", "--budget", "auto"], capture_output=True, text=True)
     assert r.returncode == 2 and "--budget auto needs a board" in r.stderr and not out.exists()

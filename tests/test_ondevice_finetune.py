@@ -49,7 +49,7 @@ def test_bad_data_file_is_a_clear_error(tmp_path):
     np.savez(bad, x_train=np.zeros((3, 64), np.float32))
     r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", "hil", "train", "--board", "host", "--model", str(MODEL),
                         "--update", "last", "--data", str(bad)], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "missing array(s) x_test, y_train, y_test" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "missing array(s) x_test, y_train, y_test" in r.stderr and "Traceback" not in r.stderr
 
 
 @pytest.mark.skipif(missing_toolchain() is not None, reason=str(missing_toolchain()))

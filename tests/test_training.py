@@ -113,7 +113,7 @@ def test_bad_spec_files_are_clear_errors(tmp_path, body, why):
 def test_bad_scheme_from_the_cli_writes_nothing(tmp_path):
     out = tmp_path / "out"
     r = cli("convert", str(DIGITS), "-o", str(out), "--train", "last:42")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "last:42 asks for 42 layers" in r.stderr and "What to do:" in r.stderr
     assert not out.exists()
 
@@ -252,7 +252,7 @@ def test_train_plan_every_model_every_scheme(model, tmp_path):
 def test_train_plan_over_budget_fails_with_the_figures():
     model = shared_or_skip("tflm__person_detect.tflite")
     r = cli("train-plan", str(model), "--update", "bias", "--board", "nano33ble")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "bytes over" in r.stderr and "Arduino Nano 33 BLE" in r.stderr and "auto:" in r.stderr
     assert "these fit: last (39,704 B)" in r.stderr
 
@@ -374,7 +374,7 @@ def test_auto_fits_its_budget_and_starts_from_the_classifier(budget):
 
 def test_auto_with_too_small_a_budget_says_so():
     r = cli("train-plan", str(DIGITS), "--update", "auto:500")
-    assert r.returncode == 2 and "not even the classifier's bias fits in 500 bytes" in r.stderr
+    assert r.returncode == 1 and "not even the classifier's bias fits in 500 bytes" in r.stderr
 
 
 def test_auto_with_data_measures_candidates_on_the_host(tmp_path):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import TinymlError
+from .errors import TinymlError, UsageError
 
 REQUIRED = ("name", "mcu", "cpu", "fpu", "dsp", "mve", "clock_hz", "sram_bytes", "flash_bytes", "reserved_sram_bytes")
 
@@ -95,5 +95,5 @@ def load_board(name: str) -> Board:
     for b in boards:
         if key in (_norm(b.id), _norm(b.name), _norm(b.platformio_board)):
             return b
-    raise TinymlError(f"unknown board '{name}'.",
+    raise UsageError(f"unknown board '{name}'.",
                       hint="use one of: " + ", ".join(f"{b.id} ({b.name})" for b in boards))

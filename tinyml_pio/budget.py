@@ -4,7 +4,7 @@ model too large for its board fails the build with one message wherever it is bu
 from __future__ import annotations
 
 from .boards import Board
-from .errors import TinymlError
+from .errors import TinymlError, UsageError
 
 
 def board_arena_budget(board: Board) -> tuple[int, str]:
@@ -45,7 +45,7 @@ def convert_budget(budget: str, target: str | None) -> tuple[int, str | None, st
             board = None  # a CPU name: no board budget
     if budget.strip().lower() == "auto":
         if board is None:
-            raise TinymlError(f"--budget auto needs a board of board_defs/boards as --target (got {target or 'none'}).",
+            raise UsageError(f"--budget auto needs a board of board_defs/boards as --target (got {target or 'none'}).",
                               hint="give the board (--target qemu_mps2_an386; BOARD in tinyml_add_model) or a "
                               "budget in bytes (--budget 65536; BUDGET in tinyml_add_model).")
         limit, where = board_arena_budget(board)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from . import __version__
-from .errors import TinymlError
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, TinymlError, UsageError
 
 
 def _cmd_convert(a: argparse.Namespace) -> int:
@@ -185,10 +185,10 @@ def _cmd_hil_run(a: argparse.Namespace) -> int:
     # what can be checked before a long run is checked now (--inputs: by argparse)
     if a.report:
         if Path(a.report).is_dir():
-            raise TinymlError(f"--report {a.report} is a directory; give the JSON file's path.")
+            raise UsageError(f"--report {a.report} is a directory; give the JSON file's path.")
         parent = Path(a.report).resolve().parent
         if not parent.is_dir() or not os.access(parent, os.W_OK):
-            raise TinymlError(f"--report {a.report}: the directory {parent} does not exist or is not writable.",
+            raise UsageError(f"--report {a.report}: the directory {parent} does not exist or is not writable.",
                               hint="create the directory or write the report elsewhere.")
     missing = [m for m in a.model if not Path(m).is_file()]
     if missing:
@@ -437,16 +437,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     if not argv:  # a bare `tinyml-pio`: what it can do, not "the following arguments are required"
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
     except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback (cleanup already ran in finally blocks)
         print("tinyml-pio: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except TinymlError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()
         return 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import TinymlError
+from .errors import TinymlError, UsageError
 
 # Cortex-M cores by Arm extension. Optional on the cores in OPTIONAL_DSP (assumed present).
 DSP_CPUS = frozenset({"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m52", "cortex-m55", "cortex-m85"})
@@ -155,7 +155,7 @@ class CpuFeatures:
         try:
             return cls.from_board(load_board(text))
         except TinymlError:
-            raise TinymlError(f"unknown target '{target}': neither a known CPU nor a board of board_defs/boards.",
+            raise UsageError(f"unknown target '{target}': neither a known CPU nor a board of board_defs/boards.",
                               hint="use portable, a CPU (" + ", ".join(sorted(DSP_CPUS | NO_DSP_CPUS)) + ") or one of: "
                               + ", ".join(b.id for b in list_boards())) from None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .boards import Board, list_boards, load_board
-from .errors import TinymlError
+from .errors import TinymlError, UsageError
 from .ir import Graph
 from .ops import Layer, TensorArg, const_bytes, try_lower
 from .passes.fold import fold_constants
@@ -428,7 +428,7 @@ def check_plot_path(path: str) -> None:
                           hint="e.g. --plot memory.png")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise TinymlError(f"--plot {path}: the directory {parent} does not exist.", hint="create it or choose another path.")
+        raise UsageError(f"--plot {path}: the directory {parent} does not exist.", hint="create it or choose another path.")
     if p.exists() and not p.is_file():
         raise TinymlError(f"--plot {path}: exists and is not a regular file.", hint="choose another path.")
 

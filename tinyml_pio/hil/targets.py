@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..cpu import CpuFeatures
-from ..errors import TinymlError
+from ..errors import TinymlError, UsageError
 from ..hostbuild import library_dir
 from ..pipeline import Compiled, compile_model
 from .firmware import build_host_firmware, hil_sources
@@ -292,7 +292,7 @@ def make_target(board: str, port: str | None = None, log: Callable[[str], None] 
     if board == "host" or board in emulated_boards():
         kind = "the host board" if board == "host" else f"board {board} is emulated: it"
         if port:
-            raise TinymlError(f"{kind} needs no serial port, but one was given ({port}).",
+            raise UsageError(f"{kind} needs no serial port, but one was given ({port}).",
                               hint="leave out --port / --hil-port (the harness starts it and connects to it itself); "
                               "a port is for a real board.")
         if platform:
