@@ -16,6 +16,7 @@ import runpy
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,43 @@ def test_arena_budget(tmp_path):
 
 
 # ---- (a) QEMU helpers --------------------------------------------------------------------------
+
+def test_open_uart_keeps_what_arrives_while_it_opens(monkeypatch):
+    """QEMU starts the CPU as the connection is accepted: bytes that arrive while pyserial opens
+    the port (it used to flush them in open()) are the firmware's first lines, and must be read."""
+    import socket
+    import threading
+
+    import serial.urlhandler.protocol_socket as ps
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    sent = threading.Event()
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.sendall(b"first line\nsecond line\n")
+        sent.set()
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    configure = ps.Serial._reconfigure_port
+
+    def slow_configure(self, *a, **k):  # open() runs this just before its flush: let the bytes land first
+        sent.wait(5)
+        time.sleep(0.2)
+        return configure(self, *a, **k)
+
+    monkeypatch.setattr(ps.Serial, "_reconfigure_port", slow_configure)
+    ser = qemu.open_uart(srv.getsockname()[1])
+    try:
+        data, reason = qemu.read_uart(ser, timeout=5)
+    finally:
+        ser.close()
+        srv.close()
+    assert data == b"first line\nsecond line\n" and reason == "closed"
+
 
 def test_parse_port():
     assert qemu.parse_port("socket://localhost:4386") == ("localhost", 4386)

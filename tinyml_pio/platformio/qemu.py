@@ -206,9 +206,18 @@ def parse_port(value: str | None) -> tuple[str, int] | None:
 # ---- UART through pyserial --------------------------------------------------------------------
 
 def open_uart(port: int, host: str = DEFAULT_HOST, timeout: float = 0.2):
+    """pyserial's socket:// port, opened without its input flush: QEMU starts the CPU the moment
+    the connection is accepted, and pyserial's open() discards whatever arrived by the time it
+    calls reset_input_buffer(), so on a loaded machine a short firmware's whole output was lost."""
     import serial  # pyserial
 
-    return serial.serial_for_url(f"socket://{host}:{port}", timeout=timeout)
+    ser = serial.serial_for_url(f"socket://{host}:{port}", timeout=timeout, do_not_open=True)
+    ser.reset_input_buffer = lambda: None  # shadow the flush for open() only
+    try:
+        ser.open()
+    finally:
+        del ser.reset_input_buffer
+    return ser
 
 
 def read_uart(ser, *, until: bytes | None = None, timeout: float = 30.0, echo: Callable[[str], None] | None = None,
