@@ -28,7 +28,7 @@ class EvalData:
 
     path: str
     samples: list[list[np.ndarray]]  # per sample, one array per model input, in the input's dtype
-    real: list[list[np.ndarray]]  # the same samples in real units (float32): a float model's inputs
+    real: list[list[np.ndarray]]  # the same samples in real units: a float model's inputs
     y: np.ndarray | None
     metric: str
 
@@ -59,7 +59,8 @@ def _samples_of(x: Any, key: str, path: str, g: Graph, ti: int) -> tuple[np.ndar
     x = np.asarray(x)
     shape = tuple(t.shape)
     unbatched = shape[1:] if len(shape) > 1 and shape[0] == 1 else shape
-    if x.ndim == 0 or tuple(x.shape[1:]) not in (shape, unbatched) or len(x) == 0:
+    squeezed = tuple(d for d in shape if d != 1)  # [N, 8, 8] fits an input of [1, 8, 8, 1]
+    if x.ndim == 0 or len(x) == 0 or tuple(d for d in x.shape[1:] if d != 1) != squeezed:
         raise TinymlError(f"--data {path}: '{key}' has shape {list(x.shape)}, but model input {ti} ('{t.name}') takes "
                           f"{list(shape)}: give N samples as an array of shape [N, {', '.join(map(str, unbatched))}].",
                           hint=_FIX_DATA)
@@ -71,7 +72,7 @@ def _samples_of(x: Any, key: str, path: str, g: Graph, ti: int) -> tuple[np.ndar
             return real, real
         return _quantize(x, q[0], q[1], t.dtype), real
     if x.dtype.kind in "iu" and q is not None and x.dtype == np.dtype(DTYPES[q[2]][1]):
-        real = (q[0] * (x.astype(np.float64) - q[1])).astype(np.float32)
+        real = q[0] * (x.astype(np.float64) - q[1])
         return (x if t.dtype != "float32" else real), real
     want = f"float (quantized with scale {q[0]:g}, zero point {q[1]}) or {q[2]}" if q else "float32"
     raise TinymlError(f"--data {path}: '{key}' holds {x.dtype} values; model input {ti} ('{t.name}') takes {want}.",
