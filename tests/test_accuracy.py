@@ -117,6 +117,29 @@ def test_int8_samples_are_taken_as_they_are_and_inputs_limits_them(capsys, digit
     assert json.loads(report.read_text())["accuracy"]["generated"]["accuracy"] == acc
 
 
+@pytest.mark.parametrize("name", ["fc_uint8_io", "fc_float_io"])
+def test_float_samples_reach_uint8_and_float_inputs(capsys, tmp_path, name):
+    """uint8 inputs: quantized with the input's parameters; float inputs: passed as they are (the
+    model's own QUANTIZE quantizes them)."""
+    model = ZOO / f"{name}.tflite"
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, (30, 24)).astype(np.float32)
+    y = rng.integers(0, 10, 30)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    report = tmp_path / "r.json"
+    rc, out, err = _run(capsys, "verify", str(model), "--data", str(tmp_path / "d.npz"), "--report", str(report))
+    assert rc == 0, err
+    if name == "fc_uint8_io":
+        s, zp = _quant(model, "input")
+        v = x / s
+        xin = np.clip(np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5)) + zp, 0, 255).astype(np.uint8)
+    else:
+        xin = x
+    acc = float(np.mean(np.argmax(_outputs(model, xin), axis=1) == y))
+    assert json.loads(report.read_text())["accuracy"]["generated"]["accuracy"] == acc
+    assert f"accuracy: {100 * acc:.2f}% (30 samples)" in out and "bit-exact: 30/30 inputs" in out
+
+
 def _with_metadata_labels(tmp_path: Path, names: list[str]) -> Path:
     """The digits model with a labels file packed as TFLite's metadata writer packs associated files."""
     m = tmp_path / "with_labels.tflite"
