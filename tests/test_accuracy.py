@@ -310,3 +310,28 @@ def test_hil_suite_refuses_model_and_data_options_that_do_not_fit(digits, tmp_pa
     r = _hil_suite(tmp_path, *args)
     assert r.returncode == 4, r.stdout + r.stderr  # pytest's usage error
     assert message in r.stderr and "Traceback" not in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize("model, y, metric, expect", [
+    (DIGITS, np.arange(8) % 10, None, "accuracy"),
+    (DIGITS, np.eye(10, dtype=np.int64)[np.arange(8) % 10], None, "accuracy"),  # one-hot
+    (DIGITS, np.zeros((8, 10), np.float32), None, "mse"),  # a float target per output value
+    (DIGITS, np.zeros((8, 10), np.float32), "mae", "mae"),
+    (AE / "models" / "anomaly_ae.tflite", None, None, "mse"),  # reconstruction of the input
+    (AE / "models" / "anomaly_ae.tflite", np.array([0, 1] * 4), None, "auc"),
+    (AE / "models" / "anomaly_ae.tflite", np.array([0, 1] * 4), "mae", "usage error"),
+    (AE / "models" / "anomaly_ae.tflite", np.arange(8) % 5, None, "accuracy"),  # more than two classes
+    (DIGITS, None, None, "error"),  # a classifier without labels
+])
+def test_the_metric_follows_y_and_the_output_shape(model, y, metric, expect):
+    from tinyml_pio.accuracy import choose_metric
+    from tinyml_pio.errors import TinymlError, UsageError
+    from tinyml_pio.tflite_import import load_model
+
+    g = load_model(str(model))
+    if expect in ("error", "usage error"):
+        with pytest.raises(UsageError if expect == "usage error" else TinymlError) as e:
+            choose_metric(g, y, "d.npz", metric)
+        assert "d.npz" in str(e.value)
+    else:
+        assert choose_metric(g, y, "d.npz", metric) == expect

@@ -132,8 +132,8 @@ def choose_metric(g: Graph, y: np.ndarray | None, path: str, metric: str | None 
     if metric is None:
         if y is None:
             metric = "mse" if _is_autoencoder(g) else ""
-        elif labels and y.ndim == 1 and k > 1 and not _is_autoencoder(g):
-            metric = "accuracy"
+        elif labels and y.ndim == 1 and k > 1 and not (binary and _is_autoencoder(g)):
+            metric = "accuracy"  # (an output the input's size with 0/1 labels: an autoencoder, auc below)
         elif labels and y.dtype.kind in "biu" and y.ndim == 2 and y.shape[1] == k and k > 1:
             metric = "accuracy"  # one-hot
         elif binary and y.dtype.kind in "biu" and (k == 1 or _is_autoencoder(g)):
