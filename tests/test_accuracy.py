@@ -243,6 +243,10 @@ def test_unusable_files_and_options_are_clear_errors(capsys, digits, tmp_path):
     other = AE / "models" / "anomaly_ae.tflite"  # a float model for another task
     rc, _, err = _run(capsys, "verify", str(DIGITS), "--data", str(digits[0]), "--float-model", str(other))
     assert rc == EXIT_ERROR and "do not match the int8 model's" in err and "Traceback" not in err
+    rc, out, err = _run(capsys, "verify", str(DIGITS), "--data", str(digits[0]), "--report", str(tmp_path / "no" / "r.json"))
+    assert rc == EXIT_USAGE and "does not exist or is not writable" in err and out == ""  # refused before running
+    rc, out, err = _run(capsys, "verify", str(DIGITS), "--inputs", "3", "--report", str(tmp_path / "r.json"))
+    assert rc == 0 and json.loads((tmp_path / "r.json").read_text())["bit_exact"] == "3/3"  # no --data: no accuracy
     rc, _, err = _run(capsys, "hil", "run", "--board", "host", "--model", str(DIGITS), "--float-model", str(DIGITS_FLOAT))
     assert rc == EXIT_USAGE and "--float-model scores the model on --data" in err
 

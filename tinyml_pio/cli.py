@@ -113,6 +113,7 @@ def _cmd_verify(a: argparse.Namespace) -> int:
 
     from .verify import FLOAT_ULP_BOUND
 
+    _check_report_path(a.report)
     data, load = _data_loader(a)
     r = verify_model(a.model, n=a.inputs or 20, seed=a.seed, prefix=a.prefix, log=print,
                      sanitize=a.sanitize, patches=a.patches, max_overhead=a.max_overhead,
@@ -120,9 +121,16 @@ def _cmd_verify(a: argparse.Namespace) -> int:
     if r.float_within or r.max_ulp:
         print(f"float outputs within {FLOAT_ULP_BOUND} ULP (not bit-exact): {r.float_within}/{r.total} inputs, "
               f"largest difference {r.max_ulp} ULP")
+    summary = {"model": a.model, "bit_exact": f"{r.identical}/{r.total}", "reference": r.reference}
     if data:
-        _accuracy_report(a, data[0], data[1], [o[0] for o in r.outputs], "host", [o[0] for o in r.reference_outputs],
-                         {"bit_exact": f"{r.identical}/{r.total}", "reference": r.reference})
+        summary["accuracy"] = _accuracy_report(a, data[0], data[1], [o[0] for o in r.outputs], "host",
+                                               [o[0] for o in r.reference_outputs])
+    if a.report:
+        import json
+        from pathlib import Path
+
+        Path(a.report).write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"wrote {a.report}")
     print(f"bit-exact: {r.identical}/{r.total} inputs")
     return 0 if r.ok else 1
 
@@ -151,20 +159,14 @@ def _data_loader(a: argparse.Namespace):
     return got, load
 
 
-def _accuracy_report(a: argparse.Namespace, g, d, generated, where: str, reference, extra: dict) -> dict:
-    """Print the accuracy section (text) and write it with `extra` to --report (JSON)."""
+def _accuracy_report(a: argparse.Namespace, g, d, generated, where: str, reference) -> dict:
+    """Score the outputs (accuracy.evaluate), print the section as text and return it."""
     from .accuracy import evaluate, text
     from .pipeline import read_labels
 
     rep = evaluate(g, d, generated, where, reference, float_model=a.float_model,
                    labels=read_labels(a.labels, g) if a.labels else None)
     print(text(rep))
-    if a.report:
-        import json
-        from pathlib import Path
-
-        Path(a.report).write_text(json.dumps(dict(model=a.model, **extra, accuracy=rep), indent=2) + "\n")
-        print(f"wrote {a.report}")
     return rep
 
 
@@ -218,8 +220,21 @@ def _cmd_setup_offline(a: argparse.Namespace) -> int:
     return setup_offline(python=a.python, force=a.force, check_only=a.check)
 
 
-def _cmd_hil_run(a: argparse.Namespace) -> int:
+def _check_report_path(report: str | None) -> None:
+    """A --report path that cannot be written is a usage error before anything runs."""
     import os
+    from pathlib import Path
+
+    if report:
+        if Path(report).is_dir():
+            raise UsageError(f"--report {report} is a directory; give the JSON file's path.")
+        parent = Path(report).resolve().parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise UsageError(f"--report {report}: the directory {parent} does not exist or is not writable.",
+                             hint="create the directory or write the report elsewhere.")
+
+
+def _cmd_hil_run(a: argparse.Namespace) -> int:
     import signal
     import threading
     from pathlib import Path
@@ -229,13 +244,7 @@ def _cmd_hil_run(a: argparse.Namespace) -> int:
     from .hil.runner import run_models
 
     # what can be checked before a long run is checked now (--inputs: by argparse)
-    if a.report:
-        if Path(a.report).is_dir():
-            raise UsageError(f"--report {a.report} is a directory; give the JSON file's path.")
-        parent = Path(a.report).resolve().parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK):
-            raise UsageError(f"--report {a.report}: the directory {parent} does not exist or is not writable.",
-                              hint="create the directory or write the report elsewhere.")
+    _check_report_path(a.report)
     missing = [m for m in a.model if not Path(m).is_file()]
     if missing:
         raise TinymlError(f"model file not found: {', '.join(missing)}")
@@ -397,7 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--sanitize", action="store_true",
                    help="build with ASan/UBSan, the arena poisoned outside each layer's own tensors and scratch")
     _data_options(v)
-    v.add_argument("--report", metavar="FILE.json", help="--data: write bit-exact, metrics and confusion matrix as JSON")
+    v.add_argument("--report", metavar="FILE.json",
+                   help="write the bit-exact count (with --data: metrics and confusion matrix) as JSON")
     _patch_options(v)
     v.set_defaults(fn=_cmd_verify)
 
