@@ -2,6 +2,7 @@
 
     pytest hil_tests --hil-board qemu_mps2_an386 --hil-board qemu_mps2_an500 -n 2 --dist loadgroup
     pytest hil_tests --hil-inventory lab.toml -n 8 --dist loadgroup --hil-report report.json
+    pytest hil_tests --hil-board qemu_mps2_an386 --hil-model my.tflite --hil-data my.npz   # your model, scored on your data
 """
 
 from __future__ import annotations

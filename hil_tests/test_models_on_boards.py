@@ -1,5 +1,6 @@
-"""For each example model on each board: correctness against the host reference, latency,
-measured SRAM vs the planner's prediction, flash from the ELF."""
+"""For each example model (or each --hil-model) on each board: correctness against the host
+reference, latency, measured SRAM vs the planner's prediction, flash from the ELF; with --hil-data,
+the metric on the board equals the TFLite int8 reference's."""
 
 from __future__ import annotations
 
@@ -8,18 +9,20 @@ import pytest
 from conftest import example_models
 from tinyml_pio.pipeline import compile_model
 
-MODELS = example_models()
+HIL_DEFAULT_MODELS = example_models()  # --hil-model PATH replaces them
 
 
-@pytest.mark.parametrize("model", MODELS or [None], ids=lambda p: p.parent.parent.name if p else "none")
-def test_model_on_board(model, hil_board, hil_inputs, hil_run):
-    if model is None:
-        pytest.skip("no example project models found under example_projects/*/models/")
+def test_model_on_board(hil_model, hil_board, hil_inputs, hil_run):
+    model = hil_model
     # generated for the board's CPU (its optimized kernels and their planned scratch), as the firmware is
     c = hil_board.target().for_cpu(compile_model(model, "model"))
     rec = hil_run(c, per_layer=True)  # in the report even when the run fails
     # correctness: every output identical to TFLite's reference interpreter
-    assert rec["identical"] == rec["inputs"] == hil_inputs, rec["bit_exact"]
+    assert rec["identical"] == rec["inputs"], rec["bit_exact"]
+    acc = rec.get("accuracy")  # --hil-data: the data's samples (the first --hil-inputs), scored
+    assert rec["inputs"] == (acc["samples"] if acc else hil_inputs)
+    if acc:  # bit-exact outputs score exactly as TFLite's
+        assert acc["generated"] == acc["tflite_int8"], acc
     # memory: the firmware's arena is exactly what the planner said
     assert rec["arena_bytes"] == c.plan.arena_size
     lat = rec["latency_cycles"]

@@ -113,13 +113,61 @@ def _cmd_verify(a: argparse.Namespace) -> int:
 
     from .verify import FLOAT_ULP_BOUND
 
-    r = verify_model(a.model, n=a.inputs, seed=a.seed, prefix=a.prefix, log=print, sanitize=a.sanitize,
-                     patches=a.patches, max_overhead=a.max_overhead, on_patches=lambda st: _print_patches(st, a.patches))
+    _check_report_path(a.report)
+    data, load = _data_loader(a)
+    r = verify_model(a.model, n=a.inputs or 20, seed=a.seed, prefix=a.prefix, log=print,
+                     sanitize=a.sanitize, patches=a.patches, max_overhead=a.max_overhead,
+                     on_patches=lambda st: _print_patches(st, a.patches), samples=load)
     if r.float_within or r.max_ulp:
         print(f"float outputs within {FLOAT_ULP_BOUND} ULP (not bit-exact): {r.float_within}/{r.total} inputs, "
               f"largest difference {r.max_ulp} ULP")
+    summary = {"model": a.model, "bit_exact": f"{r.identical}/{r.total}", "reference": r.reference}
+    if data:
+        summary["accuracy"] = _accuracy_report(a, data[0], data[1], [o[0] for o in r.outputs], "host",
+                                               [o[0] for o in r.reference_outputs])
+    if a.report:
+        import json
+        from pathlib import Path
+
+        Path(a.report).write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"wrote {a.report}")
     print(f"bit-exact: {r.identical}/{r.total} inputs")
     return 0 if r.ok else 1
+
+
+def _data_loader(a: argparse.Namespace):
+    """verify/hil run --data: ([graph, EvalData] filled when the model is compiled, the loader), or (None, None)."""
+    if not a.data:
+        for opt in ("metric", "float_model", "labels"):
+            if getattr(a, opt, None):
+                raise UsageError(f"--{opt.replace('_', '-')} scores the model on --data, which is not given.")
+        return None, None
+    from .accuracy import load_data
+
+    if a.labels:  # checked before anything is compiled
+        from pathlib import Path
+
+        if not Path(a.labels).is_file():
+            raise UsageError(f"--labels {a.labels}: no such file.")
+    got: list = []
+
+    def load(g):
+        d = load_data(a.data, g, a.metric, limit=a.inputs)
+        got[:] = [g, d]
+        return d.samples
+
+    return got, load
+
+
+def _accuracy_report(a: argparse.Namespace, g, d, generated, where: str, reference) -> dict:
+    """Score the outputs (accuracy.evaluate), print the section as text and return it."""
+    from .accuracy import evaluate, text
+    from .pipeline import read_labels
+
+    rep = evaluate(g, d, generated, where, reference, float_model=a.float_model,
+                   labels=read_labels(a.labels, g) if a.labels else None)
+    print(text(rep))
+    return rep
 
 
 def _cmd_inspect(a: argparse.Namespace) -> int:
@@ -172,8 +220,21 @@ def _cmd_setup_offline(a: argparse.Namespace) -> int:
     return setup_offline(python=a.python, force=a.force, check_only=a.check)
 
 
-def _cmd_hil_run(a: argparse.Namespace) -> int:
+def _check_report_path(report: str | None) -> None:
+    """A --report path that cannot be written is a usage error before anything runs."""
     import os
+    from pathlib import Path
+
+    if report:
+        if Path(report).is_dir():
+            raise UsageError(f"--report {report} is a directory; give the JSON file's path.")
+        parent = Path(report).resolve().parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise UsageError(f"--report {report}: the directory {parent} does not exist or is not writable.",
+                             hint="create the directory or write the report elsewhere.")
+
+
+def _cmd_hil_run(a: argparse.Namespace) -> int:
     import signal
     import threading
     from pathlib import Path
@@ -183,16 +244,12 @@ def _cmd_hil_run(a: argparse.Namespace) -> int:
     from .hil.runner import run_models
 
     # what can be checked before a long run is checked now (--inputs: by argparse)
-    if a.report:
-        if Path(a.report).is_dir():
-            raise UsageError(f"--report {a.report} is a directory; give the JSON file's path.")
-        parent = Path(a.report).resolve().parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK):
-            raise UsageError(f"--report {a.report}: the directory {parent} does not exist or is not writable.",
-                              hint="create the directory or write the report elsewhere.")
+    _check_report_path(a.report)
     missing = [m for m in a.model if not Path(m).is_file()]
     if missing:
         raise TinymlError(f"model file not found: {', '.join(missing)}")
+    _data_loader(a)  # --metric/--float-model/--labels without --data, a missing labels file: usage errors now
+    data = dict(data=a.data, metric=a.metric, float_model=a.float_model, labels=a.labels, limit=a.inputs) if a.data else None
 
     def _terminated(signum: int, frame: object) -> None:
         signal.signal(signum, signal.SIG_IGN)  # one is enough: let the cleanup run
@@ -203,8 +260,8 @@ def _cmd_hil_run(a: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
     try:
         cpu = CpuFeatures.portable() if a.kernels == "portable" else None
-        records = run_models(a.model, a.board, port=a.port, n_inputs=a.inputs, seed=a.seed, per_layer=a.per_layer,
-                             log=print if a.verbose else (lambda s: None), cpu=cpu, patches=a.patches,
+        records = run_models(a.model, a.board, port=a.port, n_inputs=a.inputs or 10, seed=a.seed, per_layer=a.per_layer,
+                             log=print if a.verbose else (lambda s: None), cpu=cpu, patches=a.patches, data=data,
                              on_error=lambda model, e: print(f"error: {model} on {a.board}: {e}", file=sys.stderr))
     finally:
         if previous is not None:
@@ -300,6 +357,20 @@ def _train_options(p: argparse.ArgumentParser, data: bool = True) -> None:
 _seed = _int_at_least(0, "the seed")
 
 
+def _data_options(p: argparse.ArgumentParser) -> None:
+    from .accuracy import METRICS
+
+    p.add_argument("--data", metavar="DATA.npz",
+                   help="score the model on your samples: x (float, quantized with the input's scale and zero point, "
+                   "or int8 as is) and optional y (class indices, float targets, or 0/1 for anomalies)")
+    p.add_argument("--metric", choices=METRICS, default=None,
+                   help="--data: accuracy (argmax), mse/mae (regression; no y: against the input), auc (anomaly "
+                   "score or reconstruction error); default: chosen from y and the output shape")
+    p.add_argument("--float-model", metavar="F.tflite", help="--data: also score the float model the int8 one came from")
+    p.add_argument("--labels", metavar="FILE", help="--data: class names, one per line, for the confusion matrix "
+                   "(default: the model's metadata, else 0..K-1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinyml-pio", description="int8 TFLite models -> bit-exact, memory-planned C.")
     p.add_argument("--version", action="version", version=f"tinyml-pio {__version__}")
@@ -328,11 +399,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")
     v.add_argument("model", help="the .tflite model")
-    v.add_argument("--inputs", type=_count, default=20, help="random inputs to compare (default 20)")
+    v.add_argument("--inputs", type=_count, default=None,
+                   help="random inputs to compare (default 20); with --data: only the first N samples")
     v.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs (default 0)")
     v.add_argument("--prefix", default="model", help="C identifier prefix of the generated code (default: model)")
     v.add_argument("--sanitize", action="store_true",
                    help="build with ASan/UBSan, the arena poisoned outside each layer's own tensors and scratch")
+    _data_options(v)
+    v.add_argument("--report", metavar="FILE.json",
+                   help="write the bit-exact count (with --data: metrics and confusion matrix) as JSON")
     _patch_options(v)
     v.set_defaults(fn=_cmd_verify)
 
@@ -400,10 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
     hr.add_argument("--board", required=True, help="host, an emulated board (qemu_mps2_an386, ...) or a PlatformIO board id")
     hr.add_argument("--port", help="serial port or pyserial URL of a real board (e.g. /dev/ttyACM0)")
     hr.add_argument("--model", required=True, action="append", help="a .tflite model (repeat for several)")
-    hr.add_argument("--inputs", type=_count, default=10, help="random inputs per model (default 10)")
+    hr.add_argument("--inputs", type=_count, default=None,
+                    help="random inputs per model (default 10); with --data: only the first N samples")
     hr.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs (default 0)")
     hr.add_argument("--per-layer", action="store_true", help="also record cycles per operator")
     hr.add_argument("--report", help="write the JSON report here")
+    _data_options(hr)
     hr.add_argument("--kernels", choices=("auto", "portable"), default="auto",
                     help="auto: the kernel variants the board's CPU can run (default); portable: none")
     hr.add_argument("-v", "--verbose", action="store_true", help="print every input's result as it runs")

@@ -34,6 +34,8 @@ class VerifyResult:
     mismatched_inputs: list[int] = field(default_factory=list)
     float_within: int = 0  # inputs not identical, but integer outputs identical and floats within FLOAT_ULP_BOUND
     max_ulp: int = 0  # largest float32 output difference seen, in ULP
+    outputs: list[list[np.ndarray]] = field(default_factory=list, repr=False)  # the host build's, per input
+    reference_outputs: list[list[np.ndarray]] = field(default_factory=list, repr=False)  # TFLite's, per input
 
     @property
     def ok(self) -> bool:
@@ -95,15 +97,17 @@ def random_inputs(g: Graph, n: int, seed: int) -> list[list[np.ndarray]]:
 
 
 def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | None = None,
-                    log: Callable[[str], None] = lambda s: None, sanitize: bool = False) -> VerifyResult:
+                    log: Callable[[str], None] = lambda s: None, sanitize: bool = False,
+                    samples: list[list[np.ndarray]] | None = None) -> VerifyResult:
     """`sanitize`: run the host build under ASan/UBSan with the arena poisoned outside each
-    layer's tensors and scratch (codegen/sanitize.py); any stray access is a HostBuildError."""
+    layer's tensors and scratch (codegen/sanitize.py); any stray access is a HostBuildError.
+    `samples`: the inputs to compare (the user's data, accuracy.load_data) instead of `n` random ones."""
     g = c.graph
     with open(g.path, "rb") as f:
         ref = Reference(f.read(), prefer=preferred_reference(op.type for op in g.ops), num_outputs=len(g.outputs),
                         num_inputs=len(g.inputs))
     log(f"reference: {ref.kind}" + (f" (not used: {'; '.join(ref.refused)})" if ref.refused else ""))
-    samples = random_inputs(g, n, seed)
+    samples = random_inputs(g, n, seed) if samples is None else samples
     in_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.inputs]
     out_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.outputs]
     with tempfile.TemporaryDirectory(prefix="tinyml-verify-") as tmp:
@@ -111,9 +115,10 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
         hooks = hooks_source(g, c.layers, c.plan, c.prefix) if sanitize else None
         host = HostModel(c.files, c.prefix, wd, in_specs, out_specs, sanitize_hooks=hooks)
         ours = host.run(samples)
-        identical, within, max_ulp, bad = 0, 0, 0, []
+        identical, within, max_ulp, bad, refs = 0, 0, 0, [], []
         for i, (s, o) in enumerate(zip(samples, ours)):
             r = ref.run(s)
+            refs.append([np.array(a, copy=True) for a in r])
             same = _identical(o, r)
             ulps = float_ulps(o, r)
             max_ulp = max(max_ulp, ulps or 0)
@@ -128,7 +133,7 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
                          for a, b in zip(o, r) if a.size == b.size]
                 log(f"input {i}: outputs differ" + (f" (max abs diff {max(diffs):g})" if diffs else " (count or size)"))
         result = VerifyResult(identical, len(samples), ref.kind, mismatched_inputs=bad, float_within=within,
-                              max_ulp=max_ulp)
+                              max_ulp=max_ulp, outputs=ours, reference_outputs=refs)
         if bad:
             result.mismatch = _first_bad_op(c, ref, samples[bad[0]], wd, in_specs, out_specs)
             log(result.mismatch)
@@ -174,9 +179,12 @@ def _first_bad_op(c: Compiled, ref: Reference, sample: list[np.ndarray], wd: Pat
 def verify_model(path: str, n: int = 20, seed: int = 0, prefix: str = "model",
                  log: Callable[[str], None] = lambda s: None,
                  target: CpuFeatures | str | None = None, sanitize: bool = False, patches: Any = None,
-                 max_overhead: float = 0.2, on_patches: Callable[[Any], None] = lambda stage: None) -> VerifyResult:
+                 max_overhead: float = 0.2, on_patches: Callable[[Any], None] = lambda stage: None,
+                 samples: Callable[[Graph], list[list[np.ndarray]]] | None = None) -> VerifyResult:
     """`target`: None verifies the portable kernels; CpuFeatures.host_optimized() the optimized
-    kernels' plain-C path (what Cortex-M0+/M3 run), with their build-time folding and repacking."""
+    kernels' plain-C path (what Cortex-M0+/M3 run), with their build-time folding and repacking.
+    `samples`: called with the graph, gives the inputs to compare instead of `n` random ones."""
     c = compile_model(path, prefix, target=target, patches=patches, max_overhead=max_overhead)
     on_patches(c.patches)
-    return verify_compiled(c, n=n, seed=seed, log=log, sanitize=sanitize)
+    return verify_compiled(c, n=n, seed=seed, log=log, sanitize=sanitize,
+                           samples=samples(c.graph) if samples is not None else None)

@@ -41,7 +41,13 @@ def perturb(model: tf.keras.Model, seed: int) -> None:
 def convert(spec: Spec) -> bytes:
     tf.keras.utils.set_random_seed(spec.seed)
     model = spec.build()
-    perturb(model, spec.seed)
+    if spec.fit:
+        spec.fit(model)
+    else:
+        perturb(model, spec.seed)
+    if spec.float_copy:  # the float original, beside the int8 model (not in zoo/: it is no int8 model)
+        (OUT / "float").mkdir(exist_ok=True)
+        (OUT / "float" / f"{spec.name}.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     rng = np.random.default_rng(spec.seed + 1)
     shapes = [tuple(i.shape) for i in model.inputs]
 

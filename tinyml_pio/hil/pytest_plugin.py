@@ -6,15 +6,23 @@ Options:
                          several real boards, give each its port in an inventory)
   --hil-inventory FILE   a lab's boards (TOML):  [[board]] name = "..."  port = "/dev/ttyACM0"  platform = "ststm32"
                          (platform: the board's PlatformIO platform; default $TINYML_PIO_PLATFORM)
-  --hil-inputs N         inputs per model (default 10, at least 1)
+  --hil-inputs N         inputs per model (default 10, at least 1; with --hil-data: the first N samples)
   --hil-report FILE      write every result as JSON (a markdown table is printed at the end)
+  --hil-model PATH       run the suite on this model (repeatable) instead of the suite's own models
+                         (tests taking the `hil_model` fixture; a suite names its own in HIL_DEFAULT_MODELS)
+  --hil-data FILE        with --hil-model: run each model on this data.npz (x, optional y: see
+                         `tinyml-pio verify --data`) instead of random inputs, and score it; one file for
+                         every model, or one per --hil-model in the same order
+  --hil-metric NAME      --hil-data's metric (accuracy, mse, mae, auc; default: chosen from y)
 
 Every test that takes the `hil_board` fixture runs once per board. Each board's tests carry an
 xdist group named after the board, so `pytest -n <boards> --dist loadgroup` gives one worker per
 board: a rack of boards is tested in parallel, and no board is ever shared by two workers.
 
 The `hil_run` fixture runs a compiled model on the test's board and adds the result to the report,
-a failure included (board, model, error, bit-exact "error"), so the table shows every run.
+a failure included (board, model, error, bit-exact "error"), so the table shows every run. For a
+model given with --hil-data it runs the data's samples, and the record's "accuracy" holds the
+metric on the board beside the TFLite int8 reference.
 """
 
 from __future__ import annotations
@@ -53,8 +61,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--hil-board", action="append", default=[], help="board to test (repeatable)")
     g.addoption("--hil-port", default=None, help="serial port / pyserial URL for a single real board")
     g.addoption("--hil-inventory", default=None, help="TOML file listing a lab's boards")
-    g.addoption("--hil-inputs", type=int, default=10, help="inputs per model")
+    g.addoption("--hil-inputs", type=int, default=None, help="inputs per model (default 10; --hil-data: first N samples)")
     g.addoption("--hil-report", default=None, help="write all results to this JSON file")
+    g.addoption("--hil-model", action="append", default=[], help="run the suite on this .tflite model (repeatable)")
+    g.addoption("--hil-data", action="append", default=[],
+                help="data.npz (x, optional y) to run and score the --hil-model models on (one, or one per model)")
+    g.addoption("--hil-metric", default=None, help="metric of --hil-data: accuracy, mse, mae or auc (default: from y)")
 
 
 def boards_from_options(config: pytest.Config) -> list[BoardSpec]:
@@ -81,9 +93,34 @@ def boards_from_options(config: pytest.Config) -> list[BoardSpec]:
     return boards
 
 
+def data_for_models(config: pytest.Config) -> dict[Path, Path]:
+    """--hil-model paths (resolved) -> their --hil-data file; a usage error for what does not fit."""
+    models, data = config.getoption("--hil-model"), config.getoption("--hil-data")
+    for m in models:
+        if not Path(m).is_file():
+            raise pytest.UsageError(f"--hil-model {m}: no such file.")
+    for d in data:
+        if not Path(d).is_file():
+            raise pytest.UsageError(f"--hil-data {d}: no such file.")
+    if data and not models:
+        raise pytest.UsageError("--hil-data scores the models of --hil-model, and none was given.")
+    if len(data) > 1 and len(data) != len(models):
+        raise pytest.UsageError(f"{len(data)} --hil-data for {len(models)} --hil-model: give one data file for "
+                                "every model, or one per model in the same order.")
+    metric = config.getoption("--hil-metric")
+    from ..accuracy import METRICS
+
+    if metric is not None and metric not in METRICS:
+        raise pytest.UsageError(f"--hil-metric {metric}: not one of {', '.join(METRICS)}.")
+    if metric and not data:
+        raise pytest.UsageError("--hil-metric scores --hil-data, which is not given.")
+    return {Path(m).resolve(): Path(data[0] if len(data) == 1 else data[i]).resolve()
+            for i, m in enumerate(models)} if data else {}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     n = config.getoption("--hil-inputs")
-    if n < 1:
+    if n is not None and n < 1:
         raise pytest.UsageError(f"--hil-inputs must be at least 1 (got {n}).")
     out = config.getoption("--hil-report")
     if out:
@@ -91,9 +128,21 @@ def pytest_configure(config: pytest.Config) -> None:
         if not parent.is_dir() or not os.access(parent, os.W_OK):
             raise pytest.UsageError(f"--hil-report {out}: the directory {parent} does not exist or is not writable.")
     boards_from_options(config)
+    data_for_models(config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "hil_model" in metafunc.fixturenames:
+        models = [Path(m) for m in metafunc.config.getoption("--hil-model")] or \
+            [Path(m) for m in getattr(metafunc.module, "HIL_DEFAULT_MODELS", [])]
+        if not models:
+            metafunc.parametrize("hil_model", [pytest.param(None, marks=pytest.mark.skip(
+                reason="no model: pass --hil-model PATH (or set HIL_DEFAULT_MODELS in the test module)"))],
+                ids=["no-model"])
+        else:
+            stems = [m.stem for m in models]
+            metafunc.parametrize("hil_model", models, ids=[s if stems.count(s) == 1 else f"{s}-{i}"
+                                                          for i, s in enumerate(stems)])
     if "hil_board" in metafunc.fixturenames:
         boards = boards_from_options(metafunc.config)
         if not boards:
@@ -128,19 +177,27 @@ def hil_record(request: pytest.FixtureRequest):
 
 @pytest.fixture()
 def hil_inputs(request: pytest.FixtureRequest) -> int:
-    return request.config.getoption("--hil-inputs")
+    return request.config.getoption("--hil-inputs") or 10
 
 
 @pytest.fixture()
-def hil_run(hil_board: BoardSpec, hil_inputs: int, hil_record):
+def hil_run(hil_board: BoardSpec, hil_inputs: int, hil_record, request: pytest.FixtureRequest):
     """Call with a Compiled model (and run_on_target's keywords): runs it on the test's board and
-    records the result, or the error when the run fails (the error is raised again)."""
-    from .runner import error_record, run_on_target
+    records the result, or the error when the run fails (the error is raised again). A model given
+    with --hil-data runs that data's samples (runner.run_on_data)."""
+    from .runner import error_record, run_on_data, run_on_target
+
+    data = data_for_models(request.config)
 
     def run(c, **kw: Any) -> dict:
         kw.setdefault("n_inputs", hil_inputs)
+        npz = data.get(Path(c.graph.path).resolve())
         try:
-            rec = run_on_target(c, hil_board.target(), **kw)
+            if npz is not None:
+                rec = run_on_data(c, hil_board.target(), npz, metric=request.config.getoption("--hil-metric"),
+                                  limit=request.config.getoption("--hil-inputs"), **kw)
+            else:
+                rec = run_on_target(c, hil_board.target(), **kw)
         except Exception as e:
             hil_record(error_record(c.graph.path, hil_board.name, e))
             raise

@@ -46,6 +46,11 @@ def markdown(records: list[dict[str, Any]]) -> str:
         out.append("\nerrors:")
         out += [f"- {r['model']} on {r['board']}: {_one_line(r['error'])}" for r in failed]
     for r in records:
+        if r.get("accuracy"):
+            from ..accuracy import text
+
+            out.append(f"\n{r['model']} on {r['board']}, " + text(r["accuracy"]))
+    for r in records:
         if r.get("per_layer_cycles"):
             layers = ", ".join(f"#{i}:{c}" for i, c in enumerate(r["per_layer_cycles"]))
             out.append(f"\nper-layer cycles, {r['model']} on {r['board']}: {layers}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import statistics
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,15 +22,18 @@ from .targets import Target, make_target
 
 
 def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0, per_layer: bool = False,
-                  timeout: float = 10.0, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """Build, start, check identity, run `n_inputs` random inputs, compare with the TFLite reference."""
+                  timeout: float = 10.0, log: Callable[[str], None] = lambda s: None,
+                  samples: list[list[np.ndarray]] | None = None,
+                  on_output: Callable[[list[np.ndarray], list[np.ndarray]], None] = lambda got, expect: None) -> dict[str, Any]:
+    """Build, start, check identity, run `n_inputs` random inputs (or `samples`), compare with the
+    TFLite reference; `on_output` sees each sample's outputs from the board and from TFLite."""
     if n_inputs < 1:
         raise TinymlError(f"the number of inputs must be at least 1 (got {n_inputs}).")
     g = c.graph
     fw = target.build(c, per_layer)  # generated for the target's CPU (kernel variants)
     ref = Reference(Path(g.path).read_bytes(), prefer=preferred_reference(op.type for op in g.ops),
                     num_outputs=len(g.outputs), num_inputs=len(g.inputs))
-    samples = random_inputs(g, n_inputs, seed)
+    samples = random_inputs(g, n_inputs, seed) if samples is None else samples
     try:
         url = target.start(fw)  # inside: whatever start got running is stopped, even when start fails half-way
         with HilClient(url, timeout=timeout) as cl:
@@ -48,6 +52,7 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
                 expect = [e.reshape(-1) for e in ref.run(sample)]
                 got = [np.frombuffer(cl.get_output(k, g.t(t).nbytes), np.dtype(DTYPES[g.t(t).dtype][1]))
                        for k, t in enumerate(g.outputs)]
+                on_output(got, expect)
                 same = len(got) == len(expect) and all(np.array_equal(a, b) for a, b in zip(got, expect))
                 ulps = float_ulps(got, expect)
                 max_ulp = max(max_ulp, ulps or 0)
@@ -93,6 +98,22 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
     }
 
 
+def run_on_data(c: Compiled, target: Target, data: str | Path, metric: str | None = None,
+                float_model: str | Path | None = None, labels: list[str] | str | None = None,
+                limit: int | None = None, **kw: Any) -> dict[str, Any]:
+    """run_on_target on the samples of a data.npz (accuracy.load_data); the record gains
+    "accuracy": the metric on the board beside TFLite's int8 reference and the float model."""
+    from ..accuracy import evaluate, load_data
+    from ..pipeline import read_labels
+
+    d = load_data(data, c.graph, metric, limit=limit)
+    got, expect = [], []
+    rec = run_on_target(c, target, samples=d.samples, on_output=lambda o, r: (got.append(o[0]), expect.append(r[0])), **kw)
+    rec["accuracy"] = evaluate(c.graph, d, got, target.name, expect, float_model=float_model,
+                               labels=read_labels(labels, c.graph) if labels is not None else None)
+    return rec
+
+
 def error_record(model: str | Path, board: str, error: BaseException) -> dict[str, Any]:
     """The report's record of a run that failed: the board, the model and what went wrong."""
     path = Path(model)
@@ -116,16 +137,18 @@ def run_model(model: str | Path, board: str, port: str | None = None, n_inputs: 
 def run_models(models: list[str | Path], board: str, port: str | None = None, n_inputs: int = 10, seed: int = 0,
                per_layer: bool = False, log: Callable[[str], None] = lambda s: None,
                cpu: CpuFeatures | None = None, on_error: Callable[[str, TinymlError], None] = lambda m, e: None,
-               patches: str | None = None) -> list[dict[str, Any]]:
+               patches: str | None = None, data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Each model on one board. A wrong board or port fails at once; a model that fails (a bad
     file, a build error, a board that stops answering) gives an error record and the next model runs.
-    `patches`: the patch setting the models are compiled with (passes/patch.py)."""
+    `patches`: the patch setting the models are compiled with (passes/patch.py); `data`: run_on_data's
+    keywords (data, metric, float_model, labels, limit) to run every model on a data set instead."""
     target = make_target(board, port, log=log, cpu=cpu)
     records = []
     for model in models:
         try:
             c = compile_model(model, "model", target=target.cpu, patches=patches)
-            records.append(run_on_target(c, target, n_inputs=n_inputs, seed=seed, per_layer=per_layer, log=log))
+            run = partial(run_on_data, **data) if data else run_on_target
+            records.append(run(c, target, n_inputs=n_inputs, seed=seed, per_layer=per_layer, log=log))
         except TinymlError as e:
             on_error(str(model), e)
             records.append(error_record(model, board, e))

@@ -21,3 +21,5 @@ class Spec:
     data: Callable[[np.random.Generator, tuple], np.ndarray] = normal  # representative sample
     converter: dict[str, Any] = field(default_factory=dict)  # extra TFLiteConverter attributes
     post: Callable[[bytes], bytes] | None = None  # rewrite the converted flatbuffer (e.g. RESHAPE -> SQUEEZE)
+    fit: Callable[[Any], None] | None = None  # train the model (instead of perturbing its initial weights)
+    float_copy: bool = False  # also write the unquantized float model to zoo/float/<name>.tflite
