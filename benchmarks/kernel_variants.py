@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 p, o = r["portable"]["rec"], r["opt"]["rec"]
                 hz = p["clock"]["hz"] or b.clock_hz
                 tick_per_instr = hz * ICOUNT_NS * 1e-9
-                pt, ot = p["latency_cycles"]["median"], o["latency_cycles"]["median"]
+                pt, ot = p["counter_ticks"]["median"], o["counter_ticks"]["median"]
                 mpi = lambda t: p["macs"] / (t / tick_per_instr) if t else 0.0  # noqa: E731
                 print(f"| {model.stem} | {board} | {p['macs']} | {pt} | {ot} | {pt / ot:.2f}x | "
                       f"{mpi(pt):.3f} -> {mpi(ot):.3f} | {p['flash_bytes']} -> {o['flash_bytes']} | "
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def per_layer(model: Path, board: str, r: dict, tick_per_instr: float, cmsis: dict[int, int]) -> str:
     p, o = r["portable"], r["opt"]
-    pl, ol = p["rec"]["per_layer_cycles"] or [], o["rec"]["per_layer_cycles"] or []
+    pl, ol = p["rec"]["counter_ticks"]["per_layer"] or [], o["rec"]["counter_ticks"]["per_layer"] or []
     macs = {l.op.index: l.macs for l in o["c"].layers}
     head = "| op | layer (optimized kernel) | MACs | portable ticks | optimized ticks | speed-up | MACs/instr opt |"
     sep = "|---:|---|---:|---:|---:|---:|---:|"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import example_models
+from tinyml_pio.hil.targets import emulated_boards
 from tinyml_pio.pipeline import compile_model
 
 MODELS = example_models()
@@ -22,9 +23,10 @@ def test_model_on_board(model, hil_board, hil_inputs, hil_run):
     assert rec["identical"] == rec["inputs"] == hil_inputs, rec["bit_exact"]
     # memory: the firmware's arena is exactly what the planner said
     assert rec["arena_bytes"] == c.plan.arena_size
-    lat = rec["latency_cycles"]
+    lat = rec["latency"]  # in the board's unit: instructions (emulated), cycles (real), ns (host)
     assert 0 < lat["min"] <= lat["median"] <= lat["max"]
-    assert rec["per_layer_cycles"] is not None and len(rec["per_layer_cycles"]) == len(c.graph.ops)
+    assert lat["unit"] == {"host": "ns"}.get(hil_board.name, "instructions" if hil_board.name in emulated_boards() else "cycles")
+    assert rec["per_layer"] is not None and [r["type"] for r in rec["per_layer"]] == [op.type for op in c.graph.ops]
     if hil_board.name != "host":
         # the linked arena symbol is exactly the planner's arena
         assert rec["linked_arena_bytes"] == c.plan.arena_size

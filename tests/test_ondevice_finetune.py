@@ -38,7 +38,7 @@ def test_hil_train_on_the_host_board_learns_and_matches_the_host_build(tmp_path)
     assert [p["epoch"] for p in rec["curve"]] == [0, 1, 2] and len(rec["losses"]) == 300
     assert rec["memory"]["params_bytes"] == compile_model(MODEL, "m", train="bias+last").train.params_bytes
     assert (tmp_path / "c.png").stat().st_size > 1000
-    rows = {r["type"] + str(r["op"]): r for r in rec["per_layer_cycles"]}
+    rows = {r["type"] + str(r["op"]): r for r in rec["per_layer"]}
     assert rows["FULLY_CONNECTED6"]["backward"] > 0 and rows["CONV_2D0"]["forward"] > 0
     assert rows["SOFTMAX7"]["forward"] is None  # the tail after the logits does not run in training
     assert "backward + update" in r.stdout
