@@ -481,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 1
     finally:
+        configure(NORMAL, bars=False)  # as before main(): library callers see no bars or steps
         if quiet_out:
             quiet_out.close()
 

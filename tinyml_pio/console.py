@@ -12,7 +12,7 @@ import sys
 from typing import Iterable, Iterator, TypeVar
 
 QUIET, NORMAL, VERBOSE = -1, 0, 1
-_state = {"level": NORMAL, "bars": False}
+_state = {"level": NORMAL, "bars": False}  # the CLI turns bars on for the command it runs
 
 T = TypeVar("T")
 

@@ -115,4 +115,7 @@ def fmt_count(v: float, unit: str) -> str:
 
 
 def fmt_ms(ms: float) -> str:
+    """A time given in ms, readable from microseconds to minutes."""
+    if ms < 1:
+        return f"{ms * 1000:.1f} µs"
     return f"{ms:.3f} ms" if ms < 100 else f"{ms:,.1f} ms"
