@@ -90,7 +90,8 @@ def test_emulated_run_reports_executed_instructions(hil_env, capsys, tmp_path):
     rec = json.loads(report.read_text())["results"][0]
     lat, raw = rec["latency"], rec["counter_ticks"]
     assert lat["unit"] == "instructions" and rec["timing"]["counter"] == "SysTick"
-    assert lat["median"] == round(raw["median"] * 1.25)  # 0.8 SysTick tick per instruction
+    # 0.8 SysTick tick per instruction (the raw median is truncated to a whole tick, ours is not)
+    assert abs(lat["median"] - raw["median"] * 1.25) <= 1.25 and lat["min"] == round(raw["min"] * 1.25)
     assert rec["per_layer"][0]["instructions"] == round(raw["per_layer"][0] * 1.25)
     assert "ms" not in lat and lat["estimate_ms"]["median"] > 0 and 0 < rec["stack_peak_bytes"]
     assert "latency, instructions (min/med/max)" in out and "MACs/instruction" in out and "(estimate*)" in out
