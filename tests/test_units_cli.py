@@ -57,6 +57,9 @@ def test_the_host_reports_nanoseconds_as_time():
     t = timing_for("host", "host-ns", 1_000_000_000, emulated=False)
     lat = latency(t, [2_000_000])
     assert t.unit == "ns" and lat["ms"]["median"] == pytest.approx(2.0)
+    # a board without a cycle counter (Arduino micros(), 1 MHz): a time too, not "cycles"
+    t = timing_for("pico", "micros()", 1_000_000, emulated=False)
+    assert t.unit == "ns" and latency(t, [1500])["median"] == 1_500_000 and "not cycles" in t.how
 
 
 def test_per_layer_rows_have_op_type_and_share():

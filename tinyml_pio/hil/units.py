@@ -7,8 +7,9 @@ different things per kind of board, so every report converts them here and names
   25 MHz SysTick: 0.8 tick per instruction). Not cycles: a silicon core also stalls on wait states,
   multi-cycle loads and branches. A time on the emulated part is given only as an estimate, with
   its assumption (one instruction per cycle at the part's clock from board_defs);
-- real boards: DWT cycle counts (or SysTick at the core clock), and milliseconds at the clock
-  board_defs gives for the board (else the rate the firmware reports);
+- real boards: DWT (or ESP32 CCOUNT) cycle counts, or SysTick at the core clock, and milliseconds
+  at the clock board_defs gives for the board (else the rate the firmware reports); a board
+  timing with micros() gets a time in ns;
 - the host: nanoseconds of this machine (a time, not cycles); no stack is painted there.
 """
 
@@ -19,6 +20,12 @@ from typing import Any
 
 from ..boards import load_board
 from ..errors import TinymlError
+
+
+# counters that measure time, not cycles: the host's clock, and Arduino's micros() on cores
+# without a cycle counter (RP2040's Cortex-M0+, library/src/boards/arduino_board.cpp)
+TIME_COUNTERS = {"host-ns": "nanoseconds of this machine's monotonic clock (a time, not cycles)",
+                 "micros()": "microseconds from Arduino's micros(), given in ns (a time, not cycles: no cycle counter)"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,8 @@ def _board_clock(board: str) -> tuple[int | None, str]:
 
 def timing_for(board: str, counter: str, counter_hz: int, emulated: bool) -> Timing:
     """The Timing of `board`, whose firmware reported `counter` running at `counter_hz`."""
-    if counter == "host-ns":
-        return Timing("ns", 1e9 / counter_hz, "nanoseconds of this machine's monotonic clock (a time, not cycles)", 1e-6)
+    if counter in TIME_COUNTERS:  # clocks, not cycle counters: a time in ns
+        return Timing("ns", 1e9 / counter_hz, TIME_COUNTERS[counter], 1e-6)
     clock, part = _board_clock(board)
     if emulated:
         from ..platformio.qemu import QemuError, load_board as load_qemu_board
