@@ -411,7 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     hr.add_argument("--model", required=True, action="append", help="a .tflite model (repeat for several)")
     hr.add_argument("--inputs", type=_count, default=10, help="random inputs per model (default 10)")
     hr.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs (default 0)")
-    hr.add_argument("--per-layer", action="store_true", help="also record cycles per operator")
+    hr.add_argument("--per-layer", action="store_true",
+                    help="also record each operator's count (instructions / cycles / ns, the board's unit), type and share")
     hr.add_argument("--report", help="write the JSON report here")
     hr.add_argument("--kernels", choices=("auto", "portable"), default="auto",
                     help="auto: the kernel variants the board's CPU can run (default); portable: none")
@@ -429,7 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     ht.add_argument("--seed", type=_seed, default=0, help="seed of the sample order")
     ht.add_argument("--train-samples", type=_count, default=None, help="use only the first N training samples")
     ht.add_argument("--test-samples", type=_count, default=None, help="score on only the first N test samples")
-    ht.add_argument("--per-layer", action="store_true", help="also record the cycles of each forward operator")
+    ht.add_argument("--per-layer", action="store_true",
+                    help="also record each operator's forward and backward count in the board's unit")
     ht.add_argument("--report", help="write the JSON report here")
     ht.add_argument("--plot", metavar="FILE.png", help="accuracy against samples seen")
     _train_options(ht, data=False)  # --data above also feeds auto:BYTES
