@@ -199,6 +199,9 @@ def test_one_weights_figure_everywhere(capsys, tmp_path, target):
         assert f"weights: {w.total:,} bytes of flash ({w.parts()}); the file's constant tensors: {w.file_bytes:,} bytes" in out
     else:  # the optimized kernels hold the bias inside their per-channel structs
         assert w.bias == 0 and w.requantization > 0
+    rc, out, _ = _cli(capsys, "inspect", str(CONV), "--json", *args)  # inspect --target: the build's figure
+    d = json.loads(out)
+    assert d["weights"]["total"] == w.total and d["arena_bytes"] == c.plan.arena_size
 
 
 # ---- the memory plot ----------------------------------------------------------------------------

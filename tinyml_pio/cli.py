@@ -132,9 +132,9 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
     if a.json:
         import json
 
-        print(json.dumps(inspect_data(a.model, patches=a.patches, max_overhead=a.max_overhead), indent=2))
+        print(json.dumps(inspect_data(a.model, patches=a.patches, max_overhead=a.max_overhead, target=a.target), indent=2))
         return 0
-    print(inspect_model(a.model, patches=a.patches, max_overhead=a.max_overhead))
+    print(inspect_model(a.model, patches=a.patches, max_overhead=a.max_overhead, target=a.target))
     return 0
 
 
@@ -347,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="operators, tensors, MACs, weights and arena bytes")
     i.add_argument("model", help="the .tflite model")
     i.add_argument("--json", action="store_true", help="machine-readable output (operators, tensors, weights breakdown, arena)")
+    i.add_argument("--target", default=None,
+                   help="a board or CPU (as for convert): the kernels, arena and weights of a build for it (default: portable)")
     _patch_options(i)
     i.set_defaults(fn=_cmd_inspect)
 

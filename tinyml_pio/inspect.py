@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cpu import CpuFeatures
 from .errors import TinymlError
 from .ir import Graph
 from .ops import Layer, try_lower
+from .passes import apply_variants
 from .passes.fold import fold_constants
 from .passes.patch import parse_patches
 from .passes.patch_search import apply_patches
@@ -29,8 +31,9 @@ def _tensor(g: Graph, t: int) -> dict[str, Any]:
                 scale=x.quant.s if x.quant else None, zero_point=x.quant.zp if x.quant else None)
 
 
-def inspect_data(path: str, patches: Any = None, max_overhead: float = 0.2) -> dict[str, Any]:
-    """Everything inspect reports, as plain data (what `inspect --json` prints)."""
+def inspect_data(path: str, patches: Any = None, max_overhead: float = 0.2, target: str | None = None) -> dict[str, Any]:
+    """Everything inspect reports, as plain data (what `inspect --json` prints). `target` (a board
+    or CPU, as for convert): its kernel variants, so the arena and weights are the build's."""
     g = load_model(path)
     fold_constants(g)
     layers, problems = try_lower(g)
@@ -38,6 +41,10 @@ def inspect_data(path: str, patches: Any = None, max_overhead: float = 0.2) -> d
         check_io(g)
     except TinymlError as e:
         problems.insert(0, f"model: {e.args[0]}")
+    cpu = CpuFeatures.resolve(target)
+    if not problems and target is not None:
+        chosen = {l.op.index: l for l in apply_variants([l for l in layers if l], cpu, g)[0]}
+        layers = [chosen.get(l.op.index, l) if l is not None else None for l in layers]
     plan = plan_memory(g, [l for l in layers if l]) if not problems else None
     stage = None
     if plan is not None and parse_patches(patches).mode != "off":
@@ -63,14 +70,14 @@ def inspect_data(path: str, patches: Any = None, max_overhead: float = 0.2) -> d
         inputs=[_tensor(g, t) for t in g.inputs], outputs=[_tensor(g, t) for t in g.outputs], operators=ops,
         tensors=dict(total=len(g.tensors), constant=len(const), activations=len(g.tensors) - len(const)),
         weights=layers_weights(g, placeholders).to_dict(), macs=sum(l.macs for l in layers if l),
-        problems=problems, arena_bytes=plan.arena_size if plan else None, lower_bound_bytes=plan.lower_bound if plan else None,
+        kernels_for=cpu.name, problems=problems, arena_bytes=plan.arena_size if plan else None, lower_bound_bytes=plan.lower_bound if plan else None,
         patches=dict(setting=stage.text, layer_arena_bytes=stage.layer_arena, mac_overhead=stage.overhead) if stage else None,
     )
 
 
-def inspect_model(path: str, patches: Any = None, max_overhead: float = 0.2) -> str:
+def inspect_model(path: str, patches: Any = None, max_overhead: float = 0.2, target: str | None = None) -> str:
     """`patches` (as for convert): name the operators that run in patches, and the arena with them."""
-    d = inspect_data(path, patches, max_overhead)
+    d = inspect_data(path, patches, max_overhead, target)
     lines = [f"model: {d['model']}", f"sha256: {d['sha256']}",
              f"description: {d['description'] or '-'}",
              "inputs:  " + ", ".join(_io(t) for t in d["inputs"]),
@@ -82,7 +89,8 @@ def inspect_model(path: str, patches: Any = None, max_overhead: float = 0.2) -> 
     t, w = d["tensors"], d["weights"]
     lines += ["",
               f"tensors: {t['total']} ({t['constant']} constant, {t['activations']} activations)",
-              f"weights: {_weights_text(w)} [portable kernels; the optimized ones' figure: convert --target]",
+              f"weights: {_weights_text(w)} [kernels for {d['kernels_for']}"
+              + ("; the board's: --target BOARD]" if d["kernels_for"] == "portable" else "]"),
               f"MACs: {d['macs']}"]
     if d["problems"]:
         lines.append(f"cannot compile: {len(d['problems'])} problem(s)")

@@ -227,7 +227,7 @@ def format_text(rep: PlanReport) -> str:
     lines.append(f"TFLM greedy: {_fmt(plan.tflm_greedy_arena)} bytes  (largest-first first-fit, model order, no in-place)")
     lines += _patch_lines(rep)
     lines.append(f"weights:     {rep.weights.text() if rep.weights else _fmt(rep.weights_bytes) + ' bytes (flash)'}"
-                 " [portable kernels; the optimized ones' figure: convert --target]")
+                 " [portable kernels; a board's: inspect --target BOARD]")
     if plan.inplace_ops:
         lines.append(f"in place:    op " + ", ".join(str(i) for i in plan.inplace_ops))
     if plan.reordered:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..console import progress
 from ..cpu import CpuFeatures
 from ..errors import TinymlError
 from ..ir import DTYPES
@@ -18,7 +19,6 @@ from ..reference import Reference, preferred_reference
 from ..verify import FLOAT_ULP_BOUND, float_ulps, random_inputs
 from .client import HilClient, HilError
 from .targets import Target, make_target
-from ..console import progress
 from .units import convert, fmt_count, latency, timing_for, timing_record
 from .units import per_layer as per_layer_rows
 
