@@ -34,7 +34,6 @@ from tinyml_pio.cpu import CpuFeatures  # noqa: E402
 from tinyml_pio.errors import TinymlError  # noqa: E402
 from tinyml_pio.hil.runner import run_on_target  # noqa: E402
 from tinyml_pio.hil.targets import EmulatedTarget, emulated_boards  # noqa: E402
-from tinyml_pio.ops import TensorArg  # noqa: E402
 from tinyml_pio.pipeline import Compiled, compile_model  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -65,19 +64,13 @@ def cmsis_ticks() -> dict[int, int]:
     return out
 
 
-def weight_bytes(c: Compiled) -> int:
-    """Flash bytes of the model's constants: weight tensors the calls use plus per-layer constants."""
-    used = {a.tensor for l in c.layers for a in l.args if isinstance(a, TensorArg) and c.graph.t(a.tensor).is_const}
-    return sum(c.graph.t(t).nbytes for t in used) + sum(a.nbytes for l in c.layers for a in l.consts.values())
-
-
 def measure(model: Path, board: str, n_inputs: int) -> dict:
     out = {}
     for kind, cpu in (("portable", CpuFeatures.portable(board)), ("opt", None)):
         target = EmulatedTarget(board, cpu=cpu)
         c = compile_model(model, "model", target=target.cpu)
         rec = run_on_target(c, target, n_inputs=n_inputs, per_layer=True)
-        out[kind] = dict(rec=rec, c=c, weights=weight_bytes(c))
+        out[kind] = dict(rec=rec, c=c, weights=c.weights.total)  # the one weights figure (weights.py)
     return out
 
 
@@ -120,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 p, o = r["portable"]["rec"], r["opt"]["rec"]
                 hz = p["clock"]["hz"] or b.clock_hz
                 tick_per_instr = hz * ICOUNT_NS * 1e-9
-                pt, ot = p["latency_cycles"]["median"], o["latency_cycles"]["median"]
+                pt, ot = p["counter_ticks"]["median"], o["counter_ticks"]["median"]
                 mpi = lambda t: p["macs"] / (t / tick_per_instr) if t else 0.0  # noqa: E731
                 print(f"| {model.stem} | {board} | {p['macs']} | {pt} | {ot} | {pt / ot:.2f}x | "
                       f"{mpi(pt):.3f} -> {mpi(ot):.3f} | {p['flash_bytes']} -> {o['flash_bytes']} | "
@@ -138,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def per_layer(model: Path, board: str, r: dict, tick_per_instr: float, cmsis: dict[int, int]) -> str:
     p, o = r["portable"], r["opt"]
-    pl, ol = p["rec"]["per_layer_cycles"] or [], o["rec"]["per_layer_cycles"] or []
+    pl, ol = p["rec"]["counter_ticks"]["per_layer"] or [], o["rec"]["counter_ticks"]["per_layer"] or []
     macs = {l.op.index: l.macs for l in o["c"].layers}
     head = "| op | layer (optimized kernel) | MACs | portable ticks | optimized ticks | speed-up | MACs/instr opt |"
     sep = "|---:|---|---:|---:|---:|---:|---:|"

@@ -76,7 +76,7 @@ def row(model: Path, data: Path, scheme: str, board: str, seeds: int, epochs: in
                 f"{m['inference_arena_bytes']:,} | 0 | - | - |")
     return (f"| {model.stem} | {name} | {rec['rounding']} | {'on' if qas else 'off'} | {np.mean(before):.3f} | "
             f"{np.mean(after):.3f} ({min(after):.3f}..{max(after):.3f}) | {m['arena_bytes'] + m['params_bytes']:,} | "
-            f"{extra:,} | {rec['step_cycles']['median']:,} | {'yes' if rec['params_identical'] else 'NO'} |")
+            f"{extra:,} | {rec['counter_ticks']['step_median']:,} | {'yes' if rec['params_identical'] else 'NO'} |")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import example_models
+from tinyml_pio.hil.targets import emulated_boards
 from tinyml_pio.pipeline import compile_model
 
 HIL_DEFAULT_MODELS = example_models()  # --hil-model PATH replaces them
@@ -25,9 +26,10 @@ def test_model_on_board(hil_model, hil_board, hil_inputs, hil_run):
         assert acc["generated"] == acc["tflite_int8"], acc
     # memory: the firmware's arena is exactly what the planner said
     assert rec["arena_bytes"] == c.plan.arena_size
-    lat = rec["latency_cycles"]
+    lat = rec["latency"]  # in the board's unit: instructions (emulated), cycles (real), ns (host)
     assert 0 < lat["min"] <= lat["median"] <= lat["max"]
-    assert rec["per_layer_cycles"] is not None and len(rec["per_layer_cycles"]) == len(c.graph.ops)
+    assert lat["unit"] == {"host": "ns"}.get(hil_board.name, "instructions" if hil_board.name in emulated_boards() else "cycles")
+    assert rec["per_layer"] is not None and [r["type"] for r in rec["per_layer"]] == [op.type for op in c.graph.ops]
     if hil_board.name != "host":
         # the linked arena symbol is exactly the planner's arena
         assert rec["linked_arena_bytes"] == c.plan.arena_size

@@ -22,4 +22,4 @@ def test_finetune_on_board(update, hil_board, hil_train):
     assert rec["memory"]["params_bytes"] == c.train.params_bytes
     assert rec["memory"]["training_arena_bytes"] == c.train.plan.arena_size
     if hil_board.name != "host":
-        assert rec["step_cycles"]["median"] > 0 and 0 < rec["memory"]["stack_peak_bytes"]
+        assert rec["step"]["median"] > 0 and 0 < rec["memory"]["stack_peak_bytes"]

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, missing_toolchain, offline_pio_env
+from tinyml_pio.hil.targets import elf_symbol_size
 
 EXAMPLES = ROOT / "example_projects"
 PROJECTS = ["digits_cnn", "gesture_imu", "anomaly_ae"]
@@ -220,3 +221,18 @@ def test_example_runs_in_qemu_bit_exact(project, env_name, board, pio_env, tmp_p
     (check_anomaly if project == "anomaly_ae" else check_classifier)(project, parsed, ref, quant, samples)
     assert f"summary: {samples.n}/{samples.n} outputs equal the TFLite reference" in r.text
     assert "[tinyml-bsp] exit 0" in r.text
+    # the scores above came from printf("%.3f"/"%.7f"): newlib-nano's float printf is linked in
+    assert elf_symbol_size(elf, "_printf_float") is not None
+
+
+@pytest.mark.parametrize("project", sorted(q.parent.name for q in EXAMPLES.glob("*/platformio.ini")))
+def test_example_enables_float_printf(project):
+    """newlib-nano leaves printf's float support out, so printf("%f") would print nothing: every
+    example links it in (emulated and Arduino boards), and the examples print floats with printf."""
+    ini = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None)
+    ini.read(EXAMPLES / project / "platformio.ini")
+    for section in ("qemu", "arduino"):
+        if ini.has_section(section):
+            assert "-Wl,-u,_printf_float" in ini.get(section, "build_flags", fallback="").split(), section
+    for src in (EXAMPLES / project / "src").glob("*.c"):
+        assert "newlib-nano leaves it out" not in src.read_text(), f"{src}: a hand-written float formatter"

@@ -7,6 +7,7 @@ the device's parameters equal the host build's replay of the same sample sequenc
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 import zlib
@@ -38,7 +39,10 @@ def test_hil_train_on_the_host_board_learns_and_matches_the_host_build(tmp_path)
     assert [p["epoch"] for p in rec["curve"]] == [0, 1, 2] and len(rec["losses"]) == 300
     assert rec["memory"]["params_bytes"] == compile_model(MODEL, "m", train="bias+last").train.params_bytes
     assert (tmp_path / "c.png").stat().st_size > 1000
-    rows = {r["type"] + str(r["op"]): r for r in rec["per_layer_cycles"]}
+    # the host counts nanoseconds (a time, not cycles) and paints no stack
+    assert rec["step"]["unit"] == "ns" and rec["step"]["ms"]["median"] > 0 and rec["memory"]["stack_peak_bytes"] is None
+    assert re.search(r"median [\d,]+ ns, [\d.]+ (µs|ms) \(min", r.stdout) and "stack peak not measured (host)" in r.stdout
+    rows = {r["type"] + str(r["op"]): r for r in rec["per_layer"]}
     assert rows["FULLY_CONNECTED6"]["backward"] > 0 and rows["CONV_2D0"]["forward"] > 0
     assert rows["SOFTMAX7"]["forward"] is None  # the tail after the logits does not run in training
     assert "backward + update" in r.stdout

@@ -345,6 +345,8 @@ def test_hello_mlp_on_every_emulated_board(pio_project, expected):
     r = _pio(proj, env, *args)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     assert r.stdout.count("tinyml: mlp <- models/fc_relu.tflite") == len(EMULATED)
+    # the one weights figure, with its breakdown (weights.py), as inspect/convert print it
+    assert re.search(r"tinyml: mlp <- models/fc_relu\.tflite: arena \d+ B, weights \d+ B \(weights [\d,]+ \+ ", r.stdout), r.stdout
     cycles = {}
     for board in EMULATED:
         port = qemu.free_port()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 
 from . import __version__
+from .console import NORMAL, QUIET, VERBOSE, configure, step
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, TinymlError, UsageError
 
 
@@ -25,6 +28,7 @@ def _cmd_convert(a: argparse.Namespace) -> int:
     for p in write_output(c.files, a.output):
         print(f"wrote {p}")
     print(f"arena {c.plan.arena_size} bytes, {c.macs} MACs, {len(c.graph.ops)} operators, kernels: {c.kernels}")
+    print(f"weights: {c.weights.text()}")
     _print_patches(c.patches, a.patches)
     if c.train is not None:
         t = c.train
@@ -109,9 +113,7 @@ def _cmd_train_check(a: argparse.Namespace) -> int:
 
 
 def _cmd_verify(a: argparse.Namespace) -> int:
-    from .verify import verify_model
-
-    from .verify import FLOAT_ULP_BOUND
+    from .verify import FLOAT_ULP_BOUND, verify_model
 
     _check_report_path(a.report)
     data, load = _data_loader(a)
@@ -171,9 +173,14 @@ def _accuracy_report(a: argparse.Namespace, g, d, generated, where: str, referen
 
 
 def _cmd_inspect(a: argparse.Namespace) -> int:
-    from .inspect import inspect_model
+    from .inspect import inspect_data, inspect_model
 
-    print(inspect_model(a.model, patches=a.patches, max_overhead=a.max_overhead))
+    if a.json:
+        import json
+
+        print(json.dumps(inspect_data(a.model, patches=a.patches, max_overhead=a.max_overhead, target=a.target), indent=2))
+        return 0
+    print(inspect_model(a.model, patches=a.patches, max_overhead=a.max_overhead, target=a.target))
     return 0
 
 
@@ -261,7 +268,7 @@ def _cmd_hil_run(a: argparse.Namespace) -> int:
     try:
         cpu = CpuFeatures.portable() if a.kernels == "portable" else None
         records = run_models(a.model, a.board, port=a.port, n_inputs=a.inputs or 10, seed=a.seed, per_layer=a.per_layer,
-                             log=print if a.verbose else (lambda s: None), cpu=cpu, patches=a.patches, data=data,
+                             log=step, cpu=cpu, patches=a.patches, data=data,
                              on_error=lambda model, e: print(f"error: {model} on {a.board}: {e}", file=sys.stderr))
     finally:
         if previous is not None:
@@ -285,7 +292,7 @@ def _cmd_hil_train(a: argparse.Namespace) -> int:
         check_plot_path(a.plot)
     rec = train_model(a.model, a.board, _train_spec(a, a.update), a.data, port=a.port, epochs=a.epochs, lr=a.lr,
                       seed=a.seed, per_layer=a.per_layer, limit_train=a.train_samples, limit_test=a.test_samples,
-                      log=print if a.verbose else (lambda s: None))
+                      log=step)
     if a.report:
         Path(a.report).write_text(json.dumps(rec, indent=2))
         print(f"wrote {a.report}")
@@ -413,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("inspect", help="operators, tensors, MACs, weights and arena bytes")
     i.add_argument("model", help="the .tflite model")
+    i.add_argument("--json", action="store_true", help="machine-readable output (operators, tensors, weights breakdown, arena)")
+    i.add_argument("--target", default=None,
+                   help="a board or CPU (as for convert): the kernels, arena and weights of a build for it (default: portable)")
     _patch_options(i)
     i.set_defaults(fn=_cmd_inspect)
 
@@ -478,12 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
     hr.add_argument("--inputs", type=_count, default=None,
                     help="random inputs per model (default 10); with --data: only the first N samples")
     hr.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs (default 0)")
-    hr.add_argument("--per-layer", action="store_true", help="also record cycles per operator")
+    hr.add_argument("--per-layer", action="store_true",
+                    help="also record each operator's count (instructions / cycles / ns, the board's unit), type and share")
     hr.add_argument("--report", help="write the JSON report here")
     _data_options(hr)
     hr.add_argument("--kernels", choices=("auto", "portable"), default="auto",
                     help="auto: the kernel variants the board's CPU can run (default); portable: none")
-    hr.add_argument("-v", "--verbose", action="store_true", help="print every input's result as it runs")
     hr.add_argument("--patches", default="off", metavar="off|auto|NxM@opK",
                     help="run the firmware's model with a patch stage (as for convert; auto within 20%% more MACs)")
     hr.set_defaults(fn=_cmd_hil_run)
@@ -498,13 +508,28 @@ def build_parser() -> argparse.ArgumentParser:
     ht.add_argument("--seed", type=_seed, default=0, help="seed of the sample order")
     ht.add_argument("--train-samples", type=_count, default=None, help="use only the first N training samples")
     ht.add_argument("--test-samples", type=_count, default=None, help="score on only the first N test samples")
-    ht.add_argument("--per-layer", action="store_true", help="also record the cycles of each forward operator")
+    ht.add_argument("--per-layer", action="store_true",
+                    help="also record each operator's forward and backward count in the board's unit")
     ht.add_argument("--report", help="write the JSON report here")
     ht.add_argument("--plot", metavar="FILE.png", help="accuracy against samples seen")
-    ht.add_argument("-v", "--verbose", action="store_true", help="print the score after each epoch as it runs")
     _train_options(ht, data=False)  # --data above also feeds auto:BYTES
     ht.set_defaults(fn=_cmd_hil_train)
+    _add_verbosity(p, top=True)
     return p
+
+
+def _add_verbosity(p: argparse.ArgumentParser, top: bool = False) -> None:
+    """-q/-v on the program and on every command (`tinyml-pio -q verify m` or `tinyml-pio verify m -q`)."""
+    g = p.add_mutually_exclusive_group()
+    default = {} if top else {"default": argparse.SUPPRESS}  # a command's flag must not reset the program's
+    g.add_argument("-q", "--quiet", action="store_true", help="print errors only (the exit code says the rest)", **default)
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="print every step (hil run: every input's result; hil train: each epoch's score)", **default)
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                if name != "qemu":  # the emulator runner parses its own arguments
+                    _add_verbosity(child)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -516,8 +541,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     args = parser.parse_args(argv)
+    if args.quiet and args.verbose:  # one given to the program, the other to the command
+        parser.error("-q/--quiet and -v/--verbose contradict each other; give one")
+    configure(QUIET if args.quiet else VERBOSE if args.verbose else NORMAL)
+    quiet_out = open(os.devnull, "w") if args.quiet and not getattr(args, "json", False) else None  # --json: asked for
     try:
-        return args.fn(args)
+        with contextlib.redirect_stdout(quiet_out) if quiet_out else contextlib.nullcontext():
+            return args.fn(args)
     except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback (cleanup already ran in finally blocks)
         print("tinyml-pio: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -530,6 +560,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()
         return 1
+    finally:
+        configure(NORMAL, bars=False)  # as before main(): library callers see no bars or steps
+        if quiet_out:
+            quiet_out.close()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .codegen import check_prefix, generate
+from .console import step
 from .cpu import CpuFeatures
 from .errors import TinymlError
 from .ir import Graph
@@ -40,6 +41,13 @@ class Compiled:
         return sum(l.macs for l in self.layers)
 
     @property
+    def weights(self) -> Any:
+        """The weights figure (weights.WeightsFigure): the header's WEIGHTS_BYTES and its breakdown."""
+        from .weights import layers_weights
+
+        return layers_weights(self.graph, self.layers, self.train.trainable_tensors if self.train is not None else ())
+
+    @property
     def kernels(self) -> str:
         """The kernel variants the generated code calls: "portable", "dsp", ..."""
         return kernels_label(self.variants)
@@ -67,9 +75,11 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
     check_prefix(prefix)
     cpu = CpuFeatures.resolve(target)
     graph = load_model(path)
+    step(f"read {path}: {len(graph.ops)} operators, {len(graph.tensors)} tensors")
     check_io(graph)
     fold_constants(graph)
     layers = lower_graph(graph)
+    step(f"lowered to {len(layers)} kernel calls")
     portable = list(layers)
     spec = None
     if train is not None:
@@ -82,6 +92,7 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
         layers = [p if p.op.index in keep else l for p, l in zip(portable, layers)]
         variants = {k: v for k, v in variants.items() if k not in keep}
     plan = plan_memory(graph, layers)
+    step(f"kernels for {cpu.name}: {kernels_label(variants)}; memory plan: arena {plan.arena_size} bytes")
     stage = None
     setting = parse_patches(patches)
     if setting.mode != "off":
@@ -100,6 +111,7 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
         note = (f"{kernels_label(variants)}; target {cpu.name} ({cpu.cpu or '?'}, "
                 f"features: {', '.join(cpu.features) or 'none'})")
     files = generate(graph, layers, plan, prefix, kernels=note, train=program, labels=read_labels(labels, graph))
+    step(f"generated {', '.join(sorted(files))}")
     return Compiled(graph=graph, layers=layers, plan=plan, files=files, prefix=prefix, target=cpu, variants=variants,
                     train=program, patches=stage)
 

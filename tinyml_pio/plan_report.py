@@ -18,12 +18,13 @@ from typing import Any
 from .boards import Board, list_boards, load_board
 from .errors import TinymlError, UsageError
 from .ir import Graph
-from .ops import Layer, TensorArg, const_bytes, try_lower
+from .ops import Layer, try_lower
 from .passes.fold import fold_constants
 from .passes.patch import parse_patches
 from .passes.patch_search import apply_patches
 from .planner import ALIGN, Plan, plan_memory
 from .tflite_import import load_model
+from .weights import WeightsFigure, layers_weights
 
 
 @dataclass
@@ -38,6 +39,7 @@ class PlanReport:
     patches: Any = None  # passes.patch.PatchStage when the prefix runs in patches
     patch_setting: str = "off"
     layer_arena: int = 0  # the layer-by-layer plan's arena (== plan.arena_size without patches)
+    weights: WeightsFigure | None = None  # weights_bytes and its breakdown (weights.py)
 
     @property
     def gap(self) -> int:
@@ -59,20 +61,6 @@ def layers_for_planning(g: Graph) -> tuple[list[Layer], list[str]]:
     return layers, problems
 
 
-def weights_bytes(g: Graph, layers: list[Layer]) -> int:
-    """Flash bytes the generated code holds: constant tensors the kernels read plus per-layer constants
-    (the same sum the generated source's header comment reports)."""
-    used: set[int] = set()
-    for l in layers:
-        if l.func is None and l.alias is None:  # placeholder for an unsupported operator
-            used |= {t for t in l.op.inputs if t >= 0 and g.t(t).is_const}
-            continue
-        for x in (l, *l.steps):  # a patch stage's steps read their operators' weights
-            used |= {a.tensor for a in x.args if isinstance(a, TensorArg) and g.t(a.tensor).is_const}
-    extra = const_bytes(layers)
-    return sum(g.t(t).nbytes for t in used) + extra
-
-
 def build_report(path: str, board: str | None = None, compare_tflm: bool = False, patches: Any = None,
                  max_overhead: float = 0.2) -> PlanReport:
     g = load_model(path)
@@ -83,8 +71,9 @@ def build_report(path: str, board: str | None = None, compare_tflm: bool = False
     if setting.mode != "off":
         budget = load_board(board).arena_budget if board and setting.mode == "fit" else None
         layers, plan, stage = apply_patches(g, layers, plan, setting, max_overhead, budget)
-    rep = PlanReport(g, layers, plan, weights_bytes(g, layers), problems, patches=stage, patch_setting=setting.text,
-                     layer_arena=layer_arena)
+    figure = layers_weights(g, layers)
+    rep = PlanReport(g, layers, plan, figure.total, problems, patches=stage, patch_setting=setting.text,
+                     layer_arena=layer_arena, weights=figure)
     if board:
         rep.board = load_board(board)
     if compare_tflm:
@@ -237,7 +226,8 @@ def format_text(rep: PlanReport) -> str:
                  + ("  (arena is optimal for this order)" if gap == 0 else f"  (gap {_fmt(gap)} bytes, {pct:.1f}%)"))
     lines.append(f"TFLM greedy: {_fmt(plan.tflm_greedy_arena)} bytes  (largest-first first-fit, model order, no in-place)")
     lines += _patch_lines(rep)
-    lines.append(f"weights:     {_fmt(rep.weights_bytes)} bytes (flash)")
+    lines.append(f"weights:     {rep.weights.text() if rep.weights else _fmt(rep.weights_bytes) + ' bytes (flash)'}"
+                 " [portable kernels; a board's: inspect --target BOARD]")
     if plan.inplace_ops:
         lines.append(f"in place:    op " + ", ".join(str(i) for i in plan.inplace_ops))
     if plan.reordered:
@@ -316,6 +306,7 @@ def to_json(rep: PlanReport) -> dict[str, Any]:
         lower_bound_bytes=plan.lower_bound,
         gap_bytes=rep.gap,
         weights_bytes=rep.weights_bytes,
+        weights=rep.weights.to_dict() if rep.weights else None,
         peak_op_index=plan.peak_op,
         peak_position=plan.peak_position,
         peak_live_bytes=max(plan.live_bytes, default=0),
@@ -354,14 +345,28 @@ def to_json(rep: PlanReport) -> dict[str, Any]:
 
 
 def plot(rep: PlanReport, path: str) -> None:
-    """The memory timeline: x = execution step, y = arena offset; each tensor a rectangle."""
+    """The memory timeline (memory_figure) written to `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = memory_figure(rep)
+    try:
+        fig.savefig(path)
+    except OSError as e:
+        raise TinymlError(f"cannot write the plot to {path}: {e.strerror}.", hint="choose a writable path.") from None
+    finally:
+        plt.close(fig)
+
+
+def memory_figure(rep: PlanReport) -> Any:
+    """The memory timeline: x = execution step, y = arena offset; each tensor a rectangle. A legend
+    says what the colours and lines are; with a board, its arena budget is a line."""
     try:
         import matplotlib
     except ImportError:
         raise TinymlError("--plot needs matplotlib.", hint="pip install matplotlib") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Patch, Rectangle
 
     g, plan = rep.graph, rep.plan
     n = max(len(plan.order), 1)
@@ -398,8 +403,13 @@ def plot(rep: PlanReport, path: str) -> None:
                    f"is the stage)")
     ax.plot(range(len(plan.live_bytes)), [v / scale for v in plan.live_bytes], color="0.3", marker=".",
             linewidth=0.8, label="live bytes")
+    budget = rep.board.arena_budget if rep.board is not None else 0
+    if rep.board is not None:
+        over = plan.arena_size > budget
+        ax.axhline(budget / scale, color="darkorange", linestyle="-", linewidth=2,
+                   label=f"{rep.board.id} arena budget {budget} B (SRAM - reserve){': EXCEEDED' if over else ''}")
     ax.set_xlim(-0.7, n - 0.3)
-    ax.set_ylim(0, max(plan.arena_size, rep.layer_arena, (rep.tflm or {}).get("head", 0) or 0, 1) / scale * 1.08)
+    ax.set_ylim(0, max(plan.arena_size, rep.layer_arena, (rep.tflm or {}).get("head", 0) or 0, budget, 1) / scale * 1.08)
     ax.set_xticks(range(len(plan.order)))
     ax.set_xticklabels([f"{i}\n{_op(rep, i).type[:10]}" for i in plan.order] if n <= 40 else [str(i) for i in plan.order],
                        fontsize=6 if n > 20 else 7)
@@ -407,14 +417,12 @@ def plot(rep: PlanReport, path: str) -> None:
     ax.set_ylabel(f"arena offset ({unit})")
     ax.set_title(f"{Path(g.path).name if g.path else g.name}: arena {plan.arena_size} B, lower bound {plan.lower_bound} B, "
                  f"peak at op {plan.peak_op}", fontsize=10)
-    ax.legend(loc="upper right", fontsize=7)
+    handles, _ = ax.get_legend_handles_labels()  # the lines, then what the colours mean
+    handles += [Patch(facecolor=cmap(0), edgecolor="black", label="tensor buffer (one colour each; tN = tensor N)"),
+                Patch(facecolor="0.75", edgecolor="black", hatch="//", label="kernel scratch (sN = op N)")]
+    ax.legend(handles=handles, loc="upper right", fontsize=7)
     fig.tight_layout()
-    try:
-        fig.savefig(path)
-    except OSError as e:
-        raise TinymlError(f"cannot write the plot to {path}: {e.strerror}.", hint="choose a writable path.") from None
-    finally:
-        plt.close(fig)
+    return fig
 
 
 PLOT_FORMATS = (".png", ".pdf", ".svg")

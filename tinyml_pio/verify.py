@@ -10,6 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .codegen.sanitize import hooks_source
+from .console import progress
 from .hostbuild import HostModel, read_trace
 from .ir import DTYPES, Graph
 from .cpu import CpuFeatures
@@ -116,7 +117,7 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
         host = HostModel(c.files, c.prefix, wd, in_specs, out_specs, sanitize_hooks=hooks)
         ours = host.run(samples)
         identical, within, max_ulp, bad, refs = 0, 0, 0, [], []
-        for i, (s, o) in enumerate(zip(samples, ours)):
+        for i, (s, o) in enumerate(progress(zip(samples, ours), total=len(samples), desc="verify vs TFLite")):
             r = ref.run(s)
             refs.append([np.array(a, copy=True) for a in r])
             same = _identical(o, r)

@@ -14,8 +14,9 @@ import numpy as np
 from .. import __version__
 from ..errors import TinymlError
 from ..ir import DTYPES, Graph, Tensor
-from ..ops import ConstArg, Layer, ScratchArg, TensorArg, TensorListArg, const_bytes
+from ..ops import ConstArg, Layer, ScratchArg, TensorArg, TensorListArg
 from ..planner import Plan
+from ..weights import weights_figure
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -277,6 +278,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
                             scale=c_literal(t.quant.s if t.quant else 0.0), zp=t.quant.zp if t.quant else 0))
         return res
 
+    figure = weights_figure(g, weights.values(), layers)  # the one weights figure (weights.py)
     all_layers = list(layers) + (list(train.layers) if train is not None else [])
     headers = sorted({x.header for l in all_layers for x in (l, *l.steps) if x.header})
     env = dict(
@@ -288,7 +290,8 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         plan=plan,
         calls=calls,
         weights=weight_list,
-        weights_bytes=sum(t.nbytes for t in weights.values()) + const_bytes(layers),
+        weights_bytes=figure.total,
+        weights_parts=figure.parts(),
         macs=sum(l.macs for l in layers),
         headers=headers,
         kernels=kernels,

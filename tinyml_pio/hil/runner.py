@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..console import progress
 from ..cpu import CpuFeatures
 from ..errors import TinymlError
 from ..ir import DTYPES
@@ -19,6 +20,8 @@ from ..reference import Reference, preferred_reference
 from ..verify import FLOAT_ULP_BOUND, float_ulps, random_inputs
 from .client import HilClient, HilError
 from .targets import Target, make_target
+from .units import convert, fmt_count, latency, timing_for, timing_record
+from .units import per_layer as per_layer_rows
 
 
 def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0, per_layer: bool = False,
@@ -41,8 +44,9 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
             if info.model_sha256 != g.sha256:
                 raise HilError(f"the firmware on {target.name} runs model {info.model_sha256[:12]}…, expected {g.sha256[:12]}….",
                                hint="rebuild and flash the HIL firmware for this model.")
+            timing = timing_for(target.name, info.clock_source, info.clock_hz, fw.deterministic_clock)
             cycles, identical, within, max_ulp = [], 0, 0, 0
-            for i, sample in enumerate(samples):
+            for i, sample in enumerate(progress(samples, desc=f"{g.name} on {target.name}")):
                 for k, x in enumerate(sample):
                     cl.set_input(k, np.ascontiguousarray(x).tobytes())
                 status, cyc = cl.invoke()
@@ -59,30 +63,32 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
                 close = not same and ulps is not None and ulps <= FLOAT_ULP_BOUND
                 identical += same
                 within += close
-                log(f"input {i}: {cyc} cycles, "
+                log(f"input {i}: {fmt_count(convert(timing, cyc), timing.unit)}, "
                     + ("identical" if same else f"floats within {ulps} ULP" if close else "DIFFERENT"))
             mem = cl.memory()
             layers = cl.layer_cycles() if per_layer and info.per_layer else None
     finally:
         target.stop()
     macs = c.macs
-    med = int(statistics.median(cycles))
+    lat = latency(timing, cycles)
+    med = lat["median"]
+    host = info.clock_source == "host-ns"  # no stack painting on the host: not measured, not 0
     return {
         "model": g.name,
         "model_sha256": g.sha256,
         "board": target.name,
         "kernels": fw.kernels,
-        "clock": {"source": info.clock_source, "hz": info.clock_hz,
-                  "deterministic": fw.deterministic_clock,
-                  "note": ("QEMU -icount: ticks follow the executed instruction count" if fw.deterministic_clock
-                           else "")},
-        "latency_cycles": {"min": min(cycles), "median": med, "max": max(cycles)},
-        "per_layer_cycles": layers,
+        "clock": {"source": info.clock_source, "hz": info.clock_hz, "deterministic": fw.deterministic_clock},
+        "timing": timing_record(timing, info.clock_source, info.clock_hz),
+        # the counter's raw readings (benchmarks compare these; `latency` says what they mean)
+        "counter_ticks": {"min": min(cycles), "median": int(statistics.median(cycles)), "max": max(cycles), "per_layer": layers},
+        "latency": lat,
+        "per_layer": per_layer_rows(timing, layers, [op.type for op in g.ops]),
         "arena_bytes": mem.arena_bytes,
         "planned_arena_bytes": c.plan.arena_size,
         "linked_arena_bytes": fw.arena_bytes,
-        "stack_peak_bytes": mem.stack_peak_bytes,
-        "stack_size_bytes": mem.stack_size_bytes,
+        "stack_peak_bytes": None if host else mem.stack_peak_bytes,  # None: not measured
+        "stack_size_bytes": None if host else mem.stack_size_bytes,
         "ram_bytes": fw.ram_bytes,
         "flash_bytes": fw.flash_bytes,
         "bit_exact": f"{identical}/{len(samples)}",
@@ -91,7 +97,7 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
         "max_float_ulp": max_ulp,
         "inputs": len(samples),
         "macs": macs,
-        "macs_per_cycle": macs / med if med else 0.0,
+        "macs_per_unit": macs / med if med else 0.0,  # MACs per instruction / cycle / ns (latency.unit)
         "reference": ref.kind,
         "retries": cl.retried,
         "patches": c.patches.summary() if c.patches is not None else None,
@@ -144,7 +150,7 @@ def run_models(models: list[str | Path], board: str, port: str | None = None, n_
     keywords (data, metric, float_model, labels, limit) to run every model on a data set instead."""
     target = make_target(board, port, log=log, cpu=cpu)
     records = []
-    for model in models:
+    for model in progress(models, desc=f"models on {board}"):
         try:
             c = compile_model(model, "model", target=target.cpu, patches=patches)
             run = partial(run_on_data, **data) if data else run_on_target

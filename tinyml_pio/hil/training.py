@@ -17,11 +17,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..console import progress
 from ..errors import TinymlError
 from ..ir import DTYPES, Graph
 from ..pipeline import Compiled, compile_model
 from .client import HilClient, HilError
 from .targets import Target, make_target
+from .units import convert, fmt_ms, latency, timing_for, timing_record
 
 
 @dataclass
@@ -121,6 +123,7 @@ def train_on_target(c: Compiled, target: Target, data: Dataset, epochs: int = 1,
             info = cl.hello()
             if info.model_sha256 != g.sha256:
                 raise HilError(f"the firmware on {target.name} runs model {info.model_sha256[:12]}…, expected {g.sha256[:12]}….")
+            timing = timing_for(target.name, info.clock_source, info.clock_hz, fw.deterministic_clock)
             if not info.trains:
                 raise HilError(f"the firmware on {target.name} was built without training.",
                                hint="rebuild the HIL firmware from a model converted with --train.")
@@ -142,7 +145,7 @@ def train_on_target(c: Compiled, target: Target, data: Dataset, epochs: int = 1,
             log(f"before training: {'accuracy' if prog.loss == 'xent' else 'mse'} {before:.4f}")
             curve.append(dict(epoch=0, samples=0, metric=before, mean_loss=None))
             n = len(data.x_train)
-            for e in range(epochs):
+            for e in progress(range(epochs), desc=f"epochs on {target.name}"):
                 ep_losses = []
                 for i in seq[e * n:(e + 1) * n]:
                     cl.set_input(0, np.ascontiguousarray(data.x_train[i]).tobytes())
@@ -172,14 +175,16 @@ def train_on_target(c: Compiled, target: Target, data: Dataset, epochs: int = 1,
         "metric": metric,
         f"{metric}_before": curve[0]["metric"], f"{metric}_after": curve[-1]["metric"],
         "curve": curve, "losses": [float(v) for v in losses],
-        "step_cycles": {"min": min(cycles), "median": int(statistics.median(cycles)), "max": max(cycles)} if cycles else None,
-        "per_layer_cycles": _per_layer(g, prog, layers),
+        "step": latency(timing, cycles) if cycles else None,  # in timing.unit (instructions / cycles / ns)
+        "counter_ticks": {"step_median": int(statistics.median(cycles)) if cycles else None, "per_layer": layers},  # raw
+        "per_layer": _per_layer(g, prog, [convert(timing, v) for v in layers] if layers is not None else None),
         "clock": {"source": info.clock_source, "hz": info.clock_hz, "deterministic": fw.deterministic_clock,
-                  "unit": ("SysTick ticks (QEMU -icount, deterministic)" if fw.deterministic_clock
-                           else "ns" if info.clock_source == "host-ns" else "cycles")},
+                  "unit": timing.unit},
+        "timing": timing_record(timing, info.clock_source, info.clock_hz),
         "memory": {"arena_bytes": mem.arena_bytes, "training_arena_bytes": mem.train_arena_bytes,
                    "inference_arena_bytes": c.plan.arena_size, "params_bytes": mem.params_bytes,
-                   "stack_peak_bytes": mem.stack_peak_bytes, "static_ram_bytes": fw.ram_bytes,
+                   "stack_peak_bytes": None if info.clock_source == "host-ns" else mem.stack_peak_bytes,  # None: not measured
+                   "static_ram_bytes": fw.ram_bytes,
                    "flash_bytes": fw.flash_bytes,
                    "training_sram_bytes": mem.arena_bytes + mem.params_bytes},
         "params_identical": bool(identical), "params_crc32": f"{zlib.crc32(device_params):08x}",
@@ -229,20 +234,23 @@ def markdown(rec: dict[str, Any]) -> str:
              f"| | {m} |", "|---|---:|"]
     for p in rec["curve"]:
         lines.append(f"| {'before' if p['epoch'] == 0 else 'after epoch %d' % p['epoch']} | {p['metric']:.4f} |")
-    sc = rec["step_cycles"] or {}
+    sc = rec["step"] or {}
     mem = rec["memory"]
     unit = rec["clock"]["unit"]
-    lines += ["", f"- step: median {sc.get('median', 0):,} {unit} (min {sc.get('min', 0):,}, max {sc.get('max', 0):,}), "
-              f"counter {rec['clock']['source']} at {rec['clock']['hz']:,} Hz",
+    stack = "not measured (host)" if mem["stack_peak_bytes"] is None else f"{mem['stack_peak_bytes']:,} B"
+    when = (f", {fmt_ms(sc['ms']['median'])}" if "ms" in sc else
+            f", ~{fmt_ms(sc['estimate_ms']['median'])} ({sc['estimate_assumption']})" if "estimate_ms" in sc else "")
+    lines += ["", f"- step: median {sc.get('median', 0):,} {unit}{when} (min {sc.get('min', 0):,}, max {sc.get('max', 0):,})",
+              f"- {rec['timing']['how']}",
               f"- SRAM: arena {mem['arena_bytes']:,} B (training plan {mem['training_arena_bytes']:,}, inference plan "
               f"{mem['inference_arena_bytes']:,}) + parameters {mem['params_bytes']:,} B; stack peak "
-              f"{mem['stack_peak_bytes']:,} B; static RAM {mem['static_ram_bytes'] or 0:,} B; flash {mem['flash_bytes'] or 0:,} B",
+              f"{stack}; static RAM {mem['static_ram_bytes'] or 0:,} B; flash {mem['flash_bytes'] or 0:,} B",
               f"- parameters identical to the host build's: {'yes' if rec['params_identical'] else 'NO'} "
               f"(CRC-32 {rec['params_crc32']})"]
-    if rec.get("per_layer_cycles"):
+    if rec.get("per_layer"):
         lines += ["", f"| op | type | forward ({unit}) | backward + update ({unit}) |", "|---:|---|---:|---:|"]
         lines += [f"| {r['op']} | {r['type']} | {'' if r['forward'] is None else format(r['forward'], ',')} | "
-                  f"{'' if r['backward'] is None else format(r['backward'], ',')} |" for r in rec["per_layer_cycles"]]
+                  f"{'' if r['backward'] is None else format(r['backward'], ',')} |" for r in rec["per_layer"]]
     return "\n".join(lines)
 
 

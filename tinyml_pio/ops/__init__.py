@@ -103,18 +103,6 @@ class Layer:
         return self.func, list(self.args)
 
 
-def const_bytes(layers: list[Layer]) -> int:
-    """Bytes of the layers' own constant arrays; a patch stage's steps share their operator's, counted once."""
-    seen: set[int] = set()
-    total = 0
-    for l in layers:
-        for x in (l, *l.steps):
-            if x.consts and x.op.index not in seen:
-                seen.add(x.op.index)
-                total += sum(a.nbytes for a in x.consts.values())
-    return total
-
-
 Lowering = Callable[[Graph, Op], Layer]
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -87,6 +87,7 @@ class Generated:
     macs: int
     fresh: bool  # converted in this run (False: the stamp said it is up to date)
     kernels: str = "portable"  # kernel variants the generated code calls ("dsp", ...)
+    weights_parts: str = ""  # the weights figure's breakdown (weights.py), e.g. "weights 1,024 + bias 64"
 
 
 @dataclass
@@ -317,7 +318,7 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
         prev = old.get(s.prefix)
         if prev and prev.get("key") == key and all((outdir / f).is_file() for f in prev.get("files", [])):
             g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False,
-                          kernels=prev.get("kernels", "portable"))
+                          kernels=prev.get("kernels", "portable"), weights_parts=prev.get("weights_parts", ""))
         else:
             c = compile_model(s.path, s.prefix, target=target, train=scheme, labels=label_file, patches=patch,
                               max_overhead=max_overhead, budget=budget)
@@ -329,11 +330,13 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
             # with training the arena serves both plans and the trainable parameters are RAM too
             ram = _header_define(header, s.prefix, "ARENA_SIZE") + _header_define(header, s.prefix, "PARAMS_BYTES")
             g = Generated(s, sorted(c.files), ram, _header_define(header, s.prefix, "WEIGHTS_BYTES"),
-                          c.macs, fresh=True, kernels=c.kernels)
+                          c.macs, fresh=True, kernels=c.kernels, weights_parts=c.weights.parts())
         new[s.prefix] = {"key": key, "files": g.files, "arena": g.arena, "weights": g.weights, "macs": g.macs,
-                         "kernels": g.kernels, "target": target.key(), "model": str(s.path)}
+                         "kernels": g.kernels, "target": target.key(), "model": str(s.path),
+                         "weights_parts": g.weights_parts}
         result.append(g)
-        log(f"tinyml: {s.prefix} <- {s.written}: arena {g.arena} B, weights {g.weights} B, {g.macs} MACs, "
+        parts = f" ({g.weights_parts})" if g.weights_parts else ""
+        log(f"tinyml: {s.prefix} <- {s.written}: arena {g.arena} B, weights {g.weights} B{parts}, {g.macs} MACs, "
             f"kernels: {g.kernels} ({'converted' if g.fresh else 'up to date'})")
     keep = {f for g in result for f in g.files}
     for prefix, prev in old.items():

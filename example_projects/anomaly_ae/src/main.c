@@ -26,13 +26,6 @@
 #error "include/test_samples.h does not fit models/anomaly_ae.tflite: run train.py again"
 #endif
 
-/* v >= 0 with 7 decimals, without printf's float support (newlib-nano leaves it out). */
-static const char *fixed7(char *buf, size_t n, float v) {
-    unsigned long m = (unsigned long)(v * 1e7f + 0.5f);
-    snprintf(buf, n, "%lu.%07lu", m / 10000000ul, m % 10000000ul);
-    return buf;
-}
-
 /* Mean squared reconstruction error in real units (train.py computes the same in float64). */
 static float anomaly_score(const int8_t *in, const int8_t *out) {
     float sum = 0.0f;
@@ -50,12 +43,11 @@ int tinyml_app_main(void); /* the entry point on every board */
 
 int tinyml_app_main(void) {
     int s, i, matched = 0, correct = 0;
-    char num[24], thr[24];
 
     tinyml_board_printf("anomaly_ae on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, AE_ARENA_SIZE,
         AE_WEIGHTS_BYTES, AE_MACS, AE_NUM_OPS);
-    tinyml_board_printf("counter: %s @ %lu Hz; threshold %s\n", tinyml_board_counter_name(), (unsigned long)tinyml_board_cycles_hz(),
-        fixed7(thr, sizeof thr, ANOMALY_THRESHOLD));
+    tinyml_board_printf("counter: %s @ %lu Hz; threshold %.7f\n", tinyml_board_counter_name(), (unsigned long)tinyml_board_cycles_hz(),
+        (double)(ANOMALY_THRESHOLD));
 
     for (s = 0; s < TEST_NUM_SAMPLES; ++s) {
         /* invoke() may overwrite its input buffer (the arena is shared): keep the frame elsewhere,
@@ -83,8 +75,8 @@ int tinyml_app_main(void) {
         ok = memcmp(out, test_expected[s], AE_OUTPUT0_BYTES) == 0;
         matched += ok;
         correct += is_anomaly == (test_kinds[s] != 0);
-        tinyml_board_printf(" | kind %s score %s -> %s | %lu ticks | %s\n", test_kind_names[test_kinds[s]],
-            fixed7(num, sizeof num, score), is_anomaly ? "anomaly" : "normal", (unsigned long)(t1 - t0),
+        tinyml_board_printf(" | kind %s score %.7f -> %s | %lu ticks | %s\n", test_kind_names[test_kinds[s]],
+            (double)(score), is_anomaly ? "anomaly" : "normal", (unsigned long)(t1 - t0),
             ok ? "reference ok" : "REFERENCE MISMATCH");
     }
     tinyml_board_printf("summary: %d/%d outputs equal the TFLite reference, %d/%d decisions correct\n", matched, TEST_NUM_SAMPLES,

@@ -22,18 +22,10 @@
 #error "include/test_samples.h does not fit models/digits_cnn.tflite: run train.py again"
 #endif
 
-/* v with 3 decimals, without printf's float support (newlib-nano leaves it out). */
-static const char *fixed3(char *buf, size_t n, float v) {
-    long m = (long)(v * 1000.0f + (v < 0 ? -0.5f : 0.5f));
-    snprintf(buf, n, "%s%ld.%03ld", m < 0 ? "-" : "", (m < 0 ? -m : m) / 1000, (m < 0 ? -m : m) % 1000);
-    return buf;
-}
-
 int tinyml_app_main(void); /* the entry point on every board */
 
 int tinyml_app_main(void) {
     int s, i, matched = 0, correct = 0;
-    char num[24];
 
     tinyml_board_printf("digits_cnn on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, DIGITS_ARENA_SIZE,
         DIGITS_WEIGHTS_BYTES, DIGITS_MACS, DIGITS_NUM_OPS);
@@ -65,8 +57,8 @@ int tinyml_app_main(void) {
         ok = memcmp(out, test_expected[s], DIGITS_OUTPUT0_BYTES) == 0;
         matched += ok;
         correct += best == test_labels[s];
-        tinyml_board_printf(" | label %d pred %d score %s | %lu ticks | %s\n", test_labels[s], best,
-            fixed3(num, sizeof num, (out[best] - DIGITS_OUTPUT0_ZERO_POINT) * DIGITS_OUTPUT0_SCALE),
+        tinyml_board_printf(" | label %d pred %d score %.3f | %lu ticks | %s\n", test_labels[s], best,
+            (double)((out[best] - DIGITS_OUTPUT0_ZERO_POINT) * DIGITS_OUTPUT0_SCALE),
             (unsigned long)(t1 - t0), ok ? "reference ok" : "REFERENCE MISMATCH");
     }
     tinyml_board_printf("summary: %d/%d outputs equal the TFLite reference, %d/%d predictions correct\n", matched, TEST_NUM_SAMPLES,

@@ -22,13 +22,6 @@
 #error "include/test_samples.h does not fit models/gesture_imu.tflite: run train.py again"
 #endif
 
-/* v with 3 decimals, without printf's float support (newlib-nano leaves it out). */
-static const char *fixed3(char *buf, size_t n, float v) {
-    long m = (long)(v * 1000.0f + (v < 0 ? -0.5f : 0.5f));
-    snprintf(buf, n, "%s%ld.%03ld", m < 0 ? "-" : "", (m < 0 ? -m : m) / 1000, (m < 0 ? -m : m) % 1000);
-    return buf;
-}
-
 /* A real application quantizes each accelerometer reading (in g) into the input window:
  *     q = round(a / GESTURE_INPUT0_SCALE) + GESTURE_INPUT0_ZERO_POINT, clamped to -128..127
  * at index 3 * t + axis. The test windows below are quantized already. */
@@ -42,7 +35,6 @@ int tinyml_app_main(void); /* the entry point on every board */
 
 int tinyml_app_main(void) {
     int s, i, matched = 0, correct = 0;
-    char num[24];
 
     tinyml_board_printf("gesture_imu on %s: arena %d B, weights %d B, %d MACs, %d operators\n", tinyml_board_name, GESTURE_ARENA_SIZE,
         GESTURE_WEIGHTS_BYTES, GESTURE_MACS, GESTURE_NUM_OPS);
@@ -73,8 +65,8 @@ int tinyml_app_main(void) {
         ok = memcmp(out, test_expected[s], GESTURE_OUTPUT0_BYTES) == 0;
         matched += ok;
         correct += best == test_labels[s];
-        tinyml_board_printf(" | label %s pred %s score %s | %lu ticks | %s\n", test_class_names[test_labels[s]], test_class_names[best],
-            fixed3(num, sizeof num, (out[best] - GESTURE_OUTPUT0_ZERO_POINT) * GESTURE_OUTPUT0_SCALE),
+        tinyml_board_printf(" | label %s pred %s score %.3f | %lu ticks | %s\n", test_class_names[test_labels[s]], test_class_names[best],
+            (double)((out[best] - GESTURE_OUTPUT0_ZERO_POINT) * GESTURE_OUTPUT0_SCALE),
             (unsigned long)(t1 - t0), ok ? "reference ok" : "REFERENCE MISMATCH");
     }
     tinyml_board_printf("summary: %d/%d outputs equal the TFLite reference, %d/%d predictions correct\n", matched, TEST_NUM_SAMPLES,
