@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..errors import TinymlError
+from ..errors import TinymlError, UsageError
 
 MODES = ("static", "extern")
 _SECTION = re.compile(r"^\.?[A-Za-z_][A-Za-z0-9_.$]*$")
@@ -35,7 +36,7 @@ class ArenaPlacement:
 def check_section(name: str, option: str = "--arena-section") -> str:
     name = name.strip()
     if not _SECTION.match(name):
-        raise TinymlError(f"{option} = '{name}' is not a linker section name.",
+        raise UsageError(f"{option} = '{name}' is not a linker section name.",
                           hint="write a name such as .dtcm, .sram2 or .ext_ram (letters, digits, '_', '.', '$'), "
                                "one your linker script places.")
     return name
@@ -44,7 +45,7 @@ def check_section(name: str, option: str = "--arena-section") -> str:
 def check_group(name: str, option: str = "--shared-arena") -> str:
     name = name.strip()
     if not _GROUP.match(name):
-        raise TinymlError(f"{option} = '{name}' is not a group name.",
+        raise UsageError(f"{option} = '{name}' is not a group name.",
                           hint="a group is a C identifier (letters, digits, '_'), e.g. main; "
                                "its buffer is named tinyml_arena_<group>.")
     return name
@@ -56,18 +57,18 @@ def make_placement(mode: str = "static", section: str | None = None, group: str 
     opt_mode, opt_section, opt_group = options
     mode = (mode or "static").strip().lower()
     if mode not in MODES:
-        raise TinymlError(f"{opt_mode} = '{mode}' is not one of {', '.join(MODES)}.",
+        raise UsageError(f"{opt_mode} = '{mode}' is not one of {', '.join(MODES)}.",
                           hint="static: the generated source defines the arena; extern: your code defines "
                                "uint8_t <prefix>_arena[<PREFIX>_ARENA_SIZE].")
     section = check_section(section, opt_section) if section else None
     group = check_group(group, opt_group) if group else None
     if mode == "extern" and section:
-        raise TinymlError(f"{opt_section} = {section} cannot be combined with {opt_mode} = extern: the "
+        raise UsageError(f"{opt_section} = {section} cannot be combined with {opt_mode} = extern: the "
                           "application defines the arena, so its definition chooses the section.",
                           hint=f"drop {opt_section} and put __attribute__((section(\"{section}\"))) on your definition, "
                                f"or drop {opt_mode} = extern.")
     if mode == "extern" and group:
-        raise TinymlError(f"{opt_group} = {group} cannot be combined with {opt_mode} = extern: a shared arena "
+        raise UsageError(f"{opt_group} = {group} cannot be combined with {opt_mode} = extern: a shared arena "
                           "is defined by the generated group file.",
                           hint=f"use one of the two: {opt_group} for models that run in turn, {opt_mode} = extern "
                                "for your own buffer.")
@@ -107,3 +108,28 @@ def group_members(placements: dict[str, ArenaPlacement], arenas: dict[str, int],
                               f"({', '.join(sorted(str(s or 'none') for s in sections[g]))}) in {section_option}.",
                               hint="one buffer lives in one section: give these models the same section.")
     return groups
+
+
+def group_file_for_dir(outdir: str | Path, placement: ArenaPlacement, files: dict[str, str]) -> tuple[str, str]:
+    """`convert --shared-arena G -o DIR`, one model at a time: (name, text) of DIR/tinyml_arena_G.c
+    for every model of group G among DIR's headers and `files` (the ones about to be written, which
+    take precedence), so converting the models of a firmware into one directory leaves a buffer
+    sized for the largest of them. Checked before anything is written."""
+    out = Path(outdir)
+    headers = {h.name: h.read_text(errors="replace") for h in sorted(out.glob("*.h"))} if out.is_dir() else {}
+    headers.update({k: v for k, v in files.items() if k.endswith(".h")})
+    members, sections = [], set()
+    for name, text in sorted(headers.items()):
+        stem = name[:-2]
+        pfx = stem.upper()
+        if not re.search(rf'#define\s+{re.escape(pfx)}_ARENA_SHARED\s+"{re.escape(placement.group or "")}"', text):
+            continue
+        size = re.search(rf"#define\s+{re.escape(pfx)}_ARENA_SIZE\s+(\d+)", text)
+        sec = re.search(rf'#define\s+{re.escape(pfx)}_ARENA_SECTION\s+"([^"]*)"', text)
+        members.append((stem, int(size.group(1)) if size else 0))
+        sections.add(sec.group(1) if sec else None)
+    if len(sections) > 1:
+        raise UsageError(f"the models of shared arena group '{placement.group}' in {out} ask for different sections "
+                         f"({', '.join(sorted(str(s or 'none') for s in sections))}).",
+                         hint="convert them all with the same --arena-section (or none).")
+    return shared_arena_source(placement.group or "", members, placement.section)
