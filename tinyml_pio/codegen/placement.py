@@ -33,22 +33,22 @@ class ArenaPlacement:
         return f"tinyml_arena_{self.group}" if self.group else None
 
 
-def check_section(name: str, option: str = "--arena-section") -> str:
+def _checked(name: str, pattern: re.Pattern[str], option: str, what: str, hint: str) -> str:
     name = name.strip()
-    if not _SECTION.match(name):
-        raise UsageError(f"{option} = '{name}' is not a linker section name.",
-                          hint="write a name such as .dtcm, .sram2 or .ext_ram (letters, digits, '_', '.', '$'), "
-                               "one your linker script places.")
+    if not pattern.match(name):
+        raise UsageError(f"{option} = '{name}' is not {what}.", hint=hint)
     return name
+
+
+def check_section(name: str, option: str = "--arena-section") -> str:
+    return _checked(name, _SECTION, option, "a linker section name",
+                    "write a name such as .dtcm, .sram2 or .ext_ram (letters, digits, '_', '.', '$'), "
+                    "one your linker script places.")
 
 
 def check_group(name: str, option: str = "--shared-arena") -> str:
-    name = name.strip()
-    if not _GROUP.match(name):
-        raise UsageError(f"{option} = '{name}' is not a group name.",
-                          hint="a group is a C identifier (letters, digits, '_'), e.g. main; "
-                               "its buffer is named tinyml_arena_<group>.")
-    return name
+    return _checked(name, _GROUP, option, "a group name",
+                    "a group is a C identifier (letters, digits, '_'), e.g. main; its buffer is named tinyml_arena_<group>.")
 
 
 def make_placement(mode: str = "static", section: str | None = None, group: str | None = None,
