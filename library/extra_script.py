@@ -52,7 +52,7 @@ def _tinyml_extra(library_dir):
         except ImportError:
             pass
     sys.stderr.write(
-        "Error: custom_tinyml_model(s) is set but the tinyml-pio Python package is not installed in "
+        "Error: custom_tinyml_* options are set but the tinyml-pio Python package is not installed in "
         "PlatformIO's Python (%s).\nWhat to do: %s -m pip install tinyml-pio\n" % (sys.executable, sys.executable))
     env.Exit(1)
     return None
