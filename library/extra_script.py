@@ -3,7 +3,8 @@
 # With custom_tinyml_model / custom_tinyml_models in the [env] section, the models are converted
 # to C during `pio run` (into $BUILD_DIR/tinyml/) and compiled with the firmware; see
 # tinyml_pio/platformio/extra.py for the options and targets (tinyml-plan, tinyml-verify).
-# Without those options this script does nothing and the library is just the kernels.
+# Without any custom_tinyml_* option this script does nothing and the library is just the kernels
+# (one without a model, e.g. custom_tinyml_prefix alone or a misspelt name, stops the build with an error).
 #
 # The conversion runs in PlatformIO's own Python, which therefore needs the tinyml-pio package:
 #   <PlatformIO's python> -m pip install tinyml-pio      (`pio system info` names that Python)
@@ -51,12 +52,22 @@ def _tinyml_extra(library_dir):
         except ImportError:
             pass
     sys.stderr.write(
-        "Error: custom_tinyml_model(s) is set but the tinyml-pio Python package is not installed in "
+        "Error: custom_tinyml_* options are set but the tinyml-pio Python package is not installed in "
         "PlatformIO's Python (%s).\nWhat to do: %s -m pip install tinyml-pio\n" % (sys.executable, sys.executable))
     env.Exit(1)
     return None
 
 
-if _option("custom_tinyml_model") or _option("custom_tinyml_models"):
+def _tinyml_options():
+    """Names of the custom_tinyml_* options of this environment: any of them (a model, or a prefix
+    or a misspelt name without one) hands the build to the package, which checks them."""
+    try:
+        names = [k for k, _ in env.GetProjectConfig().items(env=env["PIOENV"])]
+    except Exception:  # pylint: disable=broad-except  (no project config: a test double)
+        names = list(getattr(env, "options", {}))
+    return [n for n in names if n.startswith("custom_tinyml") and _option(n)]
+
+
+if _tinyml_options():
     _dir = _library_dir()
     _tinyml_extra(_dir).main(env, projenv=projenv, library_dir=_dir)

@@ -15,9 +15,12 @@ from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, TinymlError, Usage
 def _cmd_convert(a: argparse.Namespace) -> int:
     from .pipeline import compile_model, write_output
 
+    from .codegen.placement import group_file_for_dir, make_placement
+
+    place = make_placement(a.arena, a.arena_section, a.shared_arena)
     c = compile_model(a.model, a.prefix, target="portable" if a.kernels == "portable" else a.target,
                       train=_train_spec(a) if a.train else None, labels=a.labels, patches=a.patches,
-                      max_overhead=a.max_overhead, budget=_fit_budget(a))
+                      max_overhead=a.max_overhead, budget=_fit_budget(a), arena=place)
     if a.budget:  # before anything is written: a build stops here, before compiling
         from .budget import check_arenas
 
@@ -25,7 +28,11 @@ def _cmd_convert(a: argparse.Namespace) -> int:
         if c.train is not None:
             ram = max(ram, c.train.plan.arena_size) + c.train.params_bytes
         check_arenas([(c.prefix, ram)], a.budget, a.target)
-    for p in write_output(c.files, a.output):
+    files = dict(c.files)
+    if place.group:  # with the other models of the group in -o: one buffer for all
+        name, text = group_file_for_dir(a.output, place, files)
+        files[name] = text
+    for p in write_output(files, a.output):
         print(f"wrote {p}")
     print(f"arena {c.plan.arena_size} bytes, {c.macs} MACs, {len(c.graph.ops)} operators, kernels: {c.kernels}")
     print(f"weights: {c.weights.text()}")
@@ -402,6 +409,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail (writing nothing) when the arena exceeds BYTES (4096, 64k), or with auto the budget of "
                    "the --target board (board_defs/boards: SRAM minus its reserve), as `pio run` does")
     _patch_options(c)
+    c.add_argument("--arena", choices=("static", "extern"), default="static",
+                   help="static: the generated source defines the arena (default); extern: your code defines "
+                   "uint8_t <prefix>_arena[<PREFIX>_ARENA_SIZE] (a smaller one does not compile)")
+    c.add_argument("--arena-section", metavar="NAME",
+                   help="put the arena in this linker section (e.g. .dtcm), which your linker script places")
+    c.add_argument("--shared-arena", metavar="GROUP",
+                   help="share one arena with the other models of GROUP converted into the same -o directory "
+                   "(for models that run one after the other): tinyml_arena_GROUP.c, sized for the largest")
     c.set_defaults(fn=_cmd_convert)
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")

@@ -56,7 +56,7 @@ class Compiled:
 def compile_model(path: str | os.PathLike[str], prefix: str = "model",
                   target: CpuFeatures | str | None = None, train: Any = None,
                   labels: list[str] | str | os.PathLike[str] | None = None, patches: Any = None,
-                  max_overhead: float = 0.2, budget: int | None = None) -> Compiled:
+                  max_overhead: float = 0.2, budget: int | None = None, arena: Any = None) -> Compiled:
     """Import, lower, pick kernel variants, plan and generate; raises TinymlError for anything wrong
     with the model.
 
@@ -71,7 +71,7 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
     `patches` ("off", "auto", "NxM@opK" or a passes.patch.PatchSetting) runs the prefix up to a
     split operator patch by patch (passes/patch.py); "auto" picks the split and grid with the
     smallest arena whose MAC overhead is at most `max_overhead`, "fit" the least overhead whose
-    arena fits `budget` bytes."""
+    arena fits `budget` bytes. `arena` (a codegen.placement.ArenaPlacement) says where the arena is defined."""
     check_prefix(prefix)
     cpu = CpuFeatures.resolve(target)
     graph = load_model(path)
@@ -110,7 +110,8 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
     if specializes(cpu):  # a known CPU: say what was chosen for it
         note = (f"{kernels_label(variants)}; target {cpu.name} ({cpu.cpu or '?'}, "
                 f"features: {', '.join(cpu.features) or 'none'})")
-    files = generate(graph, layers, plan, prefix, kernels=note, train=program, labels=read_labels(labels, graph))
+    files = generate(graph, layers, plan, prefix, kernels=note, train=program, labels=read_labels(labels, graph),
+                     arena=arena)
     step(f"generated {', '.join(sorted(files))}")
     return Compiled(graph=graph, layers=layers, plan=plan, files=files, prefix=prefix, target=cpu, variants=variants,
                     train=program, patches=stage)

@@ -1,5 +1,6 @@
 # tinyml_add_model(<target> MODEL <path> [PREFIX <name>] [BOARD <board> | CPU <cortex-mX>]
-#                  [KERNELS auto|portable] [BUDGET <bytes>|auto])
+#                  [KERNELS auto|portable] [BUDGET <bytes>|auto]
+#                  [ARENA static|extern] [ARENA_SECTION <section>])
 #
 # Converts the model at build time (`tinyml-pio convert`, the pipeline of `pio run`) into
 # <binary dir>/tinyml/<target>/<PREFIX>.h/.c, adds them and the include directory to <target> and
@@ -8,6 +9,8 @@
 # variants and checks the arena against the board's budget before anything is compiled, with the
 # message PlatformIO prints; BUDGET sets that budget in bytes instead. CPU only chooses kernels.
 # Without BOARD or CPU the kernels follow -mcpu= of CMAKE_C_FLAGS (portable when there is none).
+# ARENA extern: the application defines uint8_t <prefix>_arena[<PREFIX>_ARENA_SIZE] itself;
+# ARENA_SECTION puts the generated arena in that linker section (convert --arena/--arena-section).
 
 function(_tinyml_cli_supports option out)
   get_property(help GLOBAL PROPERTY TINYML_PIO_CONVERT_HELP)
@@ -36,10 +39,11 @@ endmacro()
 
 function(tinyml_add_model target)
   set(where "tinyml_add_model(${target})")
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "MODEL;PREFIX;BOARD;CPU;KERNELS;BUDGET" "PATCHES;TRAIN")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "MODEL;PREFIX;BOARD;CPU;KERNELS;BUDGET;ARENA;ARENA_SECTION"
+                        "PATCHES;TRAIN")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "${where}: unknown arguments: ${arg_UNPARSED_ARGUMENTS}.\nWhat to do: use MODEL, PREFIX, "
-      "BOARD or CPU, KERNELS, BUDGET (and PATCHES, TRAIN where the tinyml-pio CLI supports them).")
+      "BOARD or CPU, KERNELS, BUDGET (and PATCHES, TRAIN, ARENA, ARENA_SECTION where the tinyml-pio CLI supports them).")
   endif()
   if(NOT TARGET ${target})
     message(FATAL_ERROR "${where}: there is no target '${target}'.\nWhat to do: call it after add_executable/add_library.")
@@ -86,9 +90,10 @@ function(tinyml_add_model target)
   if(arg_BUDGET STREQUAL "auto" AND NOT arg_BOARD)
     message(FATAL_ERROR "${where}: BUDGET auto needs BOARD (the budget is the board's).")
   endif()
-  foreach(feature PATCHES TRAIN)
+  foreach(feature PATCHES TRAIN ARENA ARENA_SECTION)
     if(arg_${feature})
       string(TOLOWER "--${feature}" option)
+      string(REPLACE "_" "-" option "${option}")
       _tinyml_cli_supports("${option}" supported)
       if(NOT supported)
         message(FATAL_ERROR "${where}: ${feature} is not supported by this tinyml-pio (${TinymlPio_VERSION}): "

@@ -17,6 +17,7 @@ from ..ir import DTYPES, Graph, Tensor
 from ..ops import ConstArg, Layer, ScratchArg, TensorArg, TensorListArg
 from ..planner import Plan
 from ..weights import weights_figure
+from .placement import ArenaPlacement
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -239,10 +240,12 @@ def _train_env(g: Graph, plan: Plan, train: Any, prefix: str, calls: list[dict[s
 
 
 def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: str = "",
-             train: Any = None, labels: list[str] | None = None) -> dict[str, str]:
+             train: Any = None, labels: list[str] | None = None,
+             arena: ArenaPlacement | None = None) -> dict[str, str]:
     """Return {filename: text} for `<prefix>.h` and `<prefix>.c`; `kernels` (e.g. "dsp; target
     qemu_mps2_an386 (cortex-m4, features: dsp)") names the kernel variants in the source's header comment.
-    `train` (a training.TrainProgram) adds the training step, its schedule planned in the same arena."""
+    `train` (a training.TrainProgram) adds the training step, its schedule planned in the same arena;
+    `arena` says where the arena is defined (placement.py; None: a static buffer of the source's)."""
     check_prefix(prefix)
     trainable = frozenset(train.trainable_tensors) if train else frozenset()
     tconsts = frozenset(train.trainable_consts) if train else frozenset()
@@ -300,6 +303,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         train=_train_env(g, plan, train, prefix, train_calls) if train is not None else None,
         arena_size=max(plan.arena_size, train.plan.arena_size if train is not None else 0),
         labels=list(labels or []),
+        arena=arena or ArenaPlacement(),
     )
     return {
         f"{prefix}.h": _ENV.get_template("model.h.j2").render(env),

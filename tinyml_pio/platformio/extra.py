@@ -15,14 +15,20 @@ The tinyml-pio PlatformIO library (library/library.json) runs library/extra_scri
     custom_tinyml_patches = auto                     ; patch-based first stage: off, auto, fit or NxM@opK, for
                                                      ; every model or per model (kws:auto); see `plan --patches`
     custom_tinyml_max_overhead = 0.2                 ; patches auto: the most extra MACs allowed
+    custom_tinyml_arena = extern                     ; static (default) or extern: the application defines the arena
+    custom_tinyml_arena_section = .dtcm              ; a linker section for the (static or shared) arena
+    custom_tinyml_shared_arena = yes                 ; one arena for models that run in turn (yes, a group, kws:g ...)
+    custom_tinyml_flash_margin = 64k                 ; flash estimated for the code besides the weights
 
 For each model it runs the same pipeline as `tinyml-pio convert` (pipeline.compile_model) and writes
 PREFIX.h / PREFIX.c into $BUILD_DIR/tinyml/, adds that directory to the include path and the .c files
 to the build once. A stamp file keeps the hash of the model bytes, the prefix and the converter's
 own sources and the kernel target: unchanged models are not converted again. A conversion error stops the build with the
 CLI's message. Before anything is compiled the arenas are checked against the board's RAM: the
-budget of board_defs/boards/<board>.json when the board is listed there (SRAM minus its reserve),
-else upload.maximum_ram_size minus custom_tinyml_ram_margin (default 4 KB).
+budget of board_defs/boards/<board>.json when the board is listed there (SRAM minus its reserve;
+board_upload.maximum_ram_size in place of the SRAM when the project sets it), else
+upload.maximum_ram_size minus custom_tinyml_ram_margin (default 4 KB); and the weights plus a code
+estimate against upload.maximum_size (memory.py, which also handles the arena placement options).
 
 Kernels: the generated code calls the optimized kernels (library/src/kernels/*_opt.c, mve/) for
 the board's CPU (tinyml_pio/passes/variants.py and opt.py): their DSP-extension path on
@@ -47,9 +53,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..budget import arena_budget_error, board_arena_budget
 from ..cpu import CpuFeatures
 from ..errors import TinymlError
+from . import memory
 
 OPT_MODEL = "custom_tinyml_model"
 OPT_MODELS = "custom_tinyml_models"
@@ -97,6 +103,9 @@ class _BuildState:
     sources_added: bool = False
     patches: dict[str, str] = field(default_factory=dict)  # prefix -> custom_tinyml_patches setting
     max_overhead: float = 0.2
+    verify_inputs: int = 20
+    placements: dict[str, Any] = field(default_factory=dict)  # prefix -> codegen.placement.ArenaPlacement
+    shared_files: list[str] = field(default_factory=list)  # tinyml_arena_<group>.c
 
 
 _STATE: dict[str, _BuildState] = {}  # per $BUILD_DIR, for the life of the SCons process
@@ -177,7 +186,8 @@ def _option(env, name: str, default: Any = "") -> Any:
 
 
 KNOWN_OPTIONS = (OPT_MODEL, OPT_MODELS, OPT_PREFIX, OPT_MARGIN, OPT_VERIFY_INPUTS, OPT_KERNELS, OPT_TRAIN, OPT_LABELS,
-                 OPT_PATCHES, OPT_MAX_OVERHEAD)
+                 OPT_PATCHES, OPT_MAX_OVERHEAD, memory.OPT_ARENA, memory.OPT_SECTION, memory.OPT_SHARED,
+                 memory.OPT_FLASH_MARGIN)
 
 
 def configured_options(env) -> list[str]:
@@ -203,7 +213,27 @@ def check_option_names(env) -> None:
 
 
 def wanted(env) -> bool:
-    return bool(_text(_option(env, OPT_MODEL)).strip() or _text(_option(env, OPT_MODELS)).strip())
+    """Whether models are configured; any other custom_tinyml_* option without one is an error
+    (it would otherwise be ignored without a word)."""
+    if _text(_option(env, OPT_MODEL)).strip() or _text(_option(env, OPT_MODELS)).strip():
+        return True
+    alone = [n for n in configured_options(env) if n in KNOWN_OPTIONS and _text(_option(env, n)).strip()]
+    if alone:
+        raise TinymlError(f"{', '.join(alone)} {'is' if len(alone) == 1 else 'are'} set but no model is: "
+                          f"{OPT_MODEL} and {OPT_MODELS} are empty.",
+                          hint=f"add {OPT_MODEL} = path/to/model.tflite (or {OPT_MODELS} = PREFIX:PATH ...), "
+                               "or remove the option.")
+    return False
+
+
+def parse_count(value: Any, option: str = OPT_VERIFY_INPUTS, default: int = 20) -> int:
+    """A positive whole number ('' -> default)."""
+    text = _text(value).strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise TinymlError(f"{option} = '{text}' is not a positive whole number.", hint=f"e.g. {option} = {default}")
+    return int(text)
 
 
 # ---- generation -----------------------------------------------------------------------------
@@ -290,10 +320,12 @@ def parse_labels(value: Any, specs: list[ModelSpec], project_dir: str | os.PathL
 def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = print,
              target: CpuFeatures | None = None, train: dict[str, str] | None = None,
              labels: dict[str, str] | None = None, patches: dict[str, str] | None = None,
-             max_overhead: float = 0.2, budget: int | None = None) -> list[Generated]:
+             max_overhead: float = 0.2, budget: int | None = None,
+             placements: dict[str, Any] | None = None) -> list[Generated]:
     """Convert what changed since the stamp (model, prefix, converter, kernel target, training
     scheme, patch setting); remove files of models no longer configured. `target` picks the kernel
-    variants (None: portable); `train` maps prefixes to update schemes, `patches` to patch settings."""
+    variants (None: portable); `train` maps prefixes to update schemes, `patches` to patch settings,
+    `placements` to arena placements (memory.parse_placements)."""
     from ..pipeline import compile_model, write_output
 
     target = CpuFeatures.resolve(target)
@@ -312,16 +344,17 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
         label_file = (labels or {}).get(s.prefix)
         scheme_bytes += b"\0" + (Path(label_file).read_bytes() if label_file else b"")
         patch = (patches or {}).get(s.prefix, "off")
+        place = (placements or {}).get(s.prefix)
         key = hashlib.sha256(s.path.read_bytes() + b"\0" + s.prefix.encode() + b"\0" + tool.encode()
                              + b"\0" + repr(target).encode() + b"\0" + scheme_bytes
-                             + b"\0" + f"{patch}/{max_overhead}/{budget}".encode()).hexdigest()
+                             + b"\0" + f"{patch}/{max_overhead}/{budget}/{place!r}".encode()).hexdigest()
         prev = old.get(s.prefix)
         if prev and prev.get("key") == key and all((outdir / f).is_file() for f in prev.get("files", [])):
             g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False,
                           kernels=prev.get("kernels", "portable"), weights_parts=prev.get("weights_parts", ""))
         else:
             c = compile_model(s.path, s.prefix, target=target, train=scheme, labels=label_file, patches=patch,
-                              max_overhead=max_overhead, budget=budget)
+                              max_overhead=max_overhead, budget=budget, arena=place)
             write_output(c.files, outdir)
             if c.patches is not None:
                 log(f"tinyml: {s.prefix}: patches {c.patches.text}, arena {c.patches.layer_arena} B layer by layer, "
@@ -368,40 +401,18 @@ def kernel_target(env) -> CpuFeatures:
 
 # ---- budget ---------------------------------------------------------------------------------
 
-def _board_defs_entry(board_id: str):
-    """The board_defs/boards entry whose platformio_board is this board (None if none)."""
-    try:
-        from ..boards import list_boards
-
-        return next((b for b in list_boards() if b.platformio_board == board_id), None)
-    except TinymlError:
-        return None
+_board_defs_entry = memory.board_defs_entry
 
 
 def ram_budget(env) -> tuple[int, str] | None:
     """(bytes the arenas may use, where that figure comes from); None when the board is unknown."""
-    board_id = env.subst("$BOARD") if "BOARD" in env else ""
-    if not board_id:
-        return None
-    ram = int(env.BoardConfig().get("upload.maximum_ram_size", 0) or 0)
-    margin_opt = _text(_option(env, OPT_MARGIN)).strip()
-    entry = None if margin_opt else _board_defs_entry(board_id)
-    if entry is not None:
-        return board_arena_budget(entry)
-    if not ram:
-        return None
-    margin = parse_bytes(margin_opt) if margin_opt else DEFAULT_MARGIN
-    return ram - margin, f"{ram} B RAM (upload.maximum_ram_size) - {margin} B margin ({OPT_MARGIN})"
+    return memory.ram_budget(env, _text(_option(env, OPT_MARGIN)).strip(), DEFAULT_MARGIN, OPT_MARGIN)
 
 
-def check_budget(env, generated: list[Generated]) -> None:
-    budget = ram_budget(env)
-    if budget is None:
-        return
-    error = arena_budget_error([(g.spec.prefix, g.arena) for g in generated], env.subst("$BOARD"), *budget,
-                               raise_hint=f"set {OPT_MARGIN} = N if the rest of the firmware needs less RAM")
-    if error is not None:
-        raise error
+def check_budget(env, generated: list[Generated], placements: dict[str, Any] | None = None) -> None:
+    """The arenas the board's RAM holds (memory.ram_entries) against ram_budget()."""
+    memory.check_ram(env, memory.ram_entries(generated, placements or {}), ram_budget(env),
+                     raise_hint=f"set {OPT_MARGIN} = N if the rest of the firmware needs less RAM")
 
 
 # ---- custom targets -------------------------------------------------------------------------
@@ -455,16 +466,23 @@ def _verify_action(specs: list[ModelSpec], n: int, patches: dict[str, str], max_
     return action
 
 
+def _quiet(env, fn):
+    """The action without SCons's `action([...], [...])` echo of a Python function."""
+    return env.Action(fn, cmdstr=None) if hasattr(env, "Action") else fn
+
+
 def _register_targets(default_env, specs: list[ModelSpec], board_id: str, verify_inputs: int,
                       patches: dict[str, str] | None = None, max_overhead: float = 0.2) -> None:
     patches = patches or {}
     targets = default_env.get("__PIO_TARGETS") or {}
     if TARGET_PLAN not in targets:
-        default_env.AddCustomTarget(name=TARGET_PLAN, dependencies=None, actions=[_plan_action(specs, board_id, patches, max_overhead)],
+        default_env.AddCustomTarget(name=TARGET_PLAN, dependencies=None,
+                                    actions=[_quiet(default_env, _plan_action(specs, board_id, patches, max_overhead))],
                                     title="tinyml: memory plan", description="Print each model's arena plan")
     if TARGET_VERIFY not in targets:
         default_env.AddCustomTarget(name=TARGET_VERIFY, dependencies=None,
-                                    actions=[_verify_action(specs, verify_inputs, patches, max_overhead)], title="tinyml: verify on host",
+                                    actions=[_quiet(default_env, _verify_action(specs, verify_inputs, patches, max_overhead))],
+                                    title="tinyml: verify on host",
                                     description="Compile the generated code on the host and compare with TFLite")
 
 
@@ -494,11 +512,19 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         labels = parse_labels(_option(env, OPT_LABELS), specs, env.subst("$PROJECT_DIR"))
         state.patches = parse_patches_option(_option(env, OPT_PATCHES), specs)
         state.max_overhead = parse_max_overhead(_option(env, OPT_MAX_OVERHEAD))
+        if _text(_option(env, OPT_MAX_OVERHEAD)).strip() and "auto" not in state.patches.values():
+            raise TinymlError(f"{OPT_MAX_OVERHEAD} is set but no model has {OPT_PATCHES} = auto, the only setting it bounds.",
+                              hint=f"add {OPT_PATCHES} = auto, or remove {OPT_MAX_OVERHEAD}.")
+        state.verify_inputs = parse_count(_option(env, OPT_VERIFY_INPUTS))
+        state.placements = memory.parse_placements(env, specs, lambda name: _option(env, name))
         fit = ram_budget(env) if "fit" in state.patches.values() else None
         state.generated = generate(specs, outdir, log, target=kernel_target(env), train=train, labels=labels,
                                    patches=state.patches, max_overhead=state.max_overhead,
-                                   budget=fit[0] if fit else None)
-        check_budget(env, state.generated)
+                                   budget=fit[0] if fit else None, placements=state.placements)
+        state.shared_files = memory.write_shared_arenas(state.placements, {g.spec.prefix: g.arena for g in state.generated},
+                                                        outdir, log)
+        check_budget(env, state.generated, state.placements)
+        memory.check_flash(env, state.generated, _text(_option(env, memory.OPT_FLASH_MARGIN)).strip())
         _STATE[build_dir] = state
     inc = [str(outdir)]
     if library_dir:
@@ -507,13 +533,12 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         if e is not None:
             e.AppendUnique(CPPPATH=inc)
     if not state.sources_added:
-        c_files = [f for g in state.generated for f in g.files if f.endswith(".c")]
+        c_files = [f for g in state.generated for f in g.files if f.endswith(".c")] + state.shared_files
         src_filter = "-<*> " + " ".join(f"+<{f}>" for f in c_files)
         env.BuildSources(os.path.join("$BUILD_DIR", OBJ_DIR), str(outdir), src_filter)
         state.sources_added = True
         board_id = env.subst("$BOARD") if "BOARD" in env else ""
-        n = int(_text(_option(env, OPT_VERIFY_INPUTS, "20")).strip() or 20)
-        _register_targets(default_env, state.specs, board_id, n, state.patches, state.max_overhead)
+        _register_targets(default_env, state.specs, board_id, state.verify_inputs, state.patches, state.max_overhead)
     return state.generated
 
 
