@@ -290,7 +290,7 @@ def _patch_lines(rep: PlanReport) -> list[str]:
     return [
         f"patches:     {st.text}: ops {', '.join(map(str, st.ops))} run as a {st.rows} x {st.cols} grid of tiles of "
         f"op {st.split}'s output ({len(st.tiles)} tiles, halo recomputed)",
-        f"             patch buffers {_fmt(st.slot_bytes[0])} + {_fmt(st.slot_bytes[1])} bytes, kernel scratch "
+        f"             patch buffers {' + '.join(map(_fmt, st.slot_bytes))} bytes, kernel scratch "
         f"{_fmt(st.kernel_scratch)} bytes (stage scratch s{st.split}: {_fmt(st.scratch_bytes)} bytes)",
         f"             MACs: prefix {_fmt(st.layer_macs)} -> {_fmt(st.macs)}, model overhead {100 * st.overhead:.1f}%",
         f"             arena layer by layer {_fmt(rep.layer_arena)} bytes -> with patches {_fmt(rep.plan.arena_size)} "
