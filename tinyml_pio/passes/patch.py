@@ -37,6 +37,9 @@ SPATIAL = ("in_h", "in_w", "out_h", "out_w", "pad_h", "pad_w")  # window fields 
 WINDOWED = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
 SIZED = {"tinyml_lut_s8", "tinyml_requantize_lut8"}  # element-wise kernels taking (..., size)
 TILE = dict(func="tinyml_copy_tile_s8", header="tinyml/datamove.h", params_type="tinyml_tile_params_t")
+# input callback mode: the application's `<prefix>_read_input` (codegen fills in the prefix)
+READ_INPUT = dict(func="{prefix}_read_input", header="tinyml/datamove.h", params_type="tinyml_input_window_t")
+CALLBACK = "+callback"
 
 
 class PatchError(TinymlError):
@@ -45,23 +48,28 @@ class PatchError(TinymlError):
 
 @dataclass(frozen=True)
 class PatchSetting:
-    """What `--patches` asked for: "off", "auto" or an explicit grid at a split operator."""
+    """What `--patches` asked for: "off", "auto", "fit" or an explicit grid at a split operator;
+    `+callback` (input callback mode): the stage asks the application for each window of the
+    input, which is then not in the arena."""
 
     mode: str = "off"  # "off" | "auto" | "fit" | "grid"
     rows: int = 0
     cols: int = 0
     split: int = -1
+    input_callback: bool = False
 
     @property
     def text(self) -> str:
-        return f"{self.rows}x{self.cols}@op{self.split}" if self.mode == "grid" else self.mode
+        base = f"{self.rows}x{self.cols}@op{self.split}" if self.mode == "grid" else self.mode
+        return base + (CALLBACK if self.input_callback else "")
 
 
 _GRID = re.compile(r"^(\d+)x(\d+)@op(\d+)$")
 
 
 def parse_patches(text: str | PatchSetting | None) -> PatchSetting:
-    """Parse `off`, `auto`, `fit` or `NxM@opK` (N rows by M columns of tiles of operator K's output)."""
+    """Parse `off`, `auto`, `fit` or `NxM@opK` (N rows by M columns of tiles of operator K's output),
+    each but `off` optionally followed by `+callback` (input callback mode)."""
     if text is None:
         return PatchSetting()
     if isinstance(text, PatchSetting):
@@ -69,13 +77,16 @@ def parse_patches(text: str | PatchSetting | None) -> PatchSetting:
     t = str(text).strip().lower()
     if t in ("", "off", "none"):
         return PatchSetting()
+    cb = t.endswith(CALLBACK)
+    t = t[: -len(CALLBACK)] if cb else t
     if t in ("auto", "fit"):
-        return PatchSetting(t)
+        return PatchSetting(t, input_callback=cb)
     m = _GRID.match(t)
     if not m or min(int(m.group(1)), int(m.group(2))) < 1:
         raise TinymlError(f"--patches '{text}' is not understood.",
-                          hint="use off, auto, fit or NxM@opK (e.g. 4x4@op6: a 4 x 4 grid of operator 6's output).")
-    return PatchSetting("grid", int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                          hint="use off, auto, fit or NxM@opK (e.g. 4x4@op6: a 4 x 4 grid of operator 6's output), "
+                          "optionally with +callback (the input is read through a callback, not kept in the arena).")
+    return PatchSetting("grid", int(m.group(1)), int(m.group(2)), int(m.group(3)), input_callback=cb)
 
 
 Region = tuple[int, int, int, int]  # rows [r0, r1), columns [c0, c1) of a tensor
@@ -98,6 +109,7 @@ class PatchStage:
     scratch_bytes: int = 0  # the stage's scratch: its buffers and kernel scratch, placed by lifetime
     layer_arena: int = 0  # the layer-by-layer plan's arena (filled by the pipeline)
     tiles: list[Region] = field(default_factory=list)  # of S's output
+    input_callback: int = -1  # input callback mode: the graph input read through the callback (not in the arena)
 
     @property
     def overhead(self) -> float:
@@ -106,13 +118,19 @@ class PatchStage:
 
     @property
     def text(self) -> str:
-        return f"{self.rows}x{self.cols}@op{self.split}"
+        return f"{self.rows}x{self.cols}@op{self.split}" + (CALLBACK if self.input_callback >= 0 else "")
+
+    @property
+    def outside(self) -> frozenset[int]:
+        """Tensors the arena does not hold (the input in callback mode)."""
+        return frozenset({self.input_callback} if self.input_callback >= 0 else ())
 
     def summary(self) -> dict[str, object]:
         return dict(split=self.split, grid=[self.rows, self.cols], setting=self.text, ops=self.ops,
                     patch_buffers=list(self.slot_bytes), kernel_scratch=self.kernel_scratch,
                     stage_scratch=self.scratch_bytes, macs=self.macs, layer_macs=self.layer_macs,
-                    mac_overhead=round(self.overhead, 4), layer_arena_bytes=self.layer_arena)
+                    mac_overhead=round(self.overhead, 4), layer_arena_bytes=self.layer_arena,
+                    input="callback" if self.input_callback >= 0 else "arena")
 
 
 def _acts(g: Graph, op: Op) -> list[int]:
@@ -353,11 +371,18 @@ def _kernel(g: Graph, layer: Layer, ins: list[object], out: object, win: Window,
                                 inplace_args=None)]
 
 
+def _read_input(op: Op, src: _Loc, dst: _Loc, r: Region, plan: _Plan) -> Layer:
+    """Ask the application for window `r` of the input (callback mode), into `dst`."""
+    return Layer(op=op, params=dict(row0=r[0], rows=r[1] - r[0], col0=r[2], cols=r[3] - r[2], width=src.width,
+                                    channels=src.channels), args=[dst.arg(plan, r, const=False)],
+                 comment="patch input window from the application", **READ_INPUT)
+
+
 def _tile_steps(g: Graph, prefix: list[Layer], stage_op: Op, tile: Region, plan: _Plan,
-                emit: bool) -> tuple[list[Layer], int]:
+                emit: bool, callback: bool = False) -> tuple[list[Layer], int]:
     """One tile: record its buffers in `plan` and (with `emit`) its steps; returns (steps, MACs)."""
     reg, need = _regions(g, prefix, tile)
-    x0 = stage_op.inputs[0]
+    x0 = next(t for l in prefix for t in _acts(g, l.op) if t in g.inputs)
     y = prefix[-1].op.outputs[0]
     pos = {l.op.index: k for k, l in enumerate(prefix)}
     shape = lambda t: g.t(t).shape  # noqa: E731
@@ -383,7 +408,14 @@ def _tile_steps(g: Graph, prefix: list[Layer], stage_op: Op, tile: Region, plan:
         for x in _acts(g, op):
             w = need[(op.index, x)][:4]
             src = loc[x]
-            if src.region == w or src.holds_rows_of(w):
+            if x == x0 and callback:  # every window of the input comes from the application
+                key = f"x{op.index}_{x}_{len(ins)}"
+                plan.use(key, _area(w) * shape(x)[3], 2 * k, 2 * k + 1)
+                dst = _Loc(w, w[3] - w[2], shape(x)[3], key=key)
+                if emit:
+                    steps.append(_read_input(stage_op, src, dst, w, plan))
+                ins.append(dst.arg(plan))
+            elif src.region == w or src.holds_rows_of(w):
                 ins.append(src.arg(plan, w))
             elif _is_binary(layer) and not copied_into_out:  # copy into the output, then add in place
                 copied_into_out = True
@@ -412,9 +444,11 @@ def _tile_steps(g: Graph, prefix: list[Layer], stage_op: Op, tile: Region, plan:
 
 
 def build_stage(g: Graph, layers: list[Layer], split: int, rows: int, cols: int,
-                emit: bool = True) -> tuple[list[Layer], PatchStage]:
+                emit: bool = True, input_callback: bool = False) -> tuple[list[Layer], PatchStage]:
     """Replace the prefix up to `split` by one patch-stage layer on a rows x cols grid; `emit=False`
-    sizes the stage without generating its kernel calls (the search's estimate)."""
+    sizes the stage without generating its kernel calls (the search's estimate). `input_callback`:
+    the stage reads its input windows through the application's callback (the input is then read
+    by nothing else, so it need not be in the arena)."""
     prefix = chain(g, layers, split)
     last = prefix[-1]
     x0 = next(iter({t for l in prefix for t in _acts(g, l.op) if t in g.inputs}))
@@ -423,23 +457,28 @@ def build_stage(g: Graph, layers: list[Layer], split: int, rows: int, cols: int,
     if not (1 <= rows <= ys[1] and 1 <= cols <= ys[2]):
         raise _refuse(g, last.op, f"a {rows}x{cols} grid does not fit its {ys[1]}x{ys[2]} output")
     tiles = [(r0, r1, c0, c1) for r0, r1 in _splits(ys[1], rows) for c0, c1 in _splits(ys[2], cols)]
-    stage_op = Op(index=last.op.index, type="PATCHES", inputs=[x0], outputs=[y],
+    if input_callback:
+        others = [o.index for o in g.consumers(x0) if o.index not in {l.op.index for l in prefix}]
+        if others or x0 in g.outputs or len(g.inputs) != 1:
+            raise _refuse(g, last.op, f"the input callback needs the input read by the patch stage only (also read by "
+                          f"operator(s) {others}, or the model has several inputs)")
+    stage_op = Op(index=last.op.index, type="PATCHES", inputs=[] if input_callback else [x0], outputs=[y],
                   options=dict(split=split, grid=[rows, cols]))
     plan = _Plan()
-    macs = sum(_tile_steps(g, prefix, stage_op, t, plan, emit=False)[1] for t in tiles)
+    macs = sum(_tile_steps(g, prefix, stage_op, t, plan, False, input_callback)[1] for t in tiles)
     scratch = plan.place()
     steps: list[Layer] = []
     if emit:
         for t in tiles:
-            steps += _tile_steps(g, prefix, stage_op, t, plan, emit=True)[0]
+            steps += _tile_steps(g, prefix, stage_op, t, plan, True, input_callback)[0]
     layer_macs = sum(l.macs for l in prefix)
     buffers = tuple(v for k, v in sorted(plan.size.items()) if not k.startswith("s"))
     stage = PatchStage(split=split, rows=rows, cols=cols, ops=[l.op.index for l in prefix],
                        slot_bytes=buffers, kernel_scratch=align(max(l.scratch_bytes for l in prefix)), macs=macs,
                        layer_macs=layer_macs, model_macs=sum(l.macs for l in layers), scratch_bytes=scratch,
-                       tiles=tiles)
+                       tiles=tiles, input_callback=x0 if input_callback else -1)
     fused = Layer(op=stage_op, func="patches", header="tinyml/datamove.h",
-                  args=[TensorArg(x0), TensorArg(y, const=False), ScratchArg()],
+                  args=([] if input_callback else [TensorArg(x0)]) + [TensorArg(y, const=False), ScratchArg()],
                   scratch_bytes=stage.scratch_bytes, macs=macs, steps=steps,
                   comment=f"{rows}x{cols} patches of ops {stage.ops[0]}..{split}, MAC overhead {stage.overhead:.1%}")
     in_prefix = set(stage.ops)
