@@ -408,16 +408,10 @@ def _tile_steps(g: Graph, prefix: list[Layer], stage_op: Op, tile: Region, plan:
         for x in _acts(g, op):
             w = need[(op.index, x)][:4]
             src = loc[x]
-            if x == x0 and callback:  # every window of the input comes from the application
-                key = f"x{op.index}_{x}_{len(ins)}"
-                plan.use(key, _area(w) * shape(x)[3], 2 * k, 2 * k + 1)
-                dst = _Loc(w, w[3] - w[2], shape(x)[3], key=key)
-                if emit:
-                    steps.append(_read_input(stage_op, src, dst, w, plan))
-                ins.append(dst.arg(plan))
-            elif src.region == w or src.holds_rows_of(w):
+            from_app = x == x0 and callback  # every window of the input comes from the application
+            if not from_app and (src.region == w or src.holds_rows_of(w)):
                 ins.append(src.arg(plan, w))
-            elif _is_binary(layer) and not copied_into_out:  # copy into the output, then add in place
+            elif _is_binary(layer) and not copied_into_out and not from_app:  # copy into the output, add in place
                 copied_into_out = True
                 if out.key:
                     plan.use(out.key, 0, 2 * k, 2 * k)
@@ -429,7 +423,7 @@ def _tile_steps(g: Graph, prefix: list[Layer], stage_op: Op, tile: Region, plan:
                 plan.use(key, _area(w) * shape(x)[3], 2 * k, 2 * k + 1)
                 dst = _Loc(w, w[3] - w[2], shape(x)[3], key=key)
                 if emit:
-                    steps.append(_copy(stage_op, src, dst, w, plan))
+                    steps.append((_read_input if from_app else _copy)(stage_op, src, dst, w, plan))
                 ins.append(dst.arg(plan))
         if layer.scratch_bytes:
             plan.use(f"s{op.index}", layer.scratch_bytes, 2 * k + 1, 2 * k + 1)
