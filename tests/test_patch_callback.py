@@ -60,7 +60,7 @@ def test_auto_and_fit_search_with_the_callback():
 
 
 def test_callback_is_refused_when_others_read_the_input():
-    with pytest.raises(PatchError, match="the input callback needs the input read by the patch stage only"):
+    with pytest.raises(PatchError, match="with the input callback: it needs the input read by the patch stage only"):
         compile_model(ZOO / "plan_inception.tflite", "m", patches="2x2@op0+callback")
 
 

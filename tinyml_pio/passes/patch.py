@@ -454,8 +454,11 @@ def build_stage(g: Graph, layers: list[Layer], split: int, rows: int, cols: int,
     if input_callback:
         others = [o.index for o in g.consumers(x0) if o.index not in {l.op.index for l in prefix}]
         if others or x0 in g.outputs or len(g.inputs) != 1:
-            raise _refuse(g, last.op, f"the input callback needs the input read by the patch stage only (also read by "
-                          f"operator(s) {others}, or the model has several inputs)")
+            raise PatchError(f"cannot run the prefix up to {last.op.describe()} with the input callback: it needs the "
+                             f"input read by the patch stage only (also read by operator(s) {others}, or the model has "
+                             "several inputs).", path=g.path,
+                             hint="choose a later split operator whose prefix takes in every reader of the input, "
+                             "or drop +callback.")
     stage_op = Op(index=last.op.index, type="PATCHES", inputs=[] if input_callback else [x0], outputs=[y],
                   options=dict(split=split, grid=[rows, cols]))
     plan = _Plan()
