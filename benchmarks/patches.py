@@ -1,10 +1,13 @@
 """Patch-based inference benchmark: arena layer by layer vs `--patches auto`, MACs, bit-exactness
 and (with --qemu) the measured latency overhead on an emulated board.
 
-    python benchmarks/patches.py [--qemu] [--board qemu_mps2_an386] [--max-overhead 0.2] [MODEL ...]
+    python benchmarks/patches.py [--qemu] [--all] [--board qemu_mps2_an386] [--max-overhead 0.2] [MODEL ...]
 
-Default models: person_detect (../shared/models) and the MobileNetV2-0.35-like chain of
-tests/conv_models.py at 144, 160 and 176 px (random weights, residual ADDs omitted). Arenas count
+Default models: person_detect (../shared/models), the zoo's MCUNet-like (160 px) and
+MobileNetV2-0.35-like (144 px, residual blocks) nets, and the MobileNetV2-0.35-like chain of
+tests/conv_models.py at 144, 160 and 176 px (random weights, residual ADDs omitted). `--all`
+sweeps every zoo model, ../shared/models and the example projects' models instead (the full
+`verify --patches auto` sweep; tests/test_patch_sweep.py runs a subset). Arenas count
 the full input image. Latency: median SysTick ticks of invoke() over a few random inputs with
 QEMU -icount (instruction counts, not silicon cycles). Prints figures; asserts nothing.
 """
@@ -31,9 +34,16 @@ def default_models(tmp: Path) -> list[Path]:
     pd = ROOT.parent / "shared" / "models" / "tflm__person_detect.tflite"
     if pd.is_file():
         out.append(pd)
+    out += [ROOT / "tests" / "models" / "zoo" / f"{n}.tflite" for n in ("patch_mcunet_160", "patch_mobilenet_v2_144")]
     for size in (144, 160, 176):
         out.append(conv_chain(tmp / f"mbv2_035_like_{size}.tflite", **mobilenet_v2_like(size)))
     return out
+
+
+def every_model() -> list[Path]:
+    return (sorted((ROOT / "tests" / "models" / "zoo").glob("*.tflite"))
+            + sorted((ROOT.parent / "shared" / "models").glob("*.tflite"))
+            + sorted((ROOT / "example_projects").glob("*/models/*.tflite")))
 
 
 def ticks(c, board: str, n: int) -> int:
@@ -52,9 +62,10 @@ def main() -> int:
     ap.add_argument("--qemu", action="store_true", help="also measure invoke() ticks with and without patches")
     ap.add_argument("--board", default="qemu_mps2_an386")
     ap.add_argument("--inputs", type=int, default=3)
+    ap.add_argument("--all", action="store_true", help="every zoo, ../shared and example model")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        paths = [Path(m) for m in a.models] or default_models(Path(tmp))
+        paths = [Path(m) for m in a.models] or (every_model() if a.all else default_models(Path(tmp)))
         print(f"{'model':<26} {'layer arena':>11} {'patched':>8} {'ratio':>6} {'setting':<10} {'MAC+':>6} "
               f"{'bit-exact':>9}" + (f" {'ticks layer':>12} {'ticks patched':>13} {'latency+':>8}" if a.qemu else ""))
         for p in paths:

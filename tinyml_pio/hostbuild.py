@@ -113,6 +113,15 @@ HARNESS = r"""
 #include <string.h>
 #include "PREFIX.h"
 
+#ifdef PREFIX_INPUT_CALLBACK
+/* input callback mode: the harness keeps the full image and hands out the windows asked for */
+static int8_t harness_image[PREFIX_INPUT0_BYTES];
+void PREFIX_read_input(const tinyml_input_window_t *w, int8_t *dst) { tinyml_copy_input_window(w, harness_image, dst); }
+#define HARNESS_INPUT(i) ((void *)harness_image)
+#else
+#define HARNESS_INPUT(i) PREFIX_input(i)
+#endif
+
 #ifdef TINYML_TRACE
 static FILE *trace_file;
 void tinyml_trace(int op_index, int tensor_index, const void *data, size_t bytes);
@@ -137,7 +146,7 @@ int main(int argc, char **argv) {
 #endif
     for (;;) {
         for (i = 0; i < PREFIX_NUM_INPUTS; ++i) {
-            if (fread(PREFIX_input(i), 1, PREFIX_input_bytes(i), in) != PREFIX_input_bytes(i)) {
+            if (fread(HARNESS_INPUT(i), 1, PREFIX_input_bytes(i), in) != PREFIX_input_bytes(i)) {
                 fclose(in); fclose(out);
                 return n > 0 ? 0 : 3;
             }
@@ -154,7 +163,8 @@ int main(int argc, char **argv) {
 
 
 def harness_source(prefix: str) -> str:
-    return HARNESS.replace("PREFIX_NUM", prefix.upper() + "_NUM").replace("PREFIX", prefix)
+    up = prefix.upper()
+    return HARNESS.replace("PREFIX_NUM", up + "_NUM").replace("PREFIX_INPUT", up + "_INPUT").replace("PREFIX", prefix)
 
 
 class HostModel:

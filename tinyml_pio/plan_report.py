@@ -277,14 +277,22 @@ def _patch_lines(rep: PlanReport) -> list[str]:
         return [f"patches:     {rep.patch_setting}: no split within the MAC-overhead budget beats the layer-by-layer "
                 f"arena ({_fmt(rep.layer_arena)} bytes); running layer by layer"]
     ratio = rep.layer_arena / rep.plan.arena_size if rep.plan.arena_size else float("nan")
-    return [
+    lines = [
         f"patches:     {st.text}: ops {', '.join(map(str, st.ops))} run as a {st.rows} x {st.cols} grid of tiles of "
         f"op {st.split}'s output ({len(st.tiles)} tiles, halo recomputed)",
-        f"             patch buffers {_fmt(st.slot_bytes[0])} + {_fmt(st.slot_bytes[1])} bytes, kernel scratch "
+        f"             patch buffers {' + '.join(map(_fmt, st.slot_bytes))} bytes, kernel scratch "
         f"{_fmt(st.kernel_scratch)} bytes (stage scratch s{st.split}: {_fmt(st.scratch_bytes)} bytes)",
         f"             MACs: prefix {_fmt(st.layer_macs)} -> {_fmt(st.macs)}, model overhead {100 * st.overhead:.1f}%",
-        f"             arena layer by layer {_fmt(rep.layer_arena)} bytes -> with patches {_fmt(rep.plan.arena_size)} "
-        f"bytes ({ratio:.2f}x smaller)",
+    ]
+    if st.input_callback < 0:
+        return lines + [f"             arena layer by layer {_fmt(rep.layer_arena)} bytes -> with patches "
+                        f"{_fmt(rep.plan.arena_size)} bytes ({ratio:.2f}x smaller)"]
+    x = rep.graph.t(st.input_callback).nbytes
+    return lines + [
+        f"             input callback: the {_fmt(x)}-byte input is NOT in the arena; the stage reads its windows "
+        "through <prefix>_read_input()",
+        f"             arena layer by layer {_fmt(rep.layer_arena)} bytes (input included) -> with patches "
+        f"{_fmt(rep.plan.arena_size)} bytes WITHOUT the input (with it: {_fmt(rep.plan.arena_size + x)} bytes)",
     ]
 
 
@@ -324,7 +332,9 @@ def to_json(rep: PlanReport) -> dict[str, Any]:
         scratch_offsets={str(k): v for k, v in sorted(plan.scratch_offsets.items())},
         unsupported=rep.problems,
         layer_arena_bytes=rep.layer_arena,
-        patches=dict(rep.patches.summary(), requested=rep.patch_setting) if rep.patches is not None
+        patches=dict(rep.patches.summary(), requested=rep.patch_setting,
+                     input_bytes_outside_arena=sum(rep.graph.t(t).nbytes for t in rep.patches.outside))
+        if rep.patches is not None
         else dict(requested=rep.patch_setting, setting="off"),
     )
     if rep.board is not None:

@@ -150,7 +150,7 @@ def _calls(ctx: _Ctx, layers: list[Layer], plan: Plan, weights: dict[int, Tensor
         seen: set[int] = set()
         for k, st in enumerate(layer.steps):  # a patch stage: its kernel calls, each with its own params
             name = f"{prefix}_l{layer.op.index}_s{k}"
-            steps.append(dict(func=st.func, params_type=st.params_type, name=name,
+            steps.append(dict(func=st.func.replace("{prefix}", prefix), params_type=st.params_type, name=name,
                               params=[(key, c_literal(v)) for key, v in st.params.items()],
                               args=[f"&{name}", *_render_args(ctx, st, st.args, weights, layer.op.index)]))
             if st.consts and st.op.index not in seen:
@@ -276,7 +276,9 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         for i, ti in enumerate(ts):
             t = g.t(ti)
             info = np.iinfo(DTYPES[t.dtype][1]) if t.dtype not in ("float32", "bool") else None
-            res.append(dict(i=i, t=t, ptr=ctx.tensor_ptr(t, False), dims=c_literal(list(t.shape) or [1]),
+            in_arena = ti in plan.tensor_offsets  # not: an input read through the patch stage's callback
+            res.append(dict(i=i, t=t, ptr=ctx.tensor_ptr(t, False) if in_arena else "NULL",
+                            dims=c_literal(list(t.shape) or [1]),
                             rank=len(t.shape), qmin=int(info.min) if info else 0, qmax=int(info.max) if info else 0,
                             scale=c_literal(t.quant.s if t.quant else 0.0), zp=t.quant.zp if t.quant else 0))
         return res
@@ -299,6 +301,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         headers=headers,
         kernels=kernels,
         inputs=io(g.inputs),
+        input_callback=any(st.func == "{prefix}_read_input" for l in layers for st in l.steps),
         outputs=io(g.outputs),
         train=_train_env(g, plan, train, prefix, train_calls) if train is not None else None,
         arena_size=max(plan.arena_size, train.plan.arena_size if train is not None else 0),

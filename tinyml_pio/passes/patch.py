@@ -1,12 +1,17 @@
 """Patch-based inference (MCUNetV2): run the graph prefix up to a split operator S tile by tile.
 
 Layer by layer, the arena can never be smaller than the largest operator's input + output, and on
-vision models that peak sits in the first high-resolution layers. Here the prefix (a chain from a
-graph input to S) runs once per tile of S's output on an n x m grid: each tile's receptive field is
-computed back through the chain (halo included), the tile's input window is copied out of the full
-input, every prefix kernel runs on the window, and the result is copied into the full S output.
-Only the input, S's output and two patch buffers are live, so the peak drops; the halo is
-recomputed, which costs MACs (`PatchStage.overhead`).
+vision models that peak sits in the first high-resolution layers. Here the prefix (every operator
+S depends on, back to one graph input) runs once per tile of S's output on an n x m grid: each
+tensor's region is the union (bounding box) of what its readers need, computed back from the
+tile (halo included); every prefix kernel runs on its window and the result is copied into the
+full S output. Only the input, S's output and the per-tile buffers are live, so the peak drops;
+the halo is recomputed, which costs MACs (`PatchStage.overhead`).
+
+Branches are handled where they meet: a residual ADD (or another same-shape binary element-wise
+op) and a channel CONCATENATION read the same region of each input. A reader that needs less
+than its input's region reads it in place when only rows differ (whole rows are contiguous);
+otherwise its window is first copied out (an ADD copies it into its own output and adds in place).
 
 Bit-exact because each kernel sees its window exactly as the full layer would: a window clipped
 at a real border keeps that border's padding (the kernel's top/left `pad_h`/`pad_w` become the
@@ -24,12 +29,17 @@ from dataclasses import dataclass, field
 from ..errors import TinymlError
 from ..ir import Graph, Op
 from ..ops import Layer, ScratchArg, TensorArg
-from ..planner.lifetimes import align
+from ..ops.elementwise import broadcast_plan
+from ..planner.lifetimes import Buffer, align
+from ..planner.placement import place
 
 SPATIAL = ("in_h", "in_w", "out_h", "out_w", "pad_h", "pad_w")  # window fields every windowed kernel's params have
 WINDOWED = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
 SIZED = {"tinyml_lut_s8", "tinyml_requantize_lut8"}  # element-wise kernels taking (..., size)
 TILE = dict(func="tinyml_copy_tile_s8", header="tinyml/datamove.h", params_type="tinyml_tile_params_t")
+# input callback mode: the application's `<prefix>_read_input` (codegen fills in the prefix)
+READ_INPUT = dict(func="{prefix}_read_input", header="tinyml/datamove.h", params_type="tinyml_input_window_t")
+CALLBACK = "+callback"
 
 
 class PatchError(TinymlError):
@@ -38,23 +48,28 @@ class PatchError(TinymlError):
 
 @dataclass(frozen=True)
 class PatchSetting:
-    """What `--patches` asked for: "off", "auto" or an explicit grid at a split operator."""
+    """What `--patches` asked for: "off", "auto", "fit" or an explicit grid at a split operator;
+    `+callback` (input callback mode): the stage asks the application for each window of the
+    input, which is then not in the arena."""
 
     mode: str = "off"  # "off" | "auto" | "fit" | "grid"
     rows: int = 0
     cols: int = 0
     split: int = -1
+    input_callback: bool = False
 
     @property
     def text(self) -> str:
-        return f"{self.rows}x{self.cols}@op{self.split}" if self.mode == "grid" else self.mode
+        base = f"{self.rows}x{self.cols}@op{self.split}" if self.mode == "grid" else self.mode
+        return base + (CALLBACK if self.input_callback else "")
 
 
 _GRID = re.compile(r"^(\d+)x(\d+)@op(\d+)$")
 
 
 def parse_patches(text: str | PatchSetting | None) -> PatchSetting:
-    """Parse `off`, `auto`, `fit` or `NxM@opK` (N rows by M columns of tiles of operator K's output)."""
+    """Parse `off`, `auto`, `fit` or `NxM@opK` (N rows by M columns of tiles of operator K's output),
+    each but `off` optionally followed by `+callback` (input callback mode)."""
     if text is None:
         return PatchSetting()
     if isinstance(text, PatchSetting):
@@ -62,13 +77,20 @@ def parse_patches(text: str | PatchSetting | None) -> PatchSetting:
     t = str(text).strip().lower()
     if t in ("", "off", "none"):
         return PatchSetting()
+    cb = t.endswith(CALLBACK)
+    t = t[: -len(CALLBACK)] if cb else t
     if t in ("auto", "fit"):
-        return PatchSetting(t)
+        return PatchSetting(t, input_callback=cb)
     m = _GRID.match(t)
     if not m or min(int(m.group(1)), int(m.group(2))) < 1:
         raise TinymlError(f"--patches '{text}' is not understood.",
-                          hint="use off, auto, fit or NxM@opK (e.g. 4x4@op6: a 4 x 4 grid of operator 6's output).")
-    return PatchSetting("grid", int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                          hint="use off, auto, fit or NxM@opK (e.g. 4x4@op6: a 4 x 4 grid of operator 6's output), "
+                          "optionally with +callback (the input is read through a callback, not kept in the arena).")
+    return PatchSetting("grid", int(m.group(1)), int(m.group(2)), int(m.group(3)), input_callback=cb)
+
+
+Region = tuple[int, int, int, int]  # rows [r0, r1), columns [c0, c1) of a tensor
+Window = tuple[int, int, int, int, int, int]  # a region plus the leading paddings (top, left)
 
 
 @dataclass
@@ -79,17 +101,15 @@ class PatchStage:
     rows: int
     cols: int
     ops: list[int]  # the prefix's operators, in execution order (S last)
-    slot_bytes: tuple[int, int]  # the two ping-pong patch buffers
+    slot_bytes: tuple[int, ...]  # the per-tile buffers (activation windows and window copies)
     kernel_scratch: int  # the prefix kernels' scratch (the largest)
     macs: int  # the prefix's MACs with patches (halo recomputed)
     layer_macs: int  # the same operators layer by layer
     model_macs: int  # the whole model layer by layer
+    scratch_bytes: int = 0  # the stage's scratch: its buffers and kernel scratch, placed by lifetime
     layer_arena: int = 0  # the layer-by-layer plan's arena (filled by the pipeline)
-    tiles: list[tuple[int, int, int, int]] = field(default_factory=list)  # (r0, r1, c0, c1) of S's output
-
-    @property
-    def scratch_bytes(self) -> int:
-        return align(self.slot_bytes[0]) + align(self.slot_bytes[1]) + self.kernel_scratch
+    tiles: list[Region] = field(default_factory=list)  # of S's output
+    input_callback: int = -1  # input callback mode: the graph input read through the callback (not in the arena)
 
     @property
     def overhead(self) -> float:
@@ -98,39 +118,60 @@ class PatchStage:
 
     @property
     def text(self) -> str:
-        return f"{self.rows}x{self.cols}@op{self.split}"
+        return f"{self.rows}x{self.cols}@op{self.split}" + (CALLBACK if self.input_callback >= 0 else "")
+
+    @property
+    def outside(self) -> frozenset[int]:
+        """Tensors the arena does not hold (the input in callback mode)."""
+        return frozenset({self.input_callback} if self.input_callback >= 0 else ())
 
     def summary(self) -> dict[str, object]:
         return dict(split=self.split, grid=[self.rows, self.cols], setting=self.text, ops=self.ops,
                     patch_buffers=list(self.slot_bytes), kernel_scratch=self.kernel_scratch,
                     stage_scratch=self.scratch_bytes, macs=self.macs, layer_macs=self.layer_macs,
-                    mac_overhead=round(self.overhead, 4), layer_arena_bytes=self.layer_arena)
+                    mac_overhead=round(self.overhead, 4), layer_arena_bytes=self.layer_arena,
+                    input="callback" if self.input_callback >= 0 else "arena")
+
+
+def _acts(g: Graph, op: Op) -> list[int]:
+    return [t for t in op.inputs if t >= 0 and not g.t(t).is_const]
 
 
 def chain(g: Graph, layers: list[Layer], split: int) -> list[Layer]:
-    """The prefix ending at operator `split`: a chain of single-input spatial layers from a graph
-    input, each intermediate read by the next layer only. Raises PatchError saying what breaks it."""
+    """The prefix ending at operator `split`, in execution order: every operator it depends on back
+    to one graph input, each a spatial layer whose output is read inside the prefix only. Raises
+    PatchError saying what breaks it."""
     by_op = {l.op.index: l for l in layers}
     if split not in by_op:
         raise PatchError(f"--patches: there is no operator #{split} (the model has {len(g.ops)}).", path=g.path,
                          hint="name an operator index from `tinyml-pio inspect`.")
-    out: list[Layer] = []
-    layer = by_op[split]
-    while True:
+    seen: set[int] = set()
+    sources: set[int] = set()
+    todo = [split]
+    while todo:
+        i = todo.pop()
+        if i in seen:
+            continue
+        seen.add(i)
+        layer = by_op[i]
         _check_layer(g, layer)
-        out.append(layer)
-        x = next(t for t in layer.op.inputs if t >= 0 and not g.t(t).is_const)
-        if x in g.inputs:
-            break
-        prod = g.producer(x)
-        if prod is None or prod.index not in by_op:
-            raise _refuse(g, layer.op, f"its input tensor {x} is neither a graph input nor an operator's output")
-        readers = [o.index for o in g.consumers(x)]
-        if readers != [layer.op.index] or x in g.outputs:
-            raise _refuse(g, layer.op, f"tensor {x} is also read by operator(s) {[r for r in readers if r != layer.op.index]}"
-                          " or is a graph output (a branched prefix: residual blocks are not patched yet)")
-        layer = by_op[prod.index]
-    return out[::-1]
+        for x in _acts(g, layer.op):
+            prod = g.producer(x)
+            if x in g.inputs:
+                sources.add(x)
+            elif prod is None or prod.index not in by_op:
+                raise _refuse(g, layer.op, f"its input tensor {x} is neither a graph input nor an operator's output")
+            else:
+                todo.append(prod.index)
+    if len(sources) != 1:
+        raise _refuse(g, by_op[split].op, f"the prefix reads {len(sources)} graph inputs (patches need exactly one)")
+    for i in seen - {split}:
+        y = by_op[i].op.outputs[0]
+        outside = [o.index for o in g.consumers(y) if o.index not in seen]
+        if outside or y in g.outputs:
+            raise _refuse(g, by_op[split].op, f"tensor {y} (output of operator #{i}) is also read by operator(s) "
+                          f"{outside} outside the prefix or is a graph output (a branch that leaves the prefix)")
+    return [l for l in layers if l.op.index in seen]
 
 
 def _refuse(g: Graph, op: Op, why: str) -> PatchError:
@@ -138,14 +179,26 @@ def _refuse(g: Graph, op: Op, why: str) -> PatchError:
                       hint="choose an earlier split operator (`--patches NxM@opK`), --patches auto, or --patches off.")
 
 
+def _is_binary(layer: Layer) -> bool:
+    return "bc" in layer.params and layer.func is not None
+
+
+def _is_concat(layer: Layer) -> bool:
+    return layer.func == "tinyml_concat_s8"
+
+
 def _check_layer(g: Graph, layer: Layer) -> None:
     op = layer.op
-    acts = [t for t in op.inputs if t >= 0 and not g.t(t).is_const]
-    if len(acts) != 1 or len(op.outputs) != 1:
-        raise _refuse(g, op, f"{op.type} has {len(acts)} activation inputs (patches need exactly one)")
-    x, y = g.t(acts[0]), g.t(op.outputs[0])
-    if len(x.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1 or x.itemsize != 1 or y.itemsize != 1:
-        raise _refuse(g, op, f"patches need 1-byte NHWC tensors with batch 1, got {list(x.shape)} -> {list(y.shape)}")
+    acts = _acts(g, op)
+    want = len([t for t in op.inputs if t >= 0]) if _is_concat(layer) else 2 if _is_binary(layer) else 1
+    if len(acts) != want or len(op.outputs) != 1:
+        raise _refuse(g, op, f"{op.type} has {len(acts)} activation inputs (patches need {want}"
+                      + (", a constant operand is not patched" if _is_binary(layer) else "") + ")")
+    y = g.t(op.outputs[0])
+    for x in map(g.t, acts):
+        if len(x.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1 or x.itemsize != 1 or y.itemsize != 1:
+            raise _refuse(g, op, f"patches need 1-byte NHWC tensors with batch 1, got {list(x.shape)} -> {list(y.shape)}")
+    x = g.t(acts[0])
     if layer.alias or layer.steps:
         raise _refuse(g, op, f"{op.type} is not a spatial operator")
     if op.type in WINDOWED:
@@ -157,9 +210,16 @@ def _check_layer(g: Graph, layer: Layer) -> None:
     elif layer.func in SIZED:
         if tuple(x.shape) != tuple(y.shape) or str(x.size) not in layer.args:
             raise _refuse(g, op, f"{op.type} changes the shape")
+    elif _is_binary(layer):
+        if any(tuple(g.t(t).shape) != tuple(y.shape) for t in acts):
+            raise _refuse(g, op, f"{op.type} broadcasts {[list(g.t(t).shape) for t in acts]} (patches need equal shapes)")
+    elif _is_concat(layer):
+        if any(tuple(g.t(t).shape[:3]) != tuple(y.shape[:3]) for t in acts):
+            raise _refuse(g, op, "CONCATENATION joins on a spatial or batch axis (patches join channels only)")
     else:
         raise _refuse(g, op, f"{op.type} ({layer.func}) has no patch support (supported: CONV_2D, DEPTHWISE_CONV_2D, "
-                      "pools, PAD and element-wise lookup-table operators)")
+                      "pools, PAD, element-wise lookup-table operators, same-shape ADD/MUL/MAXIMUM/MINIMUM and "
+                      "channel CONCATENATION)")
 
 
 def _axis(layer: Layer, axis: str, o0: int, o1: int, size: int) -> tuple[int, int, int]:
@@ -169,7 +229,7 @@ def _axis(layer: Layer, axis: str, o0: int, o1: int, size: int) -> tuple[int, in
     if layer.func == "tinyml_pad_s8":
         b = p["before"][1 if axis == "h" else 2]
         a, e = o0 - b, o1 - b
-    elif layer.func in SIZED:
+    elif layer.op.type not in WINDOWED:
         return o0, o1, 0
     else:
         s, pad = p[f"stride_{axis}"], p[f"pad_{axis}"]
@@ -179,52 +239,81 @@ def _axis(layer: Layer, axis: str, o0: int, o1: int, size: int) -> tuple[int, in
     return i0, i1, i0 - a
 
 
-def _windows(g: Graph, prefix: list[Layer], tile: tuple[int, int, int, int]) -> list[tuple[int, int, int, int, int, int]]:
-    """Per prefix layer (in order): its input window (r0, r1, c0, c1) and leading paddings (top, left)
-    for one tile of the last layer's output."""
-    out = []
-    r0, r1, c0, c1 = tile
+def _bbox(a: Region | None, b: Region) -> Region:
+    return b if a is None else (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+
+
+def _regions(g: Graph, prefix: list[Layer], tile: Region) -> tuple[dict[int, Region], dict[tuple[int, int], Window]]:
+    """For one tile of S's output: each prefix tensor's region (the union of what its readers need)
+    and each (operator, input tensor)'s window with its leading paddings."""
+    y = prefix[-1].op.outputs[0]
+    reg: dict[int, Region] = {y: tile}
+    need: dict[tuple[int, int], Window] = {}
     for layer in reversed(prefix):
-        x = g.t(next(t for t in layer.op.inputs if t >= 0 and not g.t(t).is_const))
-        i0, i1, pt = _axis(layer, "h", r0, r1, x.shape[1])
-        j0, j1, pl = _axis(layer, "w", c0, c1, x.shape[2])
-        if i1 <= i0 or j1 <= j0:
-            raise _refuse(g, layer.op, f"a tile of the grid reads no input of {layer.op.type} (only its padding)")
-        out.append((i0, i1, j0, j1, pt, pl))
-        r0, r1, c0, c1 = i0, i1, j0, j1
-    return out[::-1]
+        r0, r1, c0, c1 = reg[layer.op.outputs[0]]
+        for x in _acts(g, layer.op):
+            h, w = g.t(x).shape[1:3]
+            i0, i1, pt = _axis(layer, "h", r0, r1, h)
+            j0, j1, pl = _axis(layer, "w", c0, c1, w)
+            if i1 <= i0 or j1 <= j0:
+                raise _refuse(g, layer.op, f"a tile of the grid reads no input of {layer.op.type} (only its padding)")
+            need[(layer.op.index, x)] = (i0, i1, j0, j1, pt, pl)
+            reg[x] = _bbox(reg.get(x), (i0, i1, j0, j1))
+    return reg, need
 
 
 def _splits(n: int, parts: int) -> list[tuple[int, int]]:
     return [(i * n // parts, (i + 1) * n // parts) for i in range(parts)]
 
 
-def _step(layer: Layer, x: int, x_arg: object, y_arg: object, win: tuple[int, ...], out_hw: tuple[int, int],
-          x_shape: tuple[int, ...], y_shape: tuple[int, ...], kernel_scratch: int) -> Layer:
-    """The layer's kernel call on one window: params for the window's sizes, pointers into the patch buffers."""
-    i0, i1, j0, j1, pt, pl = win
-    ih, iw = i1 - i0, j1 - j0
-    p = dict(layer.params)
-    if layer.func == "tinyml_pad_s8":
-        p.update(in_dims=[1, ih, iw, x_shape[3]], out_dims=[1, *out_hw, y_shape[3]],
-                 before=[0, pt, pl, p["before"][3]])
-    elif layer.func not in SIZED:
-        p.update(in_h=ih, in_w=iw, out_h=out_hw[0], out_w=out_hw[1], pad_h=pt, pad_w=pl)
-    y = layer.op.outputs[0]
-    args: list[object] = []
-    for a in layer.args:
-        if isinstance(a, TensorArg) and a.tensor == y:
-            args.append(y_arg)
-        elif isinstance(a, TensorArg) and a.tensor == x and a.const:
-            args.append(x_arg)
-        elif isinstance(a, ScratchArg):
-            args.append(dataclasses.replace(a, offset=kernel_scratch))
-        elif a == str(x_shape[1] * x_shape[2] * x_shape[3]) and layer.func in SIZED:
-            args.append(str(ih * iw * x_shape[3]))
-        else:
-            args.append(a)
-    return dataclasses.replace(layer, params=p, args=args, steps=[], inplace=None, inplace_func=None,
-                               inplace_args=None)
+def _area(r: Region) -> int:
+    return (r[1] - r[0]) * (r[3] - r[2])
+
+
+@dataclass
+class _Plan:
+    """The stage's per-tile buffers: sizes (largest over the tiles) and lifetimes in stage time
+    (operator k of the prefix runs at 2k + 1, the window copies before it at 2k)."""
+
+    size: dict[str, int] = field(default_factory=dict)
+    life: dict[str, tuple[int, int]] = field(default_factory=dict)
+    offset: dict[str, int] = field(default_factory=dict)
+
+    def use(self, key: str, nbytes: int, first: int, last: int) -> None:
+        self.size[key] = max(self.size.get(key, 0), nbytes)
+        f, l = self.life.get(key, (first, last))
+        self.life[key] = (min(f, first), max(l, last))
+
+    def place(self) -> int:
+        keys = sorted(self.size, key=lambda k: -self.size[k])
+        bufs = [Buffer(key=k, size=align(self.size[k]), first=self.life[k][0], last=self.life[k][1]) for k in keys]
+        arena = place(bufs, list(range(len(bufs))))
+        self.offset = {b.key: b.offset for b in bufs}
+        return arena
+
+
+@dataclass(frozen=True)
+class _Loc:
+    """Where a tensor's window lives during a tile: in the full graph tensor, or in buffer `key`."""
+
+    region: Region
+    width: int  # row length of the storage, in pixels
+    channels: int
+    tensor: int = -1
+    key: str = ""
+
+    def arg(self, plan: _Plan, at: Region | None = None, const: bool = True) -> object:
+        """A pointer to the first pixel of rows `at` (default: the whole window)."""
+        r0 = (at or self.region)[0]
+        c0 = (at or self.region)[2]
+        off = ((r0 - self.region[0]) * self.width + c0 - self.region[2]) * self.channels
+        if self.key:
+            return ScratchArg(offset=plan.offset.get(self.key, 0) + off, const=const)
+        return TensorArg(self.tensor, const=const, offset=off)
+
+    def holds_rows_of(self, r: Region) -> bool:
+        """True if window `r` is whole rows of the storage (so it is contiguous there)."""
+        return r[2] == self.region[2] and r[3] == self.region[2] + self.width
 
 
 def _tile_copy(op: Op, src: object, dst: object, rows: int, row_bytes: int, src_stride: int, dst_stride: int) -> Layer:
@@ -232,72 +321,161 @@ def _tile_copy(op: Op, src: object, dst: object, rows: int, row_bytes: int, src_
                  args=[src, dst], comment="patch window copy", **TILE)
 
 
+def _copy(op: Op, src: _Loc, dst: _Loc, r: Region, plan: _Plan) -> Layer:
+    """Copy window `r` from `src`'s storage into `dst`'s."""
+    c = src.channels
+    return _tile_copy(op, src.arg(plan, r), dst.arg(plan, r, const=False), r[1] - r[0], (r[3] - r[2]) * c,
+                      src.width * c, dst.width * c)
+
+
+def _kernel(g: Graph, layer: Layer, ins: list[object], out: object, win: Window, oreg: Region,
+            scratch: int) -> list[Layer]:
+    """The layer's kernel call(s) on one window: params for the window's sizes, pointers into the
+    patch buffers (`ins` per activation input, in operator order)."""
+    op = layer.op
+    acts = _acts(g, op)
+    y = g.t(op.outputs[0])
+    oh, ow = oreg[1] - oreg[0], oreg[3] - oreg[2]
+    if _is_concat(layer):  # each input's channels into its slice of every output pixel
+        steps, ch = [], 0
+        for a, x in zip(ins, acts):
+            cx = g.t(x).shape[3]
+            dst = dataclasses.replace(out, offset=out.offset + ch)
+            steps.append(_tile_copy(op, a, dst, oh * ow, cx, cx, y.shape[3]))
+            ch += cx
+        return steps
+    x_shape = g.t(acts[0]).shape
+    i0, i1, j0, j1, pt, pl = win
+    ih, iw = i1 - i0, j1 - j0
+    p = dict(layer.params)
+    if layer.func == "tinyml_pad_s8":
+        p.update(in_dims=[1, ih, iw, x_shape[3]], out_dims=[1, oh, ow, y.shape[3]], before=[0, pt, pl, p["before"][3]])
+    elif _is_binary(layer):
+        p.update(bc=broadcast_plan((1, oh, ow, y.shape[3]), (1, oh, ow, y.shape[3]), (1, oh, ow, y.shape[3])))
+    elif layer.func not in SIZED:
+        p.update(in_h=ih, in_w=iw, out_h=oh, out_w=ow, pad_h=pt, pad_w=pl)
+    args: list[object] = []
+    pending = list(ins)
+    for a in layer.args:
+        if isinstance(a, TensorArg) and a.tensor == y.index and not a.const:
+            args.append(out)
+        elif isinstance(a, TensorArg) and a.tensor in acts and a.const:
+            args.append(pending.pop(0))
+        elif isinstance(a, ScratchArg):
+            args.append(dataclasses.replace(a, offset=scratch))
+        elif a == str(x_shape[1] * x_shape[2] * x_shape[3]) and layer.func in SIZED:
+            args.append(str(ih * iw * x_shape[3]))
+        else:
+            args.append(a)
+    return [dataclasses.replace(layer, params=p, args=args, steps=[], inplace=None, inplace_func=None,
+                                inplace_args=None)]
+
+
+def _read_input(op: Op, src: _Loc, dst: _Loc, r: Region, plan: _Plan) -> Layer:
+    """Ask the application for window `r` of the input (callback mode), into `dst`."""
+    return Layer(op=op, params=dict(row0=r[0], rows=r[1] - r[0], col0=r[2], cols=r[3] - r[2], width=src.width,
+                                    channels=src.channels), args=[dst.arg(plan, r, const=False)],
+                 comment="patch input window from the application", **READ_INPUT)
+
+
+def _tile_steps(g: Graph, prefix: list[Layer], stage_op: Op, tile: Region, plan: _Plan,
+                emit: bool, callback: bool = False) -> tuple[list[Layer], int]:
+    """One tile: record its buffers in `plan` and (with `emit`) its steps; returns (steps, MACs)."""
+    reg, need = _regions(g, prefix, tile)
+    x0 = next(t for l in prefix for t in _acts(g, l.op) if t in g.inputs)
+    y = prefix[-1].op.outputs[0]
+    pos = {l.op.index: k for k, l in enumerate(prefix)}
+    shape = lambda t: g.t(t).shape  # noqa: E731
+    last_read = {t: 2 * max(pos[o.index] for o in g.consumers(t) if o.index in pos) + 1
+                 for t in reg if t != y}
+    loc: dict[int, _Loc] = {x0: _Loc((0, shape(x0)[1], 0, shape(x0)[2]), shape(x0)[2], shape(x0)[3], tensor=x0)}
+    steps: list[Layer] = []
+    macs = 0
+    n = len(prefix)
+    for k, layer in enumerate(prefix):
+        op = layer.op
+        t = op.outputs[0]
+        r = reg[t]
+        macs += layer.macs * _area(r) // (shape(t)[1] * shape(t)[2])
+        if t == y and r[2] == 0 and r[3] == shape(y)[2]:
+            out = _Loc((0, shape(y)[1], 0, shape(y)[2]), shape(y)[2], shape(y)[3], tensor=y)
+        else:
+            key = "out" if t == y else f"t{t}"
+            out = _Loc(r, r[3] - r[2], shape(t)[3], key=key)
+            plan.use(key, _area(r) * shape(t)[3], 2 * k + 1, 2 * n if t == y else last_read[t])
+        ins: list[object] = []
+        copied_into_out = False
+        for x in _acts(g, op):
+            w = need[(op.index, x)][:4]
+            src = loc[x]
+            from_app = x == x0 and callback  # every window of the input comes from the application
+            if not from_app and (src.region == w or src.holds_rows_of(w)):
+                ins.append(src.arg(plan, w))
+            elif _is_binary(layer) and not copied_into_out and not from_app:  # copy into the output, add in place
+                copied_into_out = True
+                if out.key:
+                    plan.use(out.key, 0, 2 * k, 2 * k)
+                if emit:
+                    steps.append(_copy(stage_op, src, out, w, plan))
+                ins.append(out.arg(plan, w))
+            else:
+                key = f"x{op.index}_{x}_{len(ins)}"
+                plan.use(key, _area(w) * shape(x)[3], 2 * k, 2 * k + 1)
+                dst = _Loc(w, w[3] - w[2], shape(x)[3], key=key)
+                if emit:
+                    steps.append((_read_input if from_app else _copy)(stage_op, src, dst, w, plan))
+                ins.append(dst.arg(plan))
+        if layer.scratch_bytes:
+            plan.use(f"s{op.index}", layer.scratch_bytes, 2 * k + 1, 2 * k + 1)
+        if emit:
+            scratch = plan.offset.get(f"s{op.index}", 0)
+            steps += _kernel(g, layer, ins, out.arg(plan, r, const=False), need[(op.index, _acts(g, op)[0])], r, scratch)
+        loc[t] = out
+        if t == y and out.key and emit:
+            full = _Loc((0, shape(y)[1], 0, shape(y)[2]), shape(y)[2], shape(y)[3], tensor=y)
+            steps.append(_copy(stage_op, out, full, r, plan))
+    return steps, macs
+
+
 def build_stage(g: Graph, layers: list[Layer], split: int, rows: int, cols: int,
-                emit: bool = True) -> tuple[list[Layer], PatchStage]:
+                emit: bool = True, input_callback: bool = False) -> tuple[list[Layer], PatchStage]:
     """Replace the prefix up to `split` by one patch-stage layer on a rows x cols grid; `emit=False`
-    sizes the stage without generating its kernel calls (the search's estimate)."""
+    sizes the stage without generating its kernel calls (the search's estimate). `input_callback`:
+    the stage reads its input windows through the application's callback (the input is then read
+    by nothing else, so it need not be in the arena)."""
     prefix = chain(g, layers, split)
-    first, last = prefix[0], prefix[-1]
-    x0 = next(t for t in first.op.inputs if t >= 0 and not g.t(t).is_const)
+    last = prefix[-1]
+    x0 = next(iter({t for l in prefix for t in _acts(g, l.op) if t in g.inputs}))
     y = last.op.outputs[0]
     ys = g.t(y).shape
     if not (1 <= rows <= ys[1] and 1 <= cols <= ys[2]):
         raise _refuse(g, last.op, f"a {rows}x{cols} grid does not fit its {ys[1]}x{ys[2]} output")
-    acts = [next(t for t in l.op.inputs if t >= 0 and not g.t(t).is_const) for l in prefix] + [y]
-    shapes = [g.t(t).shape for t in acts]
-    kernel_scratch = align(max(l.scratch_bytes for l in prefix))
     tiles = [(r0, r1, c0, c1) for r0, r1 in _splits(ys[1], rows) for c0, c1 in _splits(ys[2], cols)]
-    per_tile = [_windows(g, prefix, t) for t in tiles]
-    # buffer k holds activation k's window; the full-width ones are read/written in place in the
-    # full tensors (a window of whole rows is contiguous), so only the others take a slot
-    slot = [0, 0]
-    for t, wins in zip(tiles, per_tile):
-        regions = [w[:4] for w in wins] + [t]
-        for k, (r0, r1, c0, c1) in enumerate(regions):
-            in_slot = not (k in (0, len(regions) - 1) and c0 == 0 and c1 == shapes[k][2])
-            if in_slot:
-                slot[k % 2] = max(slot[k % 2], (r1 - r0) * (c1 - c0) * shapes[k][3])
-    base = (0, align(slot[0]), align(slot[0]) + align(slot[1]))
-    stage_op = Op(index=last.op.index, type="PATCHES", inputs=[x0], outputs=[y],
+    if input_callback:
+        others = [o.index for o in g.consumers(x0) if o.index not in {l.op.index for l in prefix}]
+        if others or x0 in g.outputs or len(g.inputs) != 1:
+            raise PatchError(f"cannot run the prefix up to {last.op.describe()} with the input callback: it needs the "
+                             f"input read by the patch stage only (also read by operator(s) {others}, or the model has "
+                             "several inputs).", path=g.path,
+                             hint="choose a later split operator whose prefix takes in every reader of the input, "
+                             "or drop +callback.")
+    stage_op = Op(index=last.op.index, type="PATCHES", inputs=[] if input_callback else [x0], outputs=[y],
                   options=dict(split=split, grid=[rows, cols]))
+    plan = _Plan()
+    macs = sum(_tile_steps(g, prefix, stage_op, t, plan, False, input_callback)[1] for t in tiles)
+    scratch = plan.place()
     steps: list[Layer] = []
-    macs = 0
-    for t, wins in zip(tiles, per_tile):
-        regions = [w[:4] for w in wins] + [t]
-        macs += sum(l.macs * (o[1] - o[0]) * (o[3] - o[2]) // (s[1] * s[2])
-                    for l, o, s in zip(prefix, regions[1:], shapes[1:]))
-        if not emit:
-            continue
-        args = []
-        for k, (r0, r1, c0, c1) in enumerate(regions):
-            w, c = shapes[k][2:]
-            if k in (0, len(regions) - 1) and c0 == 0 and c1 == w:
-                args.append(TensorArg(acts[k], const=k == 0, offset=r0 * w * c))
-            else:
-                args.append(ScratchArg(offset=base[k % 2]))
-        r0, r1, c0, c1 = regions[0]
-        if isinstance(args[0], ScratchArg):
-            w, c = shapes[0][2], shapes[0][3]
-            steps.append(_tile_copy(stage_op, TensorArg(x0, offset=(r0 * w + c0) * c), args[0],
-                                    r1 - r0, (c1 - c0) * c, w * c, (c1 - c0) * c))
-        for k, layer in enumerate(prefix):
-            o = regions[k + 1]
-            out_hw = (o[1] - o[0], o[3] - o[2])
-            x_arg = args[k] if isinstance(args[k], TensorArg) else dataclasses.replace(args[k], const=True)
-            steps.append(_step(layer, acts[k], x_arg, args[k + 1], wins[k], out_hw, shapes[k], shapes[k + 1],
-                               base[2]))
-        r0, r1, c0, c1 = regions[-1]
-        if isinstance(args[-1], ScratchArg):
-            w, c = shapes[-1][2], shapes[-1][3]
-            steps.append(_tile_copy(stage_op, dataclasses.replace(args[-1], const=True),
-                                    TensorArg(y, const=False, offset=(r0 * w + c0) * c),
-                                    r1 - r0, (c1 - c0) * c, (c1 - c0) * c, w * c))
+    if emit:
+        for t in tiles:
+            steps += _tile_steps(g, prefix, stage_op, t, plan, True, input_callback)[0]
     layer_macs = sum(l.macs for l in prefix)
+    buffers = tuple(v for k, v in sorted(plan.size.items()) if not k.startswith("s"))
     stage = PatchStage(split=split, rows=rows, cols=cols, ops=[l.op.index for l in prefix],
-                       slot_bytes=(slot[0], slot[1]), kernel_scratch=kernel_scratch, macs=macs,
-                       layer_macs=layer_macs, model_macs=sum(l.macs for l in layers), tiles=tiles)
+                       slot_bytes=buffers, kernel_scratch=align(max(l.scratch_bytes for l in prefix)), macs=macs,
+                       layer_macs=layer_macs, model_macs=sum(l.macs for l in layers), scratch_bytes=scratch,
+                       tiles=tiles, input_callback=x0 if input_callback else -1)
     fused = Layer(op=stage_op, func="patches", header="tinyml/datamove.h",
-                  args=[TensorArg(x0), TensorArg(y, const=False), ScratchArg()],
+                  args=([] if input_callback else [TensorArg(x0)]) + [TensorArg(y, const=False), ScratchArg()],
                   scratch_bytes=stage.scratch_bytes, macs=macs, steps=steps,
                   comment=f"{rows}x{cols} patches of ops {stage.ops[0]}..{split}, MAC overhead {stage.overhead:.1%}")
     in_prefix = set(stage.ops)

@@ -22,7 +22,8 @@ GRIDS = sorted({(n, n) for n in range(2, 9)} | {(n, n + 1) for n in range(1, 8)}
 PLANNED = 3  # candidates planned in full after ranking by lower bound
 
 
-def candidates(g: Graph, layers: list[Layer], max_overhead: float = float("inf")) -> list[tuple[int, int, tuple[int, int, int]]]:
+def candidates(g: Graph, layers: list[Layer], max_overhead: float = float("inf"),
+               input_callback: bool = False) -> list[tuple[int, int, tuple[int, int, int]]]:
     """(lower bound, MAC overhead in 1/10000, (split, rows, cols)) of every valid candidate within
     the overhead budget, best first."""
     found = []
@@ -36,12 +37,12 @@ def candidates(g: Graph, layers: list[Layer], max_overhead: float = float("inf")
             if rows > h or cols > w:
                 continue
             try:
-                new, stage = build_stage(g, layers, layer.op.index, rows, cols, emit=False)
+                new, stage = build_stage(g, layers, layer.op.index, rows, cols, emit=False, input_callback=input_callback)
             except PatchError:
                 continue
             if stage.overhead > max_overhead:
                 continue
-            lb = compute_lifetimes(g, new, use_inplace=True).lower_bound
+            lb = compute_lifetimes(g, new, use_inplace=True, outside=stage.outside).lower_bound
             found.append((lb, round(stage.overhead * 1e4), (layer.op.index, rows, cols)))
     return sorted(found)
 
@@ -51,18 +52,19 @@ def apply_patches(g: Graph, layers: list[Layer], layer_plan: Plan, setting: Patc
     """The layers and plan with the patch stage `setting` asks for; (layers, layer_plan, None)
     for `auto` when no candidate within `max_overhead` gives a smaller arena, and for `fit` when
     the layer-by-layer arena already fits `budget` bytes."""
+    cb = setting.input_callback
     if setting.mode == "grid":
-        new, stage = build_stage(g, layers, setting.split, setting.rows, setting.cols)
+        new, stage = build_stage(g, layers, setting.split, setting.rows, setting.cols, input_callback=cb)
         stage.layer_arena = layer_plan.arena_size
-        return new, plan_memory(g, new), stage
+        return new, plan_memory(g, new, outside=stage.outside), stage
     if setting.mode == "fit":
-        return _fit(g, layers, layer_plan, budget)
+        return _fit(g, layers, layer_plan, budget, cb)
     if max_overhead < 0:
         raise TinymlError(f"--max-overhead {max_overhead} is negative.", hint="give a fraction such as 0.2 (20 % more MACs).")
     best: tuple[int, list[Layer], Plan, PatchStage] | None = None
-    for _, _, (split, rows, cols) in candidates(g, layers, max_overhead)[:PLANNED]:
-        new, stage = build_stage(g, layers, split, rows, cols)
-        plan = plan_memory(g, new)
+    for _, _, (split, rows, cols) in candidates(g, layers, max_overhead, cb)[:PLANNED]:
+        new, stage = build_stage(g, layers, split, rows, cols, input_callback=cb)
+        plan = plan_memory(g, new, outside=stage.outside)
         if best is None or plan.arena_size < best[0]:
             best = (plan.arena_size, new, plan, stage)
     if best is None or best[0] >= layer_plan.arena_size:
@@ -72,7 +74,8 @@ def apply_patches(g: Graph, layers: list[Layer], layer_plan: Plan, setting: Patc
     return new, plan, stage
 
 
-def _fit(g: Graph, layers: list[Layer], layer_plan: Plan, budget: int | None) -> tuple[list[Layer], Plan, PatchStage | None]:
+def _fit(g: Graph, layers: list[Layer], layer_plan: Plan, budget: int | None,
+         cb: bool = False) -> tuple[list[Layer], Plan, PatchStage | None]:
     """The candidate with the least MAC overhead whose planned arena is within `budget`."""
     if budget is None:
         raise TinymlError("--patches fit needs a RAM budget to fit.", path=g.path,
@@ -80,11 +83,11 @@ def _fit(g: Graph, layers: list[Layer], layer_plan: Plan, budget: int | None) ->
                           "in PlatformIO the env's board), or use --patches auto.")
     if layer_plan.arena_size <= budget:
         return layers, layer_plan, None
-    found = sorted((over, lb, key) for lb, over, key in candidates(g, layers) if lb <= budget)
+    found = sorted((over, lb, key) for lb, over, key in candidates(g, layers, input_callback=cb) if lb <= budget)
     best = None
     for _, _, (split, rows, cols) in found:
-        new, stage = build_stage(g, layers, split, rows, cols)
-        plan = plan_memory(g, new)
+        new, stage = build_stage(g, layers, split, rows, cols, input_callback=cb)
+        plan = plan_memory(g, new, outside=stage.outside)
         if best is None or plan.arena_size < best[0]:
             best = (plan.arena_size, stage.text)
         if plan.arena_size <= budget:

@@ -98,7 +98,7 @@ class _Candidate:
 
 
 def plan_memory(g: Graph, layers: list[Layer], *, reorder: bool = True, inplace: bool = True,
-                seed: int = 0) -> Plan:
+                seed: int = 0, outside: frozenset[int] = frozenset()) -> Plan:
     n = len(layers)
     natural = list(range(n))
     orders: list[tuple[list[int], bool]] = [(natural, True)]
@@ -114,7 +114,7 @@ def plan_memory(g: Graph, layers: list[Layer], *, reorder: bool = True, inplace:
     rank = 0
     for order, _ in orders:
         for ip in ((True, False) if inplace else (False,)):
-            lt = compute_lifetimes(g, layers, order, use_inplace=ip)
+            lt = compute_lifetimes(g, layers, order, use_inplace=ip, outside=outside)
             best: Placement | None = None
             for name, seq in sequences(lt.buffers):
                 for bf in (False, True):

@@ -134,7 +134,9 @@ def position_lower_bound(sizes: list[int]) -> int:
 
 
 def compute_lifetimes(g: Graph, layers: list[Layer], order: list[int] | None = None,
-                      use_inplace: bool = True) -> Lifetimes:
+                      use_inplace: bool = True, outside: frozenset[int] = frozenset()) -> Lifetimes:
+    """`outside`: graph inputs that are not in the arena (a patch stage's input callback reads them
+    from the application)."""
     if order is None:
         order = list(range(len(layers)))
     roots = alias_roots(layers)
@@ -146,7 +148,7 @@ def compute_lifetimes(g: Graph, layers: list[Layer], order: list[int] | None = N
     spans: dict[int, list[int]] = {}
 
     def touch(t: int, pos: int) -> None:
-        if t < 0 or g.t(t).is_const:
+        if t < 0 or g.t(t).is_const or t in outside:
             return
         r = root(t)
         span = spans.setdefault(r, [pos, pos])

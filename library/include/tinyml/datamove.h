@@ -70,6 +70,21 @@ typedef struct {
 
 void tinyml_copy_tile_s8(const tinyml_tile_params_t *p, const int8_t *src, int8_t *dst);
 
+/* Input callback mode of a patch stage (`--patches ...+callback`): the window of the input the
+ * stage asks the application for, rows [row0, row0 + rows) and columns [col0, col0 + cols) of
+ * the width x channels image; the callback writes it row after row, rows * cols * channels bytes. */
+typedef struct {
+    int32_t row0;
+    int32_t rows;
+    int32_t col0;
+    int32_t cols;
+    int32_t width;
+    int32_t channels;
+} tinyml_input_window_t;
+
+/* For a callback whose application keeps the whole image: copy window `w` of `image` to `dst`. */
+void tinyml_copy_input_window(const tinyml_input_window_t *w, const int8_t *image, int8_t *dst);
+
 #ifdef __cplusplus
 }
 #endif

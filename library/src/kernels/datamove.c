@@ -80,6 +80,13 @@ void tinyml_resize_nearest_s8(const tinyml_resize_nn_params_t *p, const int32_t 
     }
 }
 
+void tinyml_copy_input_window(const tinyml_input_window_t *w, const int8_t *image, int8_t *dst) {
+    const size_t row = (size_t)(w->cols * w->channels);
+    int32_t r;
+    for (r = 0; r < w->rows; ++r, dst += row)
+        memcpy(dst, image + ((size_t)(w->row0 + r) * (size_t)w->width + (size_t)w->col0) * (size_t)w->channels, row);
+}
+
 void tinyml_copy_tile_s8(const tinyml_tile_params_t *p, const int8_t *src, int8_t *dst) {
     int32_t r;
     for (r = 0; r < p->rows; ++r) {
