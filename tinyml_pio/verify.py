@@ -10,6 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .codegen.sanitize import hooks_source
+from .errors import TinymlError
 from .hostbuild import HostModel, read_trace
 from .ir import DTYPES, Graph
 from .cpu import CpuFeatures
@@ -34,6 +35,7 @@ class VerifyResult:
     mismatched_inputs: list[int] = field(default_factory=list)
     float_within: int = 0  # inputs not identical, but integer outputs identical and floats within FLOAT_ULP_BOUND
     max_ulp: int = 0  # largest float32 output difference seen, in ULP
+    skipped: str = ""  # why nothing was compared (user kernels without a Python reference)
 
     @property
     def ok(self) -> bool:
@@ -95,12 +97,29 @@ def random_inputs(g: Graph, n: int, seed: int) -> list[list[np.ndarray]]:
 
 
 def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | None = None,
-                    log: Callable[[str], None] = lambda s: None, sanitize: bool = False) -> VerifyResult:
+                    log: Callable[[str], None] = lambda s: None, sanitize: bool = False,
+                    custom_refs: list[str] | None = None, custom_sources: list[str] | None = None) -> VerifyResult:
     """`sanitize`: run the host build under ASan/UBSan with the arena poisoned outside each
-    layer's tensors and scratch (codegen/sanitize.py); any stray access is a HostBuildError."""
+    layer's tensors and scratch (codegen/sanitize.py); any stray access is a HostBuildError.
+
+    Models with user kernels (--custom-op) are verified against reference_custom.PiecewiseReference
+    when `custom_refs` gives their Python references (`custom_sources`: the kernels' C files), and
+    skipped (VerifyResult.skipped says why) when it does not."""
     g = c.graph
+    user = {l.op.index for l in c.layers if l.returns_status}
     with open(g.path, "rb") as f:
-        ref = Reference(f.read(), prefer=preferred_reference(op.type for op in g.ops), num_outputs=len(g.outputs),
+        buf = f.read()
+    if user and not custom_refs:
+        ops = ", ".join(f"{g.ops[i].describe()} -> {l.func}" for i in sorted(user) for l in c.layers
+                        if l.op.index == i)
+        return VerifyResult(0, 0, "", skipped=f"not verified: user kernels ({ops}) have no Python reference; "
+                            "give --custom-ref [NAME=]module.py:function and --custom-src kernel.c to verify")
+    if user:
+        from .reference_custom import PiecewiseReference, load_custom_refs
+
+        ref: Any = PiecewiseReference(g, buf, load_custom_refs(custom_refs), user)
+    else:
+        ref = Reference(buf, prefer=preferred_reference(op.type for op in g.ops), num_outputs=len(g.outputs),
                         num_inputs=len(g.inputs))
     log(f"reference: {ref.kind}" + (f" (not used: {'; '.join(ref.refused)})" if ref.refused else ""))
     samples = random_inputs(g, n, seed)
@@ -109,7 +128,8 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
     with tempfile.TemporaryDirectory(prefix="tinyml-verify-") as tmp:
         wd = Path(workdir) if workdir else Path(tmp)
         hooks = hooks_source(g, c.layers, c.plan, c.prefix) if sanitize else None
-        host = HostModel(c.files, c.prefix, wd, in_specs, out_specs, sanitize_hooks=hooks)
+        files = {**c.files, **user_sources(custom_sources)}
+        host = HostModel(files, c.prefix, wd, in_specs, out_specs, sanitize_hooks=hooks)
         ours = host.run(samples)
         identical, within, max_ulp, bad = 0, 0, 0, []
         for i, (s, o) in enumerate(zip(samples, ours)):
@@ -130,7 +150,7 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
         result = VerifyResult(identical, len(samples), ref.kind, mismatched_inputs=bad, float_within=within,
                               max_ulp=max_ulp)
         if bad:
-            result.mismatch = _first_bad_op(c, ref, samples[bad[0]], wd, in_specs, out_specs)
+            result.mismatch = _first_bad_op(c, files, ref, samples[bad[0]], wd, in_specs, out_specs)
             log(result.mismatch)
     return result
 
@@ -143,10 +163,22 @@ def _identical(ours: list[np.ndarray], theirs: list[np.ndarray]) -> bool:
                for a, b in zip(ours, theirs))
 
 
-def _first_bad_op(c: Compiled, ref: Reference, sample: list[np.ndarray], wd: Path, in_specs, out_specs) -> str:
+def user_sources(paths: list[str] | None) -> dict[str, str]:
+    """The user kernels' C files, named so they cannot collide with the generated ones."""
+    files = {}
+    for i, p in enumerate(paths or []):
+        try:
+            files[f"user{i}_{Path(p).name}"] = Path(p).read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise TinymlError(f"cannot read --custom-src {p}: {e}.", hint="give the C file of your kernel.") from None
+    return files
+
+
+def _first_bad_op(c: Compiled, files: dict[str, str], ref: Any, sample: list[np.ndarray], wd: Path, in_specs,
+                  out_specs) -> str:
     """Re-run one failing input with per-layer tracing and name the first operator that differs."""
     g = c.graph
-    traced = HostModel(c.files, c.prefix, wd, in_specs, out_specs, trace=True)
+    traced = HostModel(files, c.prefix, wd, in_specs, out_specs, trace=True)
     trace_path = wd / "trace.bin"
     traced.run([sample], trace_path=trace_path)
     ref.run(sample)
@@ -174,9 +206,12 @@ def _first_bad_op(c: Compiled, ref: Reference, sample: list[np.ndarray], wd: Pat
 def verify_model(path: str, n: int = 20, seed: int = 0, prefix: str = "model",
                  log: Callable[[str], None] = lambda s: None,
                  target: CpuFeatures | str | None = None, sanitize: bool = False, patches: Any = None,
-                 max_overhead: float = 0.2, on_patches: Callable[[Any], None] = lambda stage: None) -> VerifyResult:
+                 max_overhead: float = 0.2, on_patches: Callable[[Any], None] = lambda stage: None,
+                 custom_ops: Any = None, custom_refs: list[str] | None = None,
+                 custom_sources: list[str] | None = None) -> VerifyResult:
     """`target`: None verifies the portable kernels; CpuFeatures.host_optimized() the optimized
     kernels' plain-C path (what Cortex-M0+/M3 run), with their build-time folding and repacking."""
-    c = compile_model(path, prefix, target=target, patches=patches, max_overhead=max_overhead)
+    c = compile_model(path, prefix, target=target, patches=patches, max_overhead=max_overhead, custom_ops=custom_ops)
     on_patches(c.patches)
-    return verify_compiled(c, n=n, seed=seed, log=log, sanitize=sanitize)
+    return verify_compiled(c, n=n, seed=seed, log=log, sanitize=sanitize, custom_refs=custom_refs,
+                           custom_sources=custom_sources)
