@@ -15,6 +15,8 @@ The tinyml-pio PlatformIO library (library/library.json) runs library/extra_scri
     custom_tinyml_patches = auto                     ; patch-based first stage: off, auto, fit or NxM@opK, for
                                                      ; every model or per model (kws:auto); see `plan --patches`
     custom_tinyml_max_overhead = 0.2                 ; patches auto: the most extra MACs allowed
+    custom_tinyml_custom_ops = SignalWindow=my_window:256  ; your C function for a custom or unsupported
+                                                     ; operator (and its scratch bytes); several: comma or newline
 
 For each model it runs the same pipeline as `tinyml-pio convert` (pipeline.compile_model) and writes
 PREFIX.h / PREFIX.c into $BUILD_DIR/tinyml/, adds that directory to the include path and the .c files
@@ -61,6 +63,7 @@ OPT_TRAIN = "custom_tinyml_train"
 OPT_LABELS = "custom_tinyml_labels"
 OPT_PATCHES = "custom_tinyml_patches"
 OPT_MAX_OVERHEAD = "custom_tinyml_max_overhead"
+OPT_CUSTOM_OPS = "custom_tinyml_custom_ops"
 DEFAULT_PREFIX = "model"
 DEFAULT_MARGIN = 4096
 GEN_DIR = "tinyml"
@@ -176,7 +179,7 @@ def _option(env, name: str, default: Any = "") -> Any:
 
 
 KNOWN_OPTIONS = (OPT_MODEL, OPT_MODELS, OPT_PREFIX, OPT_MARGIN, OPT_VERIFY_INPUTS, OPT_KERNELS, OPT_TRAIN, OPT_LABELS,
-                 OPT_PATCHES, OPT_MAX_OVERHEAD)
+                 OPT_PATCHES, OPT_MAX_OVERHEAD, OPT_CUSTOM_OPS)
 
 
 def configured_options(env) -> list[str]:
@@ -289,7 +292,7 @@ def parse_labels(value: Any, specs: list[ModelSpec], project_dir: str | os.PathL
 def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = print,
              target: CpuFeatures | None = None, train: dict[str, str] | None = None,
              labels: dict[str, str] | None = None, patches: dict[str, str] | None = None,
-             max_overhead: float = 0.2, budget: int | None = None) -> list[Generated]:
+             max_overhead: float = 0.2, budget: int | None = None, custom_ops: Any = None) -> list[Generated]:
     """Convert what changed since the stamp (model, prefix, converter, kernel target, training
     scheme, patch setting); remove files of models no longer configured. `target` picks the kernel
     variants (None: portable); `train` maps prefixes to update schemes, `patches` to patch settings."""
@@ -305,7 +308,9 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
         old = {}
     tool = tool_fingerprint()
     result, new = [], {}
+    per_model = custom_ops_per_model(specs, custom_ops or {})
     for s in specs:
+        user = per_model[s.prefix]
         scheme = (train or {}).get(s.prefix)
         scheme_bytes = (scheme or "").encode() + (Path(scheme).read_bytes() if scheme and scheme.endswith(".toml") else b"")
         label_file = (labels or {}).get(s.prefix)
@@ -313,14 +318,15 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
         patch = (patches or {}).get(s.prefix, "off")
         key = hashlib.sha256(s.path.read_bytes() + b"\0" + s.prefix.encode() + b"\0" + tool.encode()
                              + b"\0" + repr(target).encode() + b"\0" + scheme_bytes
-                             + b"\0" + f"{patch}/{max_overhead}/{budget}".encode()).hexdigest()
+                             + b"\0" + f"{patch}/{max_overhead}/{budget}".encode()
+                             + b"\0" + repr(sorted(user.values(), key=repr)).encode()).hexdigest()
         prev = old.get(s.prefix)
         if prev and prev.get("key") == key and all((outdir / f).is_file() for f in prev.get("files", [])):
             g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False,
                           kernels=prev.get("kernels", "portable"))
         else:
             c = compile_model(s.path, s.prefix, target=target, train=scheme, labels=label_file, patches=patch,
-                              max_overhead=max_overhead, budget=budget)
+                              max_overhead=max_overhead, budget=budget, custom_ops=user)
             write_output(c.files, outdir)
             if c.patches is not None:
                 log(f"tinyml: {s.prefix}: patches {c.patches.text}, arena {c.patches.layer_arena} B layer by layer, "
@@ -342,6 +348,25 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
                 (outdir / f).unlink()
     stamp_path.write_text(json.dumps({"models": new}, indent=2))
     return result
+
+
+def custom_ops_per_model(specs: list[ModelSpec], custom: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{prefix: the custom_tinyml_custom_ops entries naming one of its operators}; an entry that
+    names no operator of any model is an error (a typo, most likely)."""
+    from ..custom_ops import op_key
+    from ..tflite_import import load_model
+
+    per_model, used = {}, set()
+    for s in specs:
+        keys = {op_key(op) for op in load_model(s.path).ops} if custom else set()
+        per_model[s.prefix] = {k: v for k, v in custom.items() if k in keys}
+        used |= set(per_model[s.prefix])
+    unused = sorted(set(custom) - used)
+    if unused:
+        raise TinymlError(f"{OPT_CUSTOM_OPS} names {', '.join(unused)}, which no operator of the configured models is.",
+                          hint="name a custom operator's code (e.g. SignalWindow) or a builtin type the model has; "
+                          "`tinyml-pio inspect MODEL` lists them.")
+    return per_model
 
 
 # ---- kernel target ---------------------------------------------------------------------------
@@ -492,9 +517,12 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         state.patches = parse_patches_option(_option(env, OPT_PATCHES), specs)
         state.max_overhead = parse_max_overhead(_option(env, OPT_MAX_OVERHEAD))
         fit = ram_budget(env) if "fit" in state.patches.values() else None
+        from ..custom_ops import parse_custom_ops
+
+        custom = parse_custom_ops(_text(_option(env, OPT_CUSTOM_OPS)), where=OPT_CUSTOM_OPS)
         state.generated = generate(specs, outdir, log, target=kernel_target(env), train=train, labels=labels,
                                    patches=state.patches, max_overhead=state.max_overhead,
-                                   budget=fit[0] if fit else None)
+                                   budget=fit[0] if fit else None, custom_ops=custom)
         check_budget(env, state.generated)
         _STATE[build_dir] = state
     inc = [str(outdir)]
