@@ -4,8 +4,9 @@ export an arbitrary custom op): input [1, 16] -> FULLY_CONNECTED -> CUSTOM "Sign
 
 SignalWindow multiplies each value by a Q15 window coefficient (a constant int16 second input, a Hann
 window) and shifts right by the int32 in its options blob, rounding half up, around the zero point
-(input and output share one quantization). tests/custom_ops/window.c is its C kernel,
-tests/custom_ops/window_ref.py its Python reference.
+(input and output share one quantization). example_projects/custom_op_window/ holds the model
+(written by `python tests/custom_op_models.py example_projects/custom_op_window/models/window.tflite`),
+its C kernel (src/signal_window.c) and its Python reference (window_ref.py).
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ def window_model(path: str | Path, n_in: int = 16, width: int = 32, n_out: int =
     x = tensor("input", [1, n_in], INT8, 0.05, -3)
     w0 = tensor("w0", [width, n_in], INT8, 0.01, 0, rng.integers(-127, 128, (width, n_in)).astype(np.int8).tobytes())
     b0 = tensor("b0", [width], INT32, 0.0005, 0, rng.integers(-2000, 2000, width).astype(np.int32).tobytes())
-    h = tensor("fc0", [1, width], INT8, 0.08, 5)
+    h = tensor("fc0", [1, width], INT8, 0.25, 5)
     win = tensor("window", [width], INT16, 1.0 / 32768, 0, hann_q15(width).tobytes())
-    hw = tensor("windowed", [1, width], INT8, 0.08, 5)
+    hw = tensor("windowed", [1, width], INT8, 0.25, 5)
     w1 = tensor("w1", [n_out, width], INT8, 0.01, 0, rng.integers(-127, 128, (n_out, width)).astype(np.int8).tobytes())
     b1 = tensor("b1", [n_out], INT32, 0.0008, 0, rng.integers(-2000, 2000, n_out).astype(np.int32).tobytes())
-    y = tensor("output", [1, n_out], INT8, 0.2, -10)
+    y = tensor("output", [1, n_out], INT8, 0.8, -10)
     buf_offs, t_offs = write_tensors(b, tables)
     ops = []
     for xi, wi, bi, yi in ((x, w0, b0, h), (hw, w1, b1, y)):
@@ -55,3 +56,9 @@ def window_model(path: str | Path, n_in: int = 16, width: int = 32, n_out: int =
                operator(b, 0, list(ops[1][:3]), [y], FC_OPTIONS, ops[1][4])]
     return finish_model(b, path, buf_offs, t_offs, op_offs, [(FULLY_CONNECTED, 4), (CUSTOM, 1, "SignalWindow")],
                         [x], [y], "tinyml-pio test: a CUSTOM SignalWindow between two FULLY_CONNECTED")
+
+
+if __name__ == "__main__":  # regenerate the example's model: python tests/custom_op_models.py OUT.tflite
+    import sys
+
+    print(window_model(sys.argv[1]))
