@@ -5,7 +5,7 @@ export an arbitrary custom op): input [1, 16] -> FULLY_CONNECTED -> CUSTOM "Sign
 SignalWindow multiplies each value by a Q15 window coefficient (a constant int16 second input, a Hann
 window) and shifts right by the int32 in its options blob, rounding half up, around the zero point
 (input and output share one quantization). example_projects/custom_op_window/ holds the model
-(written by `python tests/custom_op_models.py example_projects/custom_op_window/models/window.tflite`),
+(written by `python tests/custom_op_models.py example_projects/custom_op_window/custom_model/window.tflite`),
 its C kernel (src/signal_window.c) and its Python reference (window_ref.py).
 """
 

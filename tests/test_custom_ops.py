@@ -29,7 +29,7 @@ from tinyml_pio.verify import verify_model
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_projects" / "custom_op_window"
-MODEL = EXAMPLE / "models" / "window.tflite"
+MODEL = EXAMPLE / "custom_model" / "window.tflite"
 KERNEL = EXAMPLE / "src" / "signal_window.c"
 REF = f"{EXAMPLE / 'window_ref.py'}:signal_window"
 SPEC = "SignalWindow=signal_window:128"
@@ -214,3 +214,6 @@ def test_example_runs_in_qemu_and_matches_the_reference(tmp_path):
     ref = PiecewiseReference(c.graph, MODEL.read_bytes(), load_custom_refs([REF]), {1})
     want = [ref.run(x)[0].reshape(-1).tolist() for x in _inputs()]
     assert got == want and len(set(map(tuple, want))) == 4
+    r = subprocess.run([sys.executable, "-m", "platformio", "run", "-d", str(proj), "-e", "qemu_mps2_an386",
+                        "-t", "tinyml-verify"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "win: bit-exact: skipped (not verified: user kernels" in r.stdout, r.stdout + r.stderr

@@ -21,7 +21,7 @@ from tinyml_pio.platformio.toolchain import toolchain_problems
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "example_projects"
 MLP = EXAMPLES / "hello_mlp" / "models" / "fc_relu.tflite"
-WINDOW = EXAMPLES / "custom_op_window" / "models" / "window.tflite"
+WINDOW = EXAMPLES / "custom_op_window" / "custom_model" / "window.tflite"
 _MISSING = missing_toolchain()
 needs_toolchain = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 

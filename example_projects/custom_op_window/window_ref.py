@@ -1,6 +1,6 @@
 """The Python reference of src/signal_window.c, for host verification:
 
-    tinyml-pio verify models/window.tflite --custom-op SignalWindow=signal_window:128 \
+    tinyml-pio verify custom_model/window.tflite --custom-op SignalWindow=signal_window:128 \
         --custom-src src/signal_window.c --custom-ref window_ref.py:signal_window
 
 `inputs` are the operator's input arrays (constants included), `options` its custom options blob,

@@ -99,6 +99,7 @@ class _BuildState:
     sources_added: bool = False
     patches: dict[str, str] = field(default_factory=dict)  # prefix -> custom_tinyml_patches setting
     max_overhead: float = 0.2
+    custom_ops: dict[str, Any] = field(default_factory=dict)  # custom_tinyml_custom_ops, parsed
 
 
 _STATE: dict[str, _BuildState] = {}  # per $BUILD_DIR, for the life of the SCons process
@@ -448,7 +449,8 @@ def _plan_action(specs: list[ModelSpec], board_id: str, patches: dict[str, str],
     return action
 
 
-def _verify_action(specs: list[ModelSpec], n: int, patches: dict[str, str], max_overhead: float):
+def _verify_action(specs: list[ModelSpec], n: int, patches: dict[str, str], max_overhead: float,
+                   custom: dict[str, Any] | None = None):
     def action(target, source, env):  # pylint: disable=unused-argument
         from ..pipeline import compile_model
 
@@ -457,8 +459,13 @@ def _verify_action(specs: list[ModelSpec], n: int, patches: dict[str, str], max_
             try:
                 from ..verify import verify_compiled
 
-                c = compile_model(s.path, s.prefix, patches=patches.get(s.prefix), max_overhead=max_overhead)
+                user = custom_ops_per_model([s], custom or {}) if custom else {s.prefix: {}}
+                c = compile_model(s.path, s.prefix, patches=patches.get(s.prefix), max_overhead=max_overhead,
+                                  custom_ops=user[s.prefix])
                 r = verify_compiled(c, n=n, log=lambda m, p=s.prefix: print(f"{p}: {m}"))
+                if r.skipped:  # user kernels: `tinyml-pio verify --custom-ref` checks them
+                    print(f"{s.prefix}: bit-exact: skipped ({r.skipped})")
+                    continue
             except TinymlError as e:
                 sys.stderr.write(f"Error: {s.prefix}: {e}\n")
                 failed += 1
@@ -478,7 +485,8 @@ def _verify_action(specs: list[ModelSpec], n: int, patches: dict[str, str], max_
 
 
 def _register_targets(default_env, specs: list[ModelSpec], board_id: str, verify_inputs: int,
-                      patches: dict[str, str] | None = None, max_overhead: float = 0.2) -> None:
+                      patches: dict[str, str] | None = None, max_overhead: float = 0.2,
+                      custom: dict[str, Any] | None = None) -> None:
     patches = patches or {}
     targets = default_env.get("__PIO_TARGETS") or {}
     if TARGET_PLAN not in targets:
@@ -486,7 +494,7 @@ def _register_targets(default_env, specs: list[ModelSpec], board_id: str, verify
                                     title="tinyml: memory plan", description="Print each model's arena plan")
     if TARGET_VERIFY not in targets:
         default_env.AddCustomTarget(name=TARGET_VERIFY, dependencies=None,
-                                    actions=[_verify_action(specs, verify_inputs, patches, max_overhead)], title="tinyml: verify on host",
+                                    actions=[_verify_action(specs, verify_inputs, patches, max_overhead, custom)], title="tinyml: verify on host",
                                     description="Compile the generated code on the host and compare with TFLite")
 
 
@@ -523,6 +531,7 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         state.generated = generate(specs, outdir, log, target=kernel_target(env), train=train, labels=labels,
                                    patches=state.patches, max_overhead=state.max_overhead,
                                    budget=fit[0] if fit else None, custom_ops=custom)
+        state.custom_ops = custom
         check_budget(env, state.generated)
         _STATE[build_dir] = state
     inc = [str(outdir)]
@@ -538,7 +547,7 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         state.sources_added = True
         board_id = env.subst("$BOARD") if "BOARD" in env else ""
         n = int(_text(_option(env, OPT_VERIFY_INPUTS, "20")).strip() or 20)
-        _register_targets(default_env, state.specs, board_id, n, state.patches, state.max_overhead)
+        _register_targets(default_env, state.specs, board_id, n, state.patches, state.max_overhead, state.custom_ops)
     return state.generated
 
 

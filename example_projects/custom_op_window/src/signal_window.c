@@ -1,4 +1,4 @@
-/* The SignalWindow custom operator of models/window.tflite, as a tinyml-pio user kernel
+/* The SignalWindow custom operator of custom_model/window.tflite, as a tinyml-pio user kernel
  * (custom_tinyml_custom_ops = SignalWindow=signal_window:128 in platformio.ini):
  *
  *     y[i] = saturate_int8(((x[i] - zp) * w[i] + 2^(shift-1)) >> shift + zp)
