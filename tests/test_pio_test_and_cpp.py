@@ -98,7 +98,7 @@ def test_pio_test_offline_reports_passes_failures_and_errors(tmp_path, pio_env):
 
 @needs_toolchain
 def test_pio_test_passes_on_the_examples(tmp_path, pio_env):
-    for name, cases in (("hello_mlp", 3), ("cpp_mlp", 2)):
+    for name, cases in (("hello_mlp", 3), ("cpp_mlp", 2), ("digits_cnn", 2)):
         proj = _project(name, tmp_path)
         r = _pio(pio_env, "test", "-d", str(proj), "-e", "qemu_mps2_an386")
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
