@@ -165,6 +165,16 @@ def test_reference_errors_are_reported(tmp_path):
         load_custom_refs([f"{wrong}:g"])
 
 
+def test_verify_needs_the_kernel_source_and_blames_it_when_it_does_not_build(tmp_path):
+    r = _cli("verify", str(MODEL), "--custom-op", SPEC, "--custom-ref", REF)
+    assert r.returncode == EXIT_USAGE and "needs the kernels' C files too: the host build links signal_window" in r.stderr
+    bad = tmp_path / "k.c"
+    bad.write_text('#include "tinyml/custom_op.h"\nint signal_window(const tinyml_custom_op_t *op) { return 0; }\n')
+    r = _cli("verify", str(MODEL), "--custom-op", SPEC, "--custom-ref", REF, "--custom-src", str(bad))
+    assert r.returncode == EXIT_ERROR and "unused parameter" in r.stderr and "fix them" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_a_kernel_status_stops_invoke(tmp_path):
     c = compile_model(MODEL, "win", custom_ops=[SPEC])
     main = ('#include <stdio.h>\n#include "win.h"\n'

@@ -95,8 +95,3 @@ def unused_specs(g: Graph, custom: dict[str, CustomOp]) -> list[str]:
     present = {op_key(op) for op in g.ops}
     return sorted(n for n in custom if n not in present)
 
-
-def custom_ops_in(g: Graph, custom: dict[str, CustomOp] | None = None) -> list[Op]:
-    """Operators that run user code: every CUSTOM operator, and builtins named in `custom`."""
-    return [op for op in g.ops if op.type.startswith("CUSTOM:") or custom_for(custom, op) is not None]
-

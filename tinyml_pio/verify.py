@@ -11,7 +11,7 @@ import numpy as np
 
 from .codegen.sanitize import hooks_source
 from .errors import TinymlError
-from .hostbuild import HostModel, read_trace
+from .hostbuild import HostBuildError, HostModel, read_trace
 from .ir import DTYPES, Graph
 from .cpu import CpuFeatures
 from .pipeline import Compiled, compile_model
@@ -115,7 +115,13 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
         return VerifyResult(0, 0, "", skipped=f"not verified: user kernels ({ops}) have no Python reference; "
                             "give --custom-ref [NAME=]module.py:function and --custom-src kernel.c to verify")
     if user:
+        from .errors import UsageError
         from .reference_custom import PiecewiseReference, load_custom_refs
+
+        if not custom_sources:
+            raise UsageError("--custom-ref needs the kernels' C files too: the host build links "
+                             + ", ".join(sorted({l.func for l in c.layers if l.returns_status and l.func})) + ".",
+                             hint="add --custom-src FILE.c for each file that defines them.")
 
         ref: Any = PiecewiseReference(g, buf, load_custom_refs(custom_refs), user)
     else:
@@ -129,7 +135,14 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
         wd = Path(workdir) if workdir else Path(tmp)
         hooks = hooks_source(g, c.layers, c.plan, c.prefix) if sanitize else None
         files = {**c.files, **user_sources(custom_sources)}
-        host = HostModel(files, c.prefix, wd, in_specs, out_specs, sanitize_hooks=hooks)
+        try:
+            host = HostModel(files, c.prefix, wd, in_specs, out_specs, sanitize_hooks=hooks)
+        except HostBuildError as e:
+            if not custom_sources:
+                raise
+            raise TinymlError(str(e.args[0]), hint="the host build includes your --custom-src files (built with "
+                              "-std=c99 -Wall -Wextra -Werror against library/include/tinyml/custom_op.h): fix "
+                              "them; if the error is in the generated code, report it.") from None
         ours = host.run(samples)
         identical, within, max_ulp, bad = 0, 0, 0, []
         for i, (s, o) in enumerate(zip(samples, ours)):
