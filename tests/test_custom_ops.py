@@ -73,7 +73,7 @@ def test_without_a_kernel_the_error_names_the_option():
 def test_cli_usage_errors_exit_2(tmp_path):
     r = _cli("convert", str(MODEL), "-o", str(tmp_path / "o"), "--custom-op", "SignalWindow")
     assert r.returncode == EXIT_USAGE and "NAME=c_function" in r.stderr and not (tmp_path / "o").exists()
-    r = _cli("verify", str(MODEL), "--custom-op", SPEC, "--custom-ref", "nope.py:f")
+    r = _cli("verify", str(MODEL), "--custom-op", SPEC, "--custom-ref", "nope.py:f", "--custom-src", str(KERNEL))
     assert r.returncode == EXIT_USAGE and "nope.py does not exist" in r.stderr
 
 
