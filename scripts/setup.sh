@@ -10,6 +10,8 @@ need=()
 command -v gcc >/dev/null || need+=(gcc)
 command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
 [ -e /usr/lib/arm-none-eabi/newlib ] || [ -e /usr/lib/arm-none-eabi/lib ] || need+=(libnewlib-arm-none-eabi)
+# the toolchain's C++ library (<cstdio>, libstdc++.a), for .cpp sources and C++ projects
+compgen -G "/usr/include/newlib/c++/*/cstdio" >/dev/null || need+=(libstdc++-arm-none-eabi-newlib)
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 command -v "$PY" >/dev/null || need+=(python3)
 "$PY" -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)

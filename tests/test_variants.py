@@ -238,6 +238,9 @@ def test_example_projects_on_emulated_m4_use_the_optimized_kernels(extra, projec
     and tests/test_platformio.py build and run exactly this in QEMU, bit-exact against TFLite)."""
     proj = ROOT / "example_projects" / project
     opts = {extra.OPT_MODELS: _example_models_option(proj)}
+    custom = re.search(r"^custom_tinyml_custom_ops\s*=\s*(\S+)", (proj / "platformio.ini").read_text(), re.M)
+    if custom:  # custom_op_window: its SignalWindow runs the project's own kernel
+        opts[extra.OPT_CUSTOM_OPS] = custom.group(1)
     prefix = opts[extra.OPT_MODELS].partition(":")[0]
     log: list[str] = []
     env = FakeEnv(opts, tmp_path / "build", proj, board="qemu_mps2_an386")

@@ -85,21 +85,27 @@ def write_tensors(b: flatbuffers.Builder, tables: Tables) -> tuple[list[int], li
 
 
 def operator(b: flatbuffers.Builder, opcode_index: int, inputs: list[int], outputs: list[int], options_type: int,
-             options: int) -> int:
+             options: int | None, custom_options: bytes | None = None) -> int:
+    """One operator; `custom_options`: a CUSTOM operator's options blob (then options_type 0, options None)."""
     O = fb("Operator")
     ins, outs = int_vector(b, inputs), int_vector(b, outputs)
+    blob = bytes_vector(b, custom_options, 4) if custom_options else None
     O.OperatorStart(b)
     O.OperatorAddOpcodeIndex(b, opcode_index)
     O.OperatorAddInputs(b, ins)
     O.OperatorAddOutputs(b, outs)
     O.OperatorAddBuiltinOptionsType(b, options_type)
-    O.OperatorAddBuiltinOptions(b, options)
+    if options is not None:
+        O.OperatorAddBuiltinOptions(b, options)
+    if blob is not None:
+        O.OperatorAddCustomOptions(b, blob)
     return O.OperatorEnd(b)
 
 
 def finish_model(b: flatbuffers.Builder, path: str | Path, buf_offs: list[int], t_offs: list[int], op_offs: list[int],
-                 codes: list[tuple[int, int]], inputs: list[int], outputs: list[int], description: str) -> Path:
-    """One subgraph "main"; `codes` are (builtin code, version) in opcode-index order. Writes `path`."""
+                 codes: list[tuple], inputs: list[int], outputs: list[int], description: str) -> Path:
+    """One subgraph "main"; `codes` are (builtin code, version) in opcode-index order, or (32, version,
+    custom code) for a CUSTOM operator. Writes `path`."""
     S, M, OC = fb("SubGraph"), fb("Model"), fb("OperatorCode")
     tv, ov = table_vector(b, t_offs), table_vector(b, op_offs)
     sin, sout = int_vector(b, inputs), int_vector(b, outputs)
@@ -112,8 +118,11 @@ def finish_model(b: flatbuffers.Builder, path: str | Path, buf_offs: list[int], 
     S.SubGraphAddName(b, sname)
     sg = S.SubGraphEnd(b)
     oc_offs = []
-    for code, version in codes:
+    names = {i: b.CreateString(c[2]) for i, c in enumerate(codes) if len(c) > 2}
+    for i, (code, version, *_) in enumerate(codes):
         OC.OperatorCodeStart(b)
+        if i in names:
+            OC.OperatorCodeAddCustomCode(b, names[i])
         OC.OperatorCodeAddDeprecatedBuiltinCode(b, code)
         OC.OperatorCodeAddBuiltinCode(b, code)
         OC.OperatorCodeAddVersion(b, version)

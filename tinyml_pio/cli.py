@@ -20,7 +20,7 @@ def _cmd_convert(a: argparse.Namespace) -> int:
     place = make_placement(a.arena, a.arena_section, a.shared_arena)
     c = compile_model(a.model, a.prefix, target="portable" if a.kernels == "portable" else a.target,
                       train=_train_spec(a) if a.train else None, labels=a.labels, patches=a.patches,
-                      max_overhead=a.max_overhead, budget=_fit_budget(a), arena=place)
+                      max_overhead=a.max_overhead, budget=_fit_budget(a), arena=place, custom_ops=a.custom_op)
     if a.budget:  # before anything is written: a build stops here, before compiling
         from .budget import check_arenas
 
@@ -126,7 +126,11 @@ def _cmd_verify(a: argparse.Namespace) -> int:
     data, load = _data_loader(a)
     r = verify_model(a.model, n=a.inputs or 20, seed=a.seed, prefix=a.prefix, log=print,
                      sanitize=a.sanitize, patches=a.patches, max_overhead=a.max_overhead,
-                     on_patches=lambda st: _print_patches(st, a.patches), samples=load)
+                     on_patches=lambda st: _print_patches(st, a.patches), samples=load,
+                     custom_ops=a.custom_op, custom_refs=a.custom_ref, custom_sources=a.custom_src)
+    if r.skipped:
+        print(f"bit-exact: skipped ({r.skipped})")
+        return 0
     if r.float_within or r.max_ulp:
         print(f"float outputs within {FLOAT_ULP_BOUND} ULP (not bit-exact): {r.float_within}/{r.total} inputs, "
               f"largest difference {r.max_ulp} ULP")
@@ -347,6 +351,18 @@ def _patch_options(p: argparse.ArgumentParser) -> None:
                    help="--patches auto: the most extra MACs allowed, relative to the model's (default 0.2)")
 
 
+def _custom_op_options(p: argparse.ArgumentParser, verify: bool = False) -> None:
+    p.add_argument("--custom-op", action="append", metavar="NAME=c_function[:scratch_bytes]",
+                   help="call your C function for the custom (or unsupported) operator NAME, with scratch_bytes "
+                   "of planned scratch (repeatable; library/include/tinyml/custom_op.h)")
+    if verify:
+        p.add_argument("--custom-ref", action="append", metavar="[NAME=]module.py:function",
+                       help="the Python reference of a custom operator (repeatable): function(inputs, options, op) "
+                       "returns its outputs; without it, models with custom operators are not verified")
+        p.add_argument("--custom-src", action="append", metavar="FILE.c",
+                       help="a C file with your custom operator kernels, built into the host check (repeatable)")
+
+
 def _fraction(text: str) -> float:
     try:
         v = float(text)
@@ -417,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--shared-arena", metavar="GROUP",
                    help="share one arena with the other models of GROUP converted into the same -o directory "
                    "(for models that run one after the other): tinyml_arena_GROUP.c, sized for the largest")
+    _custom_op_options(c)
     c.set_defaults(fn=_cmd_convert)
 
     v = sub.add_parser("verify", help="compile on the host and compare with TFLite bit for bit")
@@ -431,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--report", metavar="FILE.json",
                    help="write the bit-exact count (with --data: metrics and confusion matrix) as JSON")
     _patch_options(v)
+    _custom_op_options(v, verify=True)
     v.set_defaults(fn=_cmd_verify)
 
     i = sub.add_parser("inspect", help="operators, tensors, MACs, weights and arena bytes")

@@ -84,6 +84,7 @@ class Op:
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    custom_options: bytes = b""  # a CUSTOM operator's options blob, as stored in the model
 
     def describe(self) -> str:
         return f"operator #{self.index} ({self.type})"

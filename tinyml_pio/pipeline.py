@@ -11,6 +11,7 @@ from typing import Any
 
 from .codegen import check_prefix, generate
 from .console import step
+from .custom_ops import op_key, parse_custom_ops, unused_specs
 from .cpu import CpuFeatures
 from .errors import TinymlError
 from .ir import Graph
@@ -56,7 +57,8 @@ class Compiled:
 def compile_model(path: str | os.PathLike[str], prefix: str = "model",
                   target: CpuFeatures | str | None = None, train: Any = None,
                   labels: list[str] | str | os.PathLike[str] | None = None, patches: Any = None,
-                  max_overhead: float = 0.2, budget: int | None = None, arena: Any = None) -> Compiled:
+                  max_overhead: float = 0.2, budget: int | None = None, arena: Any = None,
+                  custom_ops: Any = None) -> Compiled:
     """Import, lower, pick kernel variants, plan and generate; raises TinymlError for anything wrong
     with the model.
 
@@ -71,14 +73,19 @@ def compile_model(path: str | os.PathLike[str], prefix: str = "model",
     `patches` ("off", "auto", "NxM@opK" or a passes.patch.PatchSetting) runs the prefix up to a
     split operator patch by patch (passes/patch.py); "auto" picks the split and grid with the
     smallest arena whose MAC overhead is at most `max_overhead`, "fit" the least overhead whose
-    arena fits `budget` bytes. `arena` (a codegen.placement.ArenaPlacement) says where the arena is defined."""
+    arena fits `budget` bytes. `arena` (a codegen.placement.ArenaPlacement) says where the arena is defined.
+
+    `custom_ops` (NAME=c_function[:scratch] specs, or custom_ops.parse_custom_ops's dict) names user
+    kernels for custom or unsupported operators (custom_ops.py)."""
     check_prefix(prefix)
+    custom = custom_ops if isinstance(custom_ops, dict) else parse_custom_ops(custom_ops)
     cpu = CpuFeatures.resolve(target)
     graph = load_model(path)
     step(f"read {path}: {len(graph.ops)} operators, {len(graph.tensors)} tensors")
     check_io(graph)
     fold_constants(graph)
-    layers = lower_graph(graph)
+    check_custom_specs(graph, custom)
+    layers = lower_graph(graph, custom)
     step(f"lowered to {len(layers)} kernel calls")
     portable = list(layers)
     spec = None
@@ -132,6 +139,17 @@ def read_labels(labels: list[str] | str | os.PathLike[str] | None, g: Graph) -> 
         raise TinymlError(f"{len(labels)} labels for an output of {n} values.", path=g.path,
                           hint=f"give exactly {n} labels, one per line, in output order.")
     return list(labels)
+
+
+def check_custom_specs(g: Graph, custom: dict[str, Any]) -> None:
+    """A user kernel named for an operator the model does not have is a typo until shown otherwise."""
+    unused = unused_specs(g, custom)
+    if unused:
+        present = sorted({op_key(op) for op in g.ops if op.type.startswith("CUSTOM:")})
+        raise TinymlError(f"--custom-op names {', '.join(unused)}, which no operator of the model is.", path=g.path,
+                          hint="name a custom operator's code or a builtin type the model has"
+                          + (f" (its custom operators: {', '.join(present)})." if present else
+                             "; the model has no custom operators."))
 
 
 def check_io(g: Graph) -> None:

@@ -157,7 +157,9 @@ def _parse(buf: bytes, path: str) -> Graph:
             options = _read_options(o)
         except _BadEnum as e:
             raise _fail(path, f"operator #{i} ({name}): {e}.", "the file is corrupt; re-export the model.") from None
-        ops.append(Op(index=i, type=name, inputs=ins, outputs=outs, options=options, version=version))
+        blob = o.CustomOptionsAsNumpy().tobytes() if o.CustomOptionsLength() else b""
+        ops.append(Op(index=i, type=name, inputs=ins, outputs=outs, options=options, version=version,
+                      custom_options=blob))
     desc = model.Description()
     name = os.path.splitext(os.path.basename(path))[0]
     return Graph(

@@ -11,7 +11,8 @@ import numpy as np
 
 from .codegen.sanitize import hooks_source
 from .console import progress
-from .hostbuild import HostModel, read_trace
+from .errors import TinymlError
+from .hostbuild import HostBuildError, HostModel, read_trace
 from .ir import DTYPES, Graph
 from .cpu import CpuFeatures
 from .pipeline import Compiled, compile_model
@@ -37,6 +38,7 @@ class VerifyResult:
     max_ulp: int = 0  # largest float32 output difference seen, in ULP
     outputs: list[list[np.ndarray]] = field(default_factory=list, repr=False)  # the host build's, per input
     reference_outputs: list[list[np.ndarray]] = field(default_factory=list, repr=False)  # TFLite's, per input
+    skipped: str = ""  # why nothing was compared (user kernels without a Python reference)
 
     @property
     def ok(self) -> bool:
@@ -99,13 +101,36 @@ def random_inputs(g: Graph, n: int, seed: int) -> list[list[np.ndarray]]:
 
 def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | None = None,
                     log: Callable[[str], None] = lambda s: None, sanitize: bool = False,
-                    samples: list[list[np.ndarray]] | None = None) -> VerifyResult:
+                    samples: list[list[np.ndarray]] | None = None,
+                    custom_refs: list[str] | None = None, custom_sources: list[str] | None = None) -> VerifyResult:
     """`sanitize`: run the host build under ASan/UBSan with the arena poisoned outside each
     layer's tensors and scratch (codegen/sanitize.py); any stray access is a HostBuildError.
-    `samples`: the inputs to compare (the user's data, accuracy.load_data) instead of `n` random ones."""
+    `samples`: the inputs to compare (the user's data, accuracy.load_data) instead of `n` random ones.
+
+    Models with user kernels (--custom-op) are verified against reference_custom.PiecewiseReference
+    when `custom_refs` gives their Python references (`custom_sources`: the kernels' C files), and
+    skipped (VerifyResult.skipped says why) when it does not."""
     g = c.graph
+    user = {l.op.index for l in c.layers if l.returns_status}
     with open(g.path, "rb") as f:
-        ref = Reference(f.read(), prefer=preferred_reference(op.type for op in g.ops), num_outputs=len(g.outputs),
+        buf = f.read()
+    if user and not custom_refs:
+        ops = ", ".join(f"{g.ops[i].describe()} -> {l.func}" for i in sorted(user) for l in c.layers
+                        if l.op.index == i)
+        return VerifyResult(0, 0, "", skipped=f"not verified: user kernels ({ops}) have no Python reference; "
+                            "give --custom-ref [NAME=]module.py:function and --custom-src kernel.c to verify")
+    if user:
+        from .errors import UsageError
+        from .reference_custom import PiecewiseReference, load_custom_refs
+
+        if not custom_sources:
+            raise UsageError("--custom-ref needs the kernels' C files too: the host build links "
+                             + ", ".join(sorted({l.func for l in c.layers if l.returns_status and l.func})) + ".",
+                             hint="add --custom-src FILE.c for each file that defines them.")
+
+        ref: Any = PiecewiseReference(g, buf, load_custom_refs(custom_refs), user)
+    else:
+        ref = Reference(buf, prefer=preferred_reference(op.type for op in g.ops), num_outputs=len(g.outputs),
                         num_inputs=len(g.inputs))
     log(f"reference: {ref.kind}" + (f" (not used: {'; '.join(ref.refused)})" if ref.refused else ""))
     samples = random_inputs(g, n, seed) if samples is None else samples
@@ -114,7 +139,15 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
     with tempfile.TemporaryDirectory(prefix="tinyml-verify-") as tmp:
         wd = Path(workdir) if workdir else Path(tmp)
         hooks = hooks_source(g, c.layers, c.plan, c.prefix) if sanitize else None
-        host = HostModel(c.files, c.prefix, wd, in_specs, out_specs, sanitize_hooks=hooks)
+        files = {**c.files, **user_sources(custom_sources)}
+        try:
+            host = HostModel(files, c.prefix, wd, in_specs, out_specs, sanitize_hooks=hooks)
+        except HostBuildError as e:
+            if not custom_sources:
+                raise
+            raise TinymlError(str(e.args[0]), hint="the host build includes your --custom-src files (built with "
+                              "-std=c99 -Wall -Wextra -Werror against library/include/tinyml/custom_op.h): fix "
+                              "them; if the error is in the generated code, report it.") from None
         ours = host.run(samples)
         identical, within, max_ulp, bad, refs = 0, 0, 0, [], []
         for i, (s, o) in enumerate(progress(zip(samples, ours), total=len(samples), desc="verify vs TFLite")):
@@ -136,7 +169,7 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
         result = VerifyResult(identical, len(samples), ref.kind, mismatched_inputs=bad, float_within=within,
                               max_ulp=max_ulp, outputs=ours, reference_outputs=refs)
         if bad:
-            result.mismatch = _first_bad_op(c, ref, samples[bad[0]], wd, in_specs, out_specs)
+            result.mismatch = _first_bad_op(c, files, ref, samples[bad[0]], wd, in_specs, out_specs)
             log(result.mismatch)
     return result
 
@@ -149,10 +182,22 @@ def _identical(ours: list[np.ndarray], theirs: list[np.ndarray]) -> bool:
                for a, b in zip(ours, theirs))
 
 
-def _first_bad_op(c: Compiled, ref: Reference, sample: list[np.ndarray], wd: Path, in_specs, out_specs) -> str:
+def user_sources(paths: list[str] | None) -> dict[str, str]:
+    """The user kernels' C files, named so they cannot collide with the generated ones."""
+    files = {}
+    for i, p in enumerate(paths or []):
+        try:
+            files[f"user{i}_{Path(p).name}"] = Path(p).read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise TinymlError(f"cannot read --custom-src {p}: {e}.", hint="give the C file of your kernel.") from None
+    return files
+
+
+def _first_bad_op(c: Compiled, files: dict[str, str], ref: Any, sample: list[np.ndarray], wd: Path, in_specs,
+                  out_specs) -> str:
     """Re-run one failing input with per-layer tracing and name the first operator that differs."""
     g = c.graph
-    traced = HostModel(c.files, c.prefix, wd, in_specs, out_specs, trace=True)
+    traced = HostModel(files, c.prefix, wd, in_specs, out_specs, trace=True)
     trace_path = wd / "trace.bin"
     traced.run([sample], trace_path=trace_path)
     ref.run(sample)
@@ -181,11 +226,14 @@ def verify_model(path: str, n: int = 20, seed: int = 0, prefix: str = "model",
                  log: Callable[[str], None] = lambda s: None,
                  target: CpuFeatures | str | None = None, sanitize: bool = False, patches: Any = None,
                  max_overhead: float = 0.2, on_patches: Callable[[Any], None] = lambda stage: None,
-                 samples: Callable[[Graph], list[list[np.ndarray]]] | None = None) -> VerifyResult:
+                 samples: Callable[[Graph], list[list[np.ndarray]]] | None = None,
+                 custom_ops: Any = None, custom_refs: list[str] | None = None,
+                 custom_sources: list[str] | None = None) -> VerifyResult:
     """`target`: None verifies the portable kernels; CpuFeatures.host_optimized() the optimized
     kernels' plain-C path (what Cortex-M0+/M3 run), with their build-time folding and repacking.
     `samples`: called with the graph, gives the inputs to compare instead of `n` random ones."""
-    c = compile_model(path, prefix, target=target, patches=patches, max_overhead=max_overhead)
+    c = compile_model(path, prefix, target=target, patches=patches, max_overhead=max_overhead, custom_ops=custom_ops)
     on_patches(c.patches)
     return verify_compiled(c, n=n, seed=seed, log=log, sanitize=sanitize,
-                           samples=samples(c.graph) if samples is not None else None)
+                           samples=samples(c.graph) if samples is not None else None,
+                           custom_refs=custom_refs, custom_sources=custom_sources)

@@ -18,6 +18,8 @@ from ..ops import ConstArg, Layer, ScratchArg, TensorArg, TensorListArg
 from ..planner import Plan
 from ..weights import weights_figure
 from .placement import ArenaPlacement
+from ..custom_ops import CustomOpArg
+from .custom import descriptor, descriptor_name
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -146,6 +148,8 @@ def _calls(ctx: _Ctx, layers: list[Layer], plan: Plan, weights: dict[int, Tensor
         if layer.params_type:
             args.insert(0, f"&{prefix}_l{layer.op.index}_p")
         consts = _consts(ctx, layer)
+        if any(isinstance(a, CustomOpArg) for a in layer_args):
+            consts.append(descriptor(ctx, layer, weights))
         steps = []
         seen: set[int] = set()
         for k, st in enumerate(layer.steps):  # a patch stage: its kernel calls, each with its own params
@@ -195,6 +199,8 @@ def _render_args(ctx: _Ctx, layer: Layer, layer_args: list[Any], weights: dict[i
             name = (f"{prefix}_params_data.l{layer.op.index}_{a.name}"
                     if (layer.op.index, a.name) in ctx.trainable_consts else f"{prefix}_l{layer.op.index}_{a.name}")
             args.append(f"({a.cast}){name}" if a.cast else name)
+        elif isinstance(a, CustomOpArg):
+            args.append(descriptor_name(prefix, layer))
         elif isinstance(a, ScratchArg):
             op = layer.op.index if scratch_op is None else scratch_op
             q = "const " if a.const else ""
@@ -307,6 +313,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         arena_size=max(plan.arena_size, train.plan.arena_size if train is not None else 0),
         labels=list(labels or []),
         arena=arena or ArenaPlacement(),
+        user_kernels=sorted({l.func for l in layers if l.returns_status and l.func}),
     )
     return {
         f"{prefix}.h": _ENV.get_template("model.h.j2").render(env),

@@ -95,6 +95,7 @@ class Layer:
     # A patch stage (passes/patch.py): the kernel calls that replace this one, in order; each step's
     # ScratchArgs point into this layer's scratch, and its params struct is its own.
     steps: list["Layer"] = field(default_factory=list)
+    returns_status: bool = False  # a user kernel (custom_ops.py): a non-zero return stops invoke with it
 
     def call(self, in_place: bool) -> tuple[str | None, list[Arg]]:
         """(function, arguments) of the kernel call, in place or not."""
@@ -148,8 +149,11 @@ def supported_ops() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def try_lower(g: Graph) -> tuple[list[Layer | None], list[str]]:
-    """Lower every operator; returns one entry per op (None where it failed) and the problems found."""
+def try_lower(g: Graph, custom: dict[str, Any] | None = None) -> tuple[list[Layer | None], list[str]]:
+    """Lower every operator; returns one entry per op (None where it failed) and the problems found.
+    `custom` (custom_ops.parse_custom_ops) names user kernels, which take precedence."""
+    from ..custom_ops import custom_for, lower_custom
+
     _load_all()
     layers: list[Layer | None] = []
     problems: list[str] = []
@@ -159,9 +163,13 @@ def try_lower(g: Graph) -> tuple[list[Layer | None], list[str]]:
             continue
         fn = lowering_for(g, op)
         layer = None
-        if fn is None:
+        user = custom_for(custom, op)
+        if user is not None:
+            layer = lower_custom(g, op, user)
+        elif fn is None:
             if op.type.startswith("CUSTOM:"):
-                problems.append(f"{op.describe()}: custom operator '{op.type[7:]}' has no built-in implementation")
+                problems.append(f"{op.describe()}: custom operator '{op.type[7:]}' has no built-in implementation "
+                                f"(supply one: --custom-op {op.type[7:]}=c_function[:scratch_bytes])")
             else:
                 problems.append(f"{op.describe()}: operator type {op.type} is not supported{alternative(op.type)}")
         else:
@@ -177,9 +185,9 @@ def try_lower(g: Graph) -> tuple[list[Layer | None], list[str]]:
     return layers, problems
 
 
-def lower_graph(g: Graph) -> list[Layer]:
+def lower_graph(g: Graph, custom: dict[str, Any] | None = None) -> list[Layer]:
     """Lower every operator, or raise one TinymlError listing every problem in the model."""
-    layers, problems = try_lower(g)
+    layers, problems = try_lower(g, custom)
     if problems:
         float_ops = [p for p in problems if "float" in p]
         hint = (

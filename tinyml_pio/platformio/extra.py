@@ -19,6 +19,8 @@ The tinyml-pio PlatformIO library (library/library.json) runs library/extra_scri
     custom_tinyml_arena_section = .dtcm              ; a linker section for the (static or shared) arena
     custom_tinyml_shared_arena = yes                 ; one arena for models that run in turn (yes, a group, kws:g ...)
     custom_tinyml_flash_margin = 64k                 ; flash estimated for the code besides the weights
+    custom_tinyml_custom_ops = SignalWindow=my_window:256  ; your C function for a custom or unsupported
+                                                     ; operator (and its scratch bytes); several: comma or newline
 
 For each model it runs the same pipeline as `tinyml-pio convert` (pipeline.compile_model) and writes
 PREFIX.h / PREFIX.c into $BUILD_DIR/tinyml/, adds that directory to the include path and the .c files
@@ -67,6 +69,7 @@ OPT_TRAIN = "custom_tinyml_train"
 OPT_LABELS = "custom_tinyml_labels"
 OPT_PATCHES = "custom_tinyml_patches"
 OPT_MAX_OVERHEAD = "custom_tinyml_max_overhead"
+OPT_CUSTOM_OPS = "custom_tinyml_custom_ops"
 DEFAULT_PREFIX = "model"
 DEFAULT_MARGIN = 4096
 GEN_DIR = "tinyml"
@@ -106,6 +109,7 @@ class _BuildState:
     verify_inputs: int = 20
     placements: dict[str, Any] = field(default_factory=dict)  # prefix -> codegen.placement.ArenaPlacement
     shared_files: list[str] = field(default_factory=list)  # tinyml_arena_<group>.c
+    custom_ops: dict[str, Any] = field(default_factory=dict)  # custom_tinyml_custom_ops, parsed
 
 
 _STATE: dict[str, _BuildState] = {}  # per $BUILD_DIR, for the life of the SCons process
@@ -187,7 +191,7 @@ def _option(env, name: str, default: Any = "") -> Any:
 
 KNOWN_OPTIONS = (OPT_MODEL, OPT_MODELS, OPT_PREFIX, OPT_MARGIN, OPT_VERIFY_INPUTS, OPT_KERNELS, OPT_TRAIN, OPT_LABELS,
                  OPT_PATCHES, OPT_MAX_OVERHEAD, memory.OPT_ARENA, memory.OPT_SECTION, memory.OPT_SHARED,
-                 memory.OPT_FLASH_MARGIN)
+                 memory.OPT_FLASH_MARGIN, OPT_CUSTOM_OPS)
 
 
 def configured_options(env) -> list[str]:
@@ -321,7 +325,7 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
              target: CpuFeatures | None = None, train: dict[str, str] | None = None,
              labels: dict[str, str] | None = None, patches: dict[str, str] | None = None,
              max_overhead: float = 0.2, budget: int | None = None,
-             placements: dict[str, Any] | None = None) -> list[Generated]:
+             placements: dict[str, Any] | None = None, custom_ops: Any = None) -> list[Generated]:
     """Convert what changed since the stamp (model, prefix, converter, kernel target, training
     scheme, patch setting); remove files of models no longer configured. `target` picks the kernel
     variants (None: portable); `train` maps prefixes to update schemes, `patches` to patch settings,
@@ -338,7 +342,9 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
         old = {}
     tool = tool_fingerprint()
     result, new = [], {}
+    per_model = custom_ops_per_model(specs, custom_ops or {})
     for s in specs:
+        user = per_model[s.prefix]
         scheme = (train or {}).get(s.prefix)
         scheme_bytes = (scheme or "").encode() + (Path(scheme).read_bytes() if scheme and scheme.endswith(".toml") else b"")
         label_file = (labels or {}).get(s.prefix)
@@ -347,14 +353,15 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
         place = (placements or {}).get(s.prefix)
         key = hashlib.sha256(s.path.read_bytes() + b"\0" + s.prefix.encode() + b"\0" + tool.encode()
                              + b"\0" + repr(target).encode() + b"\0" + scheme_bytes
-                             + b"\0" + f"{patch}/{max_overhead}/{budget}/{place!r}".encode()).hexdigest()
+                             + b"\0" + f"{patch}/{max_overhead}/{budget}/{place!r}".encode()
+                             + b"\0" + repr(sorted(user.values(), key=repr)).encode()).hexdigest()
         prev = old.get(s.prefix)
         if prev and prev.get("key") == key and all((outdir / f).is_file() for f in prev.get("files", [])):
             g = Generated(s, prev["files"], prev["arena"], prev["weights"], prev["macs"], fresh=False,
                           kernels=prev.get("kernels", "portable"), weights_parts=prev.get("weights_parts", ""))
         else:
             c = compile_model(s.path, s.prefix, target=target, train=scheme, labels=label_file, patches=patch,
-                              max_overhead=max_overhead, budget=budget, arena=place)
+                              max_overhead=max_overhead, budget=budget, arena=place, custom_ops=user)
             write_output(c.files, outdir)
             if c.patches is not None:
                 log(f"tinyml: {s.prefix}: patches {c.patches.text}, arena {c.patches.layer_arena} B layer by layer, "
@@ -378,6 +385,25 @@ def generate(specs: list[ModelSpec], outdir: Path, log: Callable[[str], None] = 
                 (outdir / f).unlink()
     stamp_path.write_text(json.dumps({"models": new}, indent=2))
     return result
+
+
+def custom_ops_per_model(specs: list[ModelSpec], custom: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{prefix: the custom_tinyml_custom_ops entries naming one of its operators}; an entry that
+    names no operator of any model is an error (a typo, most likely)."""
+    from ..custom_ops import op_key
+    from ..tflite_import import load_model
+
+    per_model, used = {}, set()
+    for s in specs:
+        keys = {op_key(op) for op in load_model(s.path).ops} if custom else set()
+        per_model[s.prefix] = {k: v for k, v in custom.items() if k in keys}
+        used |= set(per_model[s.prefix])
+    unused = sorted(set(custom) - used)
+    if unused:
+        raise TinymlError(f"{OPT_CUSTOM_OPS} names {', '.join(unused)}, which no operator of the configured models is.",
+                          hint="name a custom operator's code (e.g. SignalWindow) or a builtin type the model has; "
+                          "`tinyml-pio inspect MODEL` lists them.")
+    return per_model
 
 
 # ---- kernel target ---------------------------------------------------------------------------
@@ -437,7 +463,8 @@ def _plan_action(specs: list[ModelSpec], board_id: str, patches: dict[str, str],
     return action
 
 
-def _verify_action(specs: list[ModelSpec], n: int, patches: dict[str, str], max_overhead: float):
+def _verify_action(specs: list[ModelSpec], n: int, patches: dict[str, str], max_overhead: float,
+                   custom: dict[str, Any] | None = None):
     def action(target, source, env):  # pylint: disable=unused-argument
         from ..pipeline import compile_model
 
@@ -446,8 +473,13 @@ def _verify_action(specs: list[ModelSpec], n: int, patches: dict[str, str], max_
             try:
                 from ..verify import verify_compiled
 
-                c = compile_model(s.path, s.prefix, patches=patches.get(s.prefix), max_overhead=max_overhead)
+                user = custom_ops_per_model([s], custom or {}) if custom else {s.prefix: {}}
+                c = compile_model(s.path, s.prefix, patches=patches.get(s.prefix), max_overhead=max_overhead,
+                                  custom_ops=user[s.prefix])
                 r = verify_compiled(c, n=n, log=lambda m, p=s.prefix: print(f"{p}: {m}"))
+                if r.skipped:  # user kernels: `tinyml-pio verify --custom-ref` checks them
+                    print(f"{s.prefix}: bit-exact: skipped ({r.skipped})")
+                    continue
             except TinymlError as e:
                 sys.stderr.write(f"Error: {s.prefix}: {e}\n")
                 failed += 1
@@ -472,7 +504,8 @@ def _quiet(env, fn):
 
 
 def _register_targets(default_env, specs: list[ModelSpec], board_id: str, verify_inputs: int,
-                      patches: dict[str, str] | None = None, max_overhead: float = 0.2) -> None:
+                      patches: dict[str, str] | None = None, max_overhead: float = 0.2,
+                      custom: dict[str, Any] | None = None) -> None:
     patches = patches or {}
     targets = default_env.get("__PIO_TARGETS") or {}
     if TARGET_PLAN not in targets:
@@ -481,7 +514,8 @@ def _register_targets(default_env, specs: list[ModelSpec], board_id: str, verify
                                     title="tinyml: memory plan", description="Print each model's arena plan")
     if TARGET_VERIFY not in targets:
         default_env.AddCustomTarget(name=TARGET_VERIFY, dependencies=None,
-                                    actions=[_quiet(default_env, _verify_action(specs, verify_inputs, patches, max_overhead))],
+                                    actions=[_quiet(default_env, _verify_action(specs, verify_inputs, patches, max_overhead,
+                                                                                custom))],
                                     title="tinyml: verify on host",
                                     description="Compile the generated code on the host and compare with TFLite")
 
@@ -518,9 +552,13 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         state.verify_inputs = parse_count(_option(env, OPT_VERIFY_INPUTS))
         state.placements = memory.parse_placements(env, specs, lambda name: _option(env, name))
         fit = ram_budget(env) if "fit" in state.patches.values() else None
+        from ..custom_ops import parse_custom_ops
+
+        custom = parse_custom_ops(_text(_option(env, OPT_CUSTOM_OPS)), where=OPT_CUSTOM_OPS)
         state.generated = generate(specs, outdir, log, target=kernel_target(env), train=train, labels=labels,
                                    patches=state.patches, max_overhead=state.max_overhead,
-                                   budget=fit[0] if fit else None, placements=state.placements)
+                                   budget=fit[0] if fit else None, placements=state.placements, custom_ops=custom)
+        state.custom_ops = custom
         state.shared_files = memory.write_shared_arenas(state.placements, {g.spec.prefix: g.arena for g in state.generated},
                                                         outdir, log)
         check_budget(env, state.generated, state.placements)
@@ -538,7 +576,8 @@ def configure(env, default_env, projenv=None, library_dir: str | None = None,
         env.BuildSources(os.path.join("$BUILD_DIR", OBJ_DIR), str(outdir), src_filter)
         state.sources_added = True
         board_id = env.subst("$BOARD") if "BOARD" in env else ""
-        _register_targets(default_env, state.specs, board_id, state.verify_inputs, state.patches, state.max_overhead)
+        _register_targets(default_env, state.specs, board_id, state.verify_inputs, state.patches, state.max_overhead,
+                          state.custom_ops)
     return state.generated
 
 

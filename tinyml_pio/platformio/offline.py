@@ -262,4 +262,19 @@ def setup_offline(python: str | None = None, force: bool = False, check_only: bo
                           hint="check `pio pkg list -g --only-tools`; remove other tool-scons@* folders there and retry.")
     log("PlatformIO uses it: `pio run` now works without the registry "
         "(dev-platforms and libraries must come from local folders: platform = symlink://..., lib_deps = symlink://...).")
-    return 0
+    return _report_toolchain(log, check_only)
+
+
+def _report_toolchain(log: Callable[[str], None], check_only: bool) -> int:
+    """The emulated boards' toolchain (C and C++ libraries, QEMU): what is missing and how to get it;
+    with --check, missing parts fail the check."""
+    from .toolchain import toolchain_problems
+
+    problems = toolchain_problems()
+    if not problems:
+        log("toolchain: arm-none-eabi-gcc/g++ with newlib and libstdc++, qemu-system-arm: all present")
+        return 0
+    for what, _ in problems:
+        log(f"toolchain: {what}")
+    log("What to do: apt-get install " + " ".join(sorted({pkg for _, pkg in problems})) + " (or bash scripts/setup.sh)")
+    return 1 if check_only else 0
