@@ -1,4 +1,4 @@
-/* CONV_2D, int8. Bit-exact with TFLite's reference_integer_ops::ConvPerChannel (incl. groups). */
+/* CONV_2D, int8 and 16x8. Bit-exact with TFLite's reference_integer_ops::ConvPerChannel (incl. groups). */
 #include "tinyml/conv.h"
 
 void tinyml_conv_tap_range(int32_t origin, int32_t dilation, int32_t size, int32_t taps, int32_t *lo,
@@ -87,6 +87,44 @@ void tinyml_conv1x1_inplace_s8(const tinyml_conv2d_params_t *p, int8_t *data, co
             }
             acc = tinyml_requantize(acc, mult[oc], shift[oc]) + p->output_offset;
             y[oc] = (int8_t)tinyml_clamp(acc, p->act_min, p->act_max);
+        }
+    }
+}
+
+/* 16x8: reference_integer_ops::ConvPerChannel with int16 input, int64 accumulator and bias; the
+ * input zero point is 0, so padded taps contribute nothing and are skipped. */
+void tinyml_conv2d_s16(const tinyml_conv2d_params_t *p, const int16_t *input, const int8_t *filter,
+                       const int64_t *bias, const int32_t *mult, const int32_t *shift, int16_t *output) {
+    int32_t b, oy, ox, oc, ky, kx, ic;
+    for (b = 0; b < p->batches; ++b) {
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const tinyml_conv_window_t wy =
+                tinyml_conv_window(oy, p->stride_h, p->pad_h, p->dilation_h, p->in_h, p->filter_h);
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const tinyml_conv_window_t wx =
+                    tinyml_conv_window(ox, p->stride_w, p->pad_w, p->dilation_w, p->in_w, p->filter_w);
+                for (oc = 0; oc < p->out_c; ++oc) {
+                    int64_t acc = 0;
+                    int32_t r;
+                    for (ky = wy.lo; ky < wy.hi; ++ky) {
+                        const int32_t iy = wy.origin + ky * p->dilation_h;
+                        for (kx = wx.lo; kx < wx.hi; ++kx) {
+                            const int32_t ix = wx.origin + kx * p->dilation_w;
+                            const int16_t *x = input + ((b * p->in_h + iy) * p->in_w + ix) * p->in_c;
+                            const int8_t *w = filter + ((oc * p->filter_h + ky) * p->filter_w + kx) * p->filter_c;
+                            for (ic = 0; ic < p->filter_c; ++ic) {
+                                acc += (int32_t)w[ic] * (int32_t)x[ic];
+                            }
+                        }
+                    }
+                    if (bias) {
+                        acc += bias[oc];
+                    }
+                    r = tinyml_requantize_s64(acc, mult[oc], shift[oc]);
+                    output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
+                        (int16_t)tinyml_clamp(r, p->act_min, p->act_max);
+                }
+            }
         }
     }
 }
