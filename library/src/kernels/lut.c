@@ -14,6 +14,18 @@ TINYML_INLINE int32_t sigmoid_input(const tinyml_sigmoid_s16_params_t *p, int16_
     return ((int32_t)x * p->input_multiplier + round) >> p->input_left_shift;
 }
 
+/* The table interpolated at |v| with `frac` fractional bits, or `saturated` past its end. */
+TINYML_INLINE uint32_t sigmoid_interp(const uint16_t *table, uint32_t a, int frac, uint32_t saturated) {
+    const uint32_t uh = a >> frac;
+    uint32_t ua, ub;
+    if (uh >= 255) {
+        return saturated;
+    }
+    ua = table[uh];
+    ub = table[uh + 1];
+    return (ua << frac) + (a & ((1u << frac) - 1)) * (ub - ua);
+}
+
 /* reference_integer_ops::Logistic (int16): sigmoid(|x|) interpolated on 9 fractional bits, mirrored
  * for negative x. */
 void tinyml_logistic_s16(const tinyml_sigmoid_s16_params_t *p, const uint16_t *table, const int16_t *input,
@@ -21,16 +33,7 @@ void tinyml_logistic_s16(const tinyml_sigmoid_s16_params_t *p, const uint16_t *t
     int32_t i;
     for (i = 0; i < size; ++i) {
         const int32_t v = sigmoid_input(p, input[i]);
-        const uint32_t a = (uint32_t)(v < 0 ? -v : v);
-        const uint32_t uh = a >> 9;
-        uint32_t r;
-        if (uh >= 255) {
-            r = 0x7FFFu << 10;
-        } else {
-            const uint32_t ua = table[uh];
-            const uint32_t ub = table[uh + 1];
-            r = (ua << 9) + (a & 0x1ff) * (ub - ua);
-        }
+        uint32_t r = sigmoid_interp(table, (uint32_t)(v < 0 ? -v : v), 9, 0x7FFFu << 10);
         r = v >= 0 ? r + (1u << 9) : (1u << 25) - r + (1u << 9) - 1;
         output[i] = (int16_t)(r >> 10);
     }
@@ -42,16 +45,7 @@ void tinyml_tanh_s16(const tinyml_sigmoid_s16_params_t *p, const uint16_t *table
     int32_t i;
     for (i = 0; i < size; ++i) {
         const int32_t v = sigmoid_input(p, input[i]);
-        const uint32_t a = (uint32_t)(v < 0 ? -v : v);
-        const uint32_t uh = a >> 8;
-        int32_t r;
-        if (uh >= 255) {
-            r = (int32_t)(0xFFFFu << 8);
-        } else {
-            const uint32_t ua = table[uh];
-            const uint32_t ub = table[uh + 1];
-            r = (int32_t)((ua << 8) + (a & 0xff) * (ub - ua));
-        }
+        int32_t r = (int32_t)sigmoid_interp(table, (uint32_t)(v < 0 ? -v : v), 8, 0xFFFFu << 8);
         r = v >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
         output[i] = (int16_t)(r >> 8);
     }
