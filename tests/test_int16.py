@@ -135,28 +135,55 @@ def _mean_s16() -> Net:
 
 # ---- one model per family on every emulated board -------------------------------------------------
 
-FAMILIES = ["int16_conv_softmax", "int16_depthwise_logistic", "int16_audio_tanh"]
+def _chain() -> Net:
+    """The hand-written variants in one model for the boards: a broadcast ADD of a constant, a MUL,
+    then QUANTIZE int16 -> int8 and int16 -> int32, both model outputs."""
+    rng = np.random.default_rng(5)
+    n = Net()
+    n.input("x", [2, 6], "int16", scale=0.0007)
+    n.tensor("c", [6], "int16", scale=0.0009, data=rng.integers(-30000, 30000, size=6))
+    n.op("ADD", ["x", "c"], [n.tensor("a", [2, 6], "int16", scale=0.001)], fused_activation_function=0,
+         pot_scale_int16=False)
+    n.op("MUL", ["a", "x"], [n.tensor("m", [2, 6], "int16", scale=0.025)], fused_activation_function=0)
+    n.op("QUANTIZE", ["m"], [n.tensor("y8", [2, 6], "int8", scale=0.1, zp=2)])
+    n.names["y32"] = n.tables.tensor("y32", [2, 6], TYPES["int32"], [0.00001], [0])
+    n.op("QUANTIZE", ["a"], ["y32"])
+    n.outputs = ["y8", "y32"]
+    return n
+
+
+FAMILIES = ["int16_conv_softmax", "int16_depthwise_logistic", "int16_audio_tanh", "chain"]
 NEW_16X8 = {"tinyml_conv2d_s16", "tinyml_depthwise_conv2d_s16", "tinyml_fully_connected_s16", "tinyml_maxpool_s16",
             "tinyml_avgpool_s16", "tinyml_add_s16", "tinyml_mul_s16", "tinyml_softmax_s16", "tinyml_logistic_s16",
-            "tinyml_tanh_s16", "tinyml_requantize_s16_s16", "tinyml_concat_s16", "tinyml_quantize_f32_s16",
-            "tinyml_dequantize_s16_f32"}
+            "tinyml_tanh_s16", "tinyml_requantize_s16_s8", "tinyml_requantize_s16_s16", "tinyml_requantize_s16_s32",
+            "tinyml_concat_s16", "tinyml_quantize_f32_s16", "tinyml_dequantize_s16_f32"}
 needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
                                 reason=str(missing_toolchain("tflite_runtime")))
 
 
-def test_families_cover_every_16x8_kernel():
-    seen = {l.func for f in FAMILIES for l in compile_model(ZOO / f"{f}.tflite", "m").layers}
+@pytest.fixture(scope="module")
+def family_models(tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("int16-families")
+    models = {f: ZOO / f"{f}.tflite" for f in FAMILIES if f != "chain"}
+    return {**models, "chain": _chain().write(d / "chain.tflite", ["y8", "y32"])}
+
+
+def test_families_cover_every_16x8_kernel(family_models):
+    seen = {l.func for p in family_models.values() for l in compile_model(p, "m").layers}
     assert NEW_16X8 <= seen, NEW_16X8 - seen
+
+
+def test_chain_bit_exact_on_host(tmp_path):
+    _check(_chain(), tmp_path, "chain")
 
 
 @needs_qemu
 @pytest.mark.parametrize("board", EMULATED)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_16x8_families_bit_exact_in_qemu(family, board, hil_env):
+def test_16x8_families_bit_exact_in_qemu(family, board, family_models, hil_env):
     from tinyml_pio.hil.runner import run_on_target
     from tinyml_pio.hil.targets import EmulatedTarget
 
     target = EmulatedTarget(board)
-    rec = run_on_target(compile_model(ZOO / f"{family}.tflite", "model", target=target.cpu), target, n_inputs=4,
-                        seed=3)
+    rec = run_on_target(compile_model(family_models[family], "model", target=target.cpu), target, n_inputs=4, seed=3)
     assert rec["identical"] == rec["inputs"] == 4, f"{family} on {board}: {rec['bit_exact']}"

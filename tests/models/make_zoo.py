@@ -60,6 +60,11 @@ def convert(spec: Spec) -> bytes:
     conv.inference_output_type = io
     for k, v in spec.converter.items():
         setattr(conv, k, v)
+    if spec.float_ops:  # int8 body, then DEQUANTIZE and the float32 operators named
+        conv.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8, ops.TFLITE_BUILTINS]
+        debug = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(spec.float_ops))
+        return tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=rep,
+                                                         debug_options=debug).get_nondebug_quantized_model()
     return conv.convert()
 
 

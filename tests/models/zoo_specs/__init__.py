@@ -20,6 +20,9 @@ class Spec:
     # "int8" (TFLITE_BUILTINS_INT8) or "16x8" (int16 activations, int8 weights:
     # EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8)
     quant: str = "int8"
+    # operators left in float32 after the int8 body (a PyTorch-style float tail): converted through
+    # tf.lite.experimental.QuantizationDebugger's selective quantization (denylisted_ops)
+    float_ops: tuple[str, ...] = ()
     seed: int = 0
     data: Callable[[np.random.Generator, tuple], np.ndarray] = normal  # representative sample
     converter: dict[str, Any] = field(default_factory=dict)  # extra TFLiteConverter attributes
