@@ -23,7 +23,7 @@ import numpy as np
 from .. import quant
 from ..ir import Graph, Op, Tensor
 from . import (TensorListArg, ConstArg, Layer, TensorArg, Unsupported, inp, int8_io, out, register, require_const,
-               require_dtype, require_int8_io, shape4)
+               require_dtype, shape4)
 
 H = "tinyml/datamove.h"
 
