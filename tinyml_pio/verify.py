@@ -87,9 +87,11 @@ def random_inputs(g: Graph, n: int, seed: int) -> list[list[np.ndarray]]:
                 info = np.iinfo(_np_dtype(t.dtype))
                 sample.append(rng.integers(info.min, info.max + 1, size=shape).astype(_np_dtype(t.dtype)))
             else:
-                q = next((g.t(op.outputs[0]).quant for op in g.consumers(ti) if op.type == "QUANTIZE"), None)
+                qt = next((g.t(op.outputs[0]) for op in g.consumers(ti) if op.type == "QUANTIZE"), None)
+                q = qt.quant if qt is not None else None
                 if q is not None:
-                    levels = rng.integers(-128, 128, size=shape).astype(np.float64)
+                    lo, hi = (-32768, 32768) if qt.dtype == "int16" else (-128, 128)  # 16x8: int16's range
+                    levels = rng.integers(lo, hi, size=shape).astype(np.float64)
                     jitter = rng.uniform(-0.6, 0.6, size=shape)
                     x = (levels - q.zp + jitter) * q.s
                 else:

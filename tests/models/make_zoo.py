@@ -58,12 +58,19 @@ def convert(spec: Spec) -> bytes:
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    io = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[spec.io]
+    ops = tf.lite.OpsSet
+    conv.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8 if spec.quant == "int8"
+                                      else ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    io = {"int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16, "float32": tf.float32}[spec.io]
     conv.inference_input_type = io
     conv.inference_output_type = io
     for k, v in spec.converter.items():
         setattr(conv, k, v)
+    if spec.float_ops:  # int8 body, then DEQUANTIZE and the float32 operators named
+        conv.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8, ops.TFLITE_BUILTINS]
+        debug = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(spec.float_ops))
+        return tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=rep,
+                                                         debug_options=debug).get_nondebug_quantized_model()
     return conv.convert()
 
 

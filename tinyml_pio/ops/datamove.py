@@ -23,7 +23,7 @@ import numpy as np
 from .. import quant
 from ..ir import Graph, Op, Tensor
 from . import (TensorListArg, ConstArg, Layer, TensorArg, Unsupported, inp, int8_io, out, register, require_const,
-               require_dtype, require_int8_io, shape4)
+               require_dtype, shape4)
 
 H = "tinyml/datamove.h"
 
@@ -122,13 +122,15 @@ def lower_pad(g: Graph, op: Op) -> Layer:
 
 # --------------------------------------------------------------------------------------------
 @register("CONCATENATION")
-def lower_concat(g: Graph, op: Op) -> Layer:
+def lower_concat(g: Graph, op: Op, dtype: str = "int8") -> Layer:
+    """int8, and with dtype "int16" the 16x8 version (ops/int16_act.py): the same copy."""
     y = out(g, op)
     xs = [g.t(i) for i in op.inputs if i >= 0]
     if not xs:
         raise Unsupported("concatenation without inputs")
     for x in xs:
-        require_int8_io(x, y)
+        require_dtype(x, dtype, what="input")
+        require_dtype(y, dtype, what="output")
     act = op.options.get("fused_activation_function", "NONE")
     if act != "NONE":
         raise Unsupported(f"fused activation {act} on CONCATENATION (TFLite rejects it)")
@@ -150,14 +152,14 @@ def lower_concat(g: Graph, op: Op) -> Layer:
             if x.quant is None or x.quant.zp != y.quant.zp or np.float32(x.quant.s) != np.float32(y.quant.s):
                 got = f"scale {x.quant.s:.9g}, zero point {x.quant.zp}" if x.quant else "no quantization"
                 raise Unsupported(
-                    f"int8 input '{x.name}' ({got}) is not quantized like the output (scale {y.quant.s:.9g}, "
-                    f"zero point {y.quant.zp}); TFLite's int8 CONCATENATION does not rescale and rejects this")
+                    f"{dtype} input '{x.name}' ({got}) is not quantized like the output (scale {y.quant.s:.9g}, "
+                    f"zero point {y.quant.zp}); TFLite's {dtype} CONCATENATION does not rescale and rejects this")
     inner = int(np.prod(expect[axis + 1:], dtype=np.int64))
     outer = int(np.prod(expect[:axis], dtype=np.int64))
     sizes = np.array([x.shape[axis] * inner for x in xs], np.int32)
     return Layer(
         op=op,
-        func="tinyml_concat_s8",
+        func="tinyml_concat_s8" if dtype == "int8" else "tinyml_concat_s16",
         header=H,
         params_type="tinyml_concat_params_t",
         params=dict(num_inputs=len(xs), outer=outer, out_stride=int(sizes.sum())),

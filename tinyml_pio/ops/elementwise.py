@@ -107,9 +107,9 @@ def _layer(op: Op, func: str, params_type: str, params: dict, x1: Tensor, x2: Te
     )
 
 
-def add_params(op: Op, q: list[tuple[float, int]], left_shift: int = 20) -> dict:
+def add_params(op: Op, q: list[tuple[float, int]], left_shift: int = 20, dtype: str = "int8") -> dict:
     """add.cc Prepare (SUB's and SQUARED_DIFFERENCE's share it): both inputs onto a common
-    2^-left_shift fixed point, then the output multiplier."""
+    2^-left_shift fixed point, then the output multiplier (int16 general scale: left_shift 15)."""
     (s1, z1), (s2, z2), (so, zo) = q
     # all scale arithmetic in double except max()/2*max (float, exact) and (1 << 20) * output_scale
     # (float, an exact power-of-two scaling).
@@ -121,11 +121,11 @@ def add_params(op: Op, q: list[tuple[float, int]], left_shift: int = 20) -> dict
     real_out = twice_max / denom
     if not (0.0 < real_out < 1.0):
         raise Unsupported(f"output scale {so:g} is too small for the input scales (TFLite requires "
-                          "2*max(input scales) / (2^20 * output scale) < 1)")
+                          f"2*max(input scales) / (2^{left_shift} * output scale) < 1)")
     m1, sh1 = quant.quantize_multiplier_smaller_than_one_exp(real1)
     m2, sh2 = quant.quantize_multiplier_smaller_than_one_exp(real2)
     mo, sho = quant.quantize_multiplier_smaller_than_one_exp(real_out)
-    act_min, act_max = quant.activation_range(activation(op), so, zo)
+    act_min, act_max = quant.activation_range(activation(op), so, zo, dtype)
     return dict(
         input1_offset=-z1, input2_offset=-z2, output_offset=zo, left_shift=left_shift,
         input1_multiplier=m1, input1_shift=sh1, input2_multiplier=m2, input2_shift=sh2,

@@ -1,4 +1,4 @@
-"""AVERAGE_POOL_2D, MAX_POOL_2D and MEAN (int8).
+"""AVERAGE_POOL_2D, MAX_POOL_2D (int8, and int16 through ops/int16.py) and MEAN (int8).
 
 Pooling follows reference_integer_ops::AveragePool / MaxPool: the window is clipped to the
 input, the average divides the raw int8 sum by the number of valid positions (rounding half
@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op
-from . import (Layer, TensorArg, Unsupported, activation, inp, int8_io, out, register, require_const, require_dtype,
+from . import (Layer, TensorArg, Unsupported, activation, inp, out, register, require_const, require_dtype,
                require_input, require_int8_io, require_nonconst, require_quant)
 
 
@@ -36,8 +36,11 @@ def out_size(padding: str, in_size: int, filter_size: int, stride: int) -> int:
 
 
 @register("AVERAGE_POOL_2D", "MAX_POOL_2D")
-def lower_pool(g: Graph, op: Op) -> Layer:
-    x, y = int8_io(g, op)
+def lower_pool(g: Graph, op: Op, dtype: str = "int8") -> Layer:
+    """The int8 pools, and with dtype "int16" their 16x8 versions (ops/int16.py): same loops."""
+    x, y = require_input(g, op, 0), out(g, op)
+    require_dtype(x, dtype, what="input")
+    require_dtype(y, dtype, what="output")
     require_nonconst(x, "input")
     if len(x.shape) != 4 or len(y.shape) != 4:
         raise Unsupported(f"pooling needs 4-D NHWC tensors, got input {list(x.shape)} and output {list(y.shape)}")
@@ -57,11 +60,14 @@ def lower_pool(g: Graph, op: Op) -> Layer:
         raise Unsupported(f"output shape {list(y.shape)} does not match the {padding} pooling shape {[n, oh, ow, c]}")
     if oh <= 0 or ow <= 0:
         raise Unsupported("the pooling window is larger than the input")
-    act_min, act_max = quant.activation_range(activation(op), out_scale, out_zp)
+    if dtype == "int16" and (in_zp or out_zp):
+        raise Unsupported(f"int16 pooling needs zero points 0 (input {in_zp}, output {out_zp}); TFLite requires it")
+    act_min, act_max = quant.activation_range(activation(op), out_scale, out_zp, dtype)
     avg = op.type == "AVERAGE_POOL_2D"
+    suffix = "s8" if dtype == "int8" else "s16"
     return Layer(
         op=op,
-        func="tinyml_avgpool_s8" if avg else "tinyml_maxpool_s8",
+        func=f"tinyml_avgpool_{suffix}" if avg else f"tinyml_maxpool_{suffix}",
         header="tinyml/pool.h",
         params_type="tinyml_pool_params_t",
         params=dict(batches=n, in_h=ih, in_w=iw, depth=c, out_h=oh, out_w=ow, stride_h=sh, stride_w=sw,

@@ -7,6 +7,8 @@ TFLite 2.14 (tensorflow/lite/kernels/quantize.cc, dequantize.cc, kReference):
   the shared tinyml_lut_s8; other pairs tinyml_requantize_lut8, indexed by the raw byte).
 - int8/uint8/int16 -> float32: reference Dequantize -> tinyml_dequantize_*_f32.
 - float32 -> int16 (16x8 models): AffineQuantize clamped to int16 -> tinyml_quantize_f32_s16.
+- int16 -> int8/int16/int32 (16x8 models): reference_ops::Requantize with the same multiplier ->
+  tinyml_requantize_s16_*. TFLite 2.14 has no int8/uint8 -> int16 QUANTIZE.
 """
 
 from __future__ import annotations
@@ -58,13 +60,35 @@ def _affine_layer(op: Op, x: Tensor, y: Tensor, func: str, scale: float, zero_po
     )
 
 
+_S16_OUT = {"int8": "s8", "int16": "s16", "int32": "s32"}
+
+
+def _requantize_s16(op: Op, x: Tensor, y: Tensor) -> Layer:
+    """int16 -> int8 / int16 / int32: Requantize's loop (int16 has too many values for a table)."""
+    if y.dtype not in _S16_OUT:
+        raise Unsupported(f"QUANTIZE from int16 to {y.dtype} is not supported (int8, int16 and int32 are)")
+    in_s, in_zp = _per_tensor(x, "input")
+    out_s, out_zp = _per_tensor(y, "output")
+    mult, shift = quant.quantize_multiplier(float(np.float32(in_s)) / float(np.float32(out_s)))
+    return Layer(
+        op=op, func=f"tinyml_requantize_s16_{_S16_OUT[y.dtype]}", header="tinyml/quantize.h",
+        params_type="tinyml_requant_params_t",
+        params=dict(input_zero_point=in_zp, output_zero_point=out_zp, multiplier=mult, shift=shift),
+        args=[TensorArg(x.index), TensorArg(y.index, const=False), str(x.size)],
+        inplace=(x.index, y.index) if y.dtype != "int32" else None, comment=f"int16 -> {y.dtype} requantize",
+    )
+
+
 @register("QUANTIZE")
 def lower_quantize(g: Graph, op: Op) -> Layer:
     x, y = require_input(g, op, 0), out(g, op)
     require_same_shape(x, y)
     require_nonconst(x, "input")
+    if x.dtype == "int16":
+        return _requantize_s16(op, x, y)
     if y.dtype not in _RANGE and not (y.dtype == "int16" and x.dtype == "float32"):
-        raise Unsupported(f"QUANTIZE to {y.dtype} is not supported (int8 and uint8 are, and float32 -> int16)")
+        raise Unsupported(f"QUANTIZE from {x.dtype} to {y.dtype} is not supported (to int8 and uint8 are, "
+                          "float32 -> int16, and int16 -> int8/int16/int32; TFLite 2.14 has no int8 -> int16)")
     out_s, out_zp = _per_tensor(y, "output")
     if x.dtype == "float32" and y.dtype == "int16":  # 16x8 models; not in place (the output is 2 bytes a value)
         if not out_s > 0:
@@ -78,7 +102,7 @@ def lower_quantize(g: Graph, op: Op) -> Layer:
         return _affine_layer(op, x, y, f"tinyml_quantize_f32_{suffix}", out_s, out_zp, f"float -> {y.dtype}",
                              in_place=True)
     if x.dtype not in _RANGE:
-        raise Unsupported(f"QUANTIZE from {x.dtype} is not supported (float32, int8 and uint8 are)")
+        raise Unsupported(f"QUANTIZE from {x.dtype} is not supported (float32, int8, uint8 and int16 are)")
     in_s, in_zp = _per_tensor(x, "input")
     if x.dtype == "int8" and y.dtype == "int8":
         table = requantize_values(np.arange(-128, 128), in_s, in_zp, out_s, out_zp, "int8")

@@ -29,6 +29,11 @@ typedef struct {
 void tinyml_conv2d_s8(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
                       const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *output);
 
+/* 16x8 (groups 1): int16 input and output (zero points 0, input_offset/output_offset unused),
+ * int8 filter, int64 bias or NULL; TFLite's int64 requantization (tinyml_requantize_s64). */
+void tinyml_conv2d_s16(const tinyml_conv2d_params_t *p, const int16_t *input, const int8_t *filter,
+                       const int64_t *bias, const int32_t *mult, const int32_t *shift, int16_t *output);
+
 /* 1x1 convolution with stride 1 (pad 0, any groups), IN PLACE: `data` holds the input
  * [pixels][in_c] on entry and the output [pixels][out_c] on return, both starting at `data`
  * (the buffer must hold max(input, output) bytes). scratch: in_c bytes (one input pixel).

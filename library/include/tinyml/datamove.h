@@ -43,6 +43,9 @@ typedef struct {
 
 void tinyml_concat_s8(const tinyml_concat_params_t *p, const int32_t *sizes, const int8_t *const *inputs,
                       int8_t *output);
+/* 16x8: the same copy of int16 elements (TFLite's int16 CONCATENATION never rescales). */
+void tinyml_concat_s16(const tinyml_concat_params_t *p, const int32_t *sizes, const int16_t *const *inputs,
+                       int16_t *output);
 
 /* RESIZE_NEAREST_NEIGHBOR (NHWC): y_map[out_h] / x_map[out_w] are the source row/column of each
  * output row/column, computed by the compiler with TFLite's float32 index math. */

@@ -31,6 +31,10 @@ void tinyml_depthwise_conv2d_s8(const tinyml_dwconv2d_params_t *p, const int8_t 
                                 const int32_t *bias, const int32_t *mult, const int32_t *shift,
                                 int8_t *output);
 
+/* 16x8: int16 input and output (zero points 0), int8 filter, int64 bias or NULL. */
+void tinyml_depthwise_conv2d_s16(const tinyml_dwconv2d_params_t *p, const int16_t *input, const int8_t *filter,
+                                 const int64_t *bias, const int32_t *mult, const int32_t *shift, int16_t *output);
+
 /* IN PLACE (TinyEngine-style), depth_multiplier 1 and batches 1 only: `data` holds the input
  * [in_h][in_w][C] on entry and the output [out_h][out_w][C] on return (any stride, dilation or
  * padding; a stride-2 layer shrinks the tensor in place). scratch: in_h * in_w bytes, one input

@@ -78,6 +78,10 @@ void tinyml_squared_difference_s8(const tinyml_add_params_t *p, const int8_t *in
 void tinyml_prelu_s8(const tinyml_prelu_params_t *p, const int8_t *input, const int8_t *alpha, int8_t *output);
 void tinyml_add_s8(const tinyml_add_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void tinyml_mul_s8(const tinyml_mul_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+/* 16x8 (int16 tensors, zero points 0): ADD with left_shift 15 (add.cc's general-scale int16 path),
+ * MUL with the same arithmetic as int8. */
+void tinyml_add_s16(const tinyml_add_params_t *p, const int16_t *input1, const int16_t *input2, int16_t *output);
+void tinyml_mul_s16(const tinyml_mul_params_t *p, const int16_t *input1, const int16_t *input2, int16_t *output);
 void tinyml_maximum_s8(const tinyml_minmax_params_t *p, const int8_t *input1, const int8_t *input2,
                        int8_t *output);
 void tinyml_minimum_s8(const tinyml_minmax_params_t *p, const int8_t *input1, const int8_t *input2,

@@ -37,6 +37,9 @@ TINYML_INLINE void tinyml_pool_window(int32_t origin, int32_t filter, int32_t si
  * positions, rounding half away from zero. */
 void tinyml_avgpool_s8(const tinyml_pool_params_t *p, const int8_t *input, int8_t *output);
 void tinyml_maxpool_s8(const tinyml_pool_params_t *p, const int8_t *input, int8_t *output);
+/* 16x8 (reference_integer_ops::AveragePool / MaxPool on int16_t): the same loops. */
+void tinyml_avgpool_s16(const tinyml_pool_params_t *p, const int16_t *input, int16_t *output);
+void tinyml_maxpool_s16(const tinyml_pool_params_t *p, const int16_t *input, int16_t *output);
 
 typedef struct {
     int32_t dims[4];   /* input shape, left-padded to 4 dims */

@@ -36,4 +36,18 @@ void tinyml_dequantize_u8_f32(const tinyml_quant_params_t *p, const uint8_t *inp
  * output byte = table[input byte]. In-place safe. */
 void tinyml_requantize_lut8(const uint8_t *table, const void *input, void *output, int32_t size);
 
+/* int16 -> int8 / int16 / int32 (reference_ops::Requantize; QuantizeMultiplier(in_scale / out_scale)).
+ * Output zero point + result is added in int32 (wrapping like TFLite's) before the clamp. The int8
+ * and int16 outputs are in-place safe; the int32 one is not (it is wider). */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t multiplier;
+    int32_t shift;
+} tinyml_requant_params_t;
+
+void tinyml_requantize_s16_s8(const tinyml_requant_params_t *p, const int16_t *input, int8_t *output, int32_t size);
+void tinyml_requantize_s16_s16(const tinyml_requant_params_t *p, const int16_t *input, int16_t *output, int32_t size);
+void tinyml_requantize_s16_s32(const tinyml_requant_params_t *p, const int16_t *input, int32_t *output, int32_t size);
+
 #endif /* TINYML_QUANTIZE_H */

@@ -38,4 +38,18 @@ typedef struct {
 void tinyml_log_softmax_s8(const tinyml_log_softmax_params_t *p, const int32_t *exp_q12_table,
                            const int8_t *input, int8_t *output);
 
+/* 16x8: int16 -> int16 (zero points 0, output scale 1/32768), TFLite's reference_ops::SoftmaxInt16. */
+typedef struct {
+    int32_t outer;
+    int32_t depth;
+    int32_t input_multiplier; /* QuantizeMultiplier(input_scale * beta / (10 / 65535)) */
+    int32_t input_shift;
+} tinyml_softmax_s16_params_t;
+
+/* exp_lut: exp on [-10, 0], recip_lut: 1 / (1 + x) on [0, 1], 513 Q0.15 entries each (TFLite's
+ * gen_lut, computed by the generator). exp_scratch: depth int16 (one row's exponentials); the
+ * kernel is in-place safe (a row is read before it is written). */
+void tinyml_softmax_s16(const tinyml_softmax_s16_params_t *p, const int16_t *exp_lut, const int16_t *recip_lut,
+                        const int16_t *input, int16_t *exp_scratch, int16_t *output);
+
 #endif

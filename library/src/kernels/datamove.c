@@ -63,6 +63,19 @@ void tinyml_concat_s8(const tinyml_concat_params_t *p, const int32_t *sizes, con
     }
 }
 
+void tinyml_concat_s16(const tinyml_concat_params_t *p, const int32_t *sizes, const int16_t *const *inputs,
+                       int16_t *output) {
+    int32_t i, o;
+    int32_t offset = 0;
+    for (i = 0; i < p->num_inputs; ++i) {
+        const int32_t n = sizes[i];
+        for (o = 0; o < p->outer; ++o) {
+            memcpy(output + o * p->out_stride + offset, inputs[i] + o * n, (size_t)n * sizeof(int16_t));
+        }
+        offset += n;
+    }
+}
+
 void tinyml_resize_nearest_s8(const tinyml_resize_nn_params_t *p, const int32_t *y_map, const int32_t *x_map,
                               const int8_t *input, int8_t *output) {
     const int32_t depth = p->depth;

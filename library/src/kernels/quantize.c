@@ -67,3 +67,20 @@ void tinyml_requantize_lut8(const uint8_t *table, const void *input, void *outpu
         out[i] = table[in[i]];
     }
 }
+
+/* reference_ops::Requantize from int16 (16x8 models): (x - input zero point) times the 32-bit
+ * multiplier, + output zero point, clamped to the output type. */
+#define TINYML_REQUANTIZE_S16(SUFFIX, T, LO, HI)                                                                \
+    void tinyml_requantize_s16_##SUFFIX(const tinyml_requant_params_t *p, const int16_t *input, T *output,      \
+                                        int32_t size) {                                                         \
+        int32_t i;                                                                                              \
+        for (i = 0; i < size; ++i) {                                                                            \
+            const int32_t v = tinyml_requantize((int32_t)input[i] - p->input_zero_point, p->multiplier, p->shift); \
+            const int32_t o = (int32_t)((uint32_t)v + (uint32_t)p->output_zero_point);                          \
+            output[i] = (T)TINYML_MIN(TINYML_MAX(o, (int32_t)(LO)), (int32_t)(HI));                             \
+        }                                                                                                       \
+    }
+
+TINYML_REQUANTIZE_S16(s8, int8_t, -128, 127)
+TINYML_REQUANTIZE_S16(s16, int16_t, -32768, 32767)
+TINYML_REQUANTIZE_S16(s32, int32_t, INT32_MIN, INT32_MAX)

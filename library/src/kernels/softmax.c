@@ -70,3 +70,45 @@ void tinyml_log_softmax_s8(const tinyml_log_softmax_params_t *p, const int32_t *
         }
     }
 }
+
+/* lut_lookup_with_interpolation: 512 base values (and one more for the last slope), indexed by the
+ * top 9 bits of the int16 value, linearly interpolated on the low 7. */
+TINYML_INLINE int16_t lut_s16(const int16_t *lut, int16_t value) {
+    const int32_t index = 256 + (value >> 7);
+    const int32_t offset = value & 0x7f;
+    const int32_t base = lut[index];
+    const int32_t slope = lut[index + 1] - lut[index];
+    return (int16_t)(base + ((slope * offset + 64) >> 7));
+}
+
+/* reference_ops::SoftmaxInt16: exp of the rescaled difference to the row maximum through the exp
+ * LUT, the Q16.15 sum normalised and inverted through the 1/(1+x) LUT, one rounding shift. */
+void tinyml_softmax_s16(const tinyml_softmax_s16_params_t *p, const int16_t *exp_lut, const int16_t *recip_lut,
+                        const int16_t *input, int16_t *exp_scratch, int16_t *output) {
+    int32_t i, j;
+    for (i = 0; i < p->outer; ++i) {
+        const int16_t *x = input + i * p->depth;
+        int16_t *y = output + i * p->depth;
+        int32_t max_in_row = -32768;
+        int32_t sum = 0;
+        int32_t headroom_plus_one, shifted_sum, right_shift;
+        int16_t recip;
+        for (j = 0; j < p->depth; ++j) {
+            max_in_row = TINYML_MAX(max_in_row, (int32_t)x[j]);
+        }
+        for (j = 0; j < p->depth; ++j) {
+            const int32_t scaled = tinyml_requantize((int32_t)x[j] - max_in_row, p->input_multiplier, p->input_shift);
+            exp_scratch[j] = lut_s16(exp_lut, (int16_t)tinyml_clamp(scaled + 32767, -32768, 32767));
+            sum += exp_scratch[j];
+        }
+        headroom_plus_one = tinyml_clz32((uint32_t)sum);
+        shifted_sum = (int32_t)((((int64_t)sum << (headroom_plus_one - 1)) + (1 << 13)) >> 14);
+        recip = lut_s16(recip_lut, (int16_t)tinyml_clamp(shifted_sum - ((1 << 15) + (1 << 16)), -32768, 32767));
+        right_shift = 31 - headroom_plus_one;
+        for (j = 0; j < p->depth; ++j) {
+            const int64_t round = (int64_t)1 << (right_shift - 1);
+            const int32_t r = (int32_t)(((int64_t)exp_scratch[j] * (int64_t)recip + round) >> right_shift);
+            y[j] = (int16_t)tinyml_clamp(r, 0, 32767);
+        }
+    }
+}

@@ -16,7 +16,13 @@ def normal(rng: np.random.Generator, shape: tuple) -> np.ndarray:
 class Spec:
     name: str  # file name in zoo/ (without .tflite)
     build: Callable[[], Any]  # returns a tf.keras.Model with batch size 1 inputs
-    io: str = "int8"  # int8 | uint8 | float32: inference input/output type
+    io: str = "int8"  # int8 | uint8 | int16 | float32: inference input/output type
+    # "int8" (TFLITE_BUILTINS_INT8) or "16x8" (int16 activations, int8 weights:
+    # EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8)
+    quant: str = "int8"
+    # operators left in float32 after the int8 body (a PyTorch-style float tail): converted through
+    # tf.lite.experimental.QuantizationDebugger's selective quantization (denylisted_ops)
+    float_ops: tuple[str, ...] = ()
     seed: int = 0
     data: Callable[[np.random.Generator, tuple], np.ndarray] = normal  # representative sample
     converter: dict[str, Any] = field(default_factory=dict)  # extra TFLiteConverter attributes
