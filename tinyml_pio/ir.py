@@ -31,6 +31,7 @@ class Quant:
     scale: np.ndarray  # float32, shape (1,) or (channels,)
     zero_point: np.ndarray  # int64, same shape as scale
     axis: int | None = None  # set only for per-channel quantization
+    quantized_dimension: int = 0  # as written in the file (validate.py checks it as TFLite does)
 
     @property
     def per_channel(self) -> bool:
@@ -84,6 +85,7 @@ class Op:
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    options_table: str = ""  # the file's builtin options table ("Conv2DOptions"), "" if none
 
     def describe(self) -> str:
         return f"operator #{self.index} ({self.type})"
