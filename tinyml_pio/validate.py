@@ -73,8 +73,11 @@ def check_graph(g: Graph) -> None:
     _check_io_lists(g, n)
     produced: dict[int, int] = {}
     available = set(g.inputs)
+    from .ops import supported_ops  # lazily: ops imports the IR, not this module
+
+    known = frozenset(supported_ops())
     for op in g.ops:
-        _check_op_indices(g, op, n)
+        _check_op_indices(g, op, n, op.type in known)
         for t in op.inputs:
             if t < 0:
                 continue
@@ -120,13 +123,10 @@ def _check_io_lists(g: Graph, n: int) -> None:
                               hint=_CORRUPT)
 
 
-def _check_op_indices(g: Graph, op: Op, n: int) -> None:
+def _check_op_indices(g: Graph, op: Op, n: int, known: bool) -> None:
     if not op.outputs:
         raise _op_error(g, op, "has no outputs.")
     optional = OPTIONAL_INPUTS.get(op.type)
-    from .ops import supported_ops  # lazily: ops imports the IR, not this module
-
-    known = op.type in supported_ops()
     for pos, t in enumerate(op.inputs):
         if t == -1 and (not known or (optional is not None and pos in optional)):
             continue  # an omitted optional input
