@@ -165,28 +165,35 @@ static int32_t mat_scratch(int32_t k, int32_t pixels, int in_place) {
     return (k / 4) * 32 + 48;
 }
 
+/* The fields the conv and depthwise parameter structs share: square filter f, stride s,
+ * dilation d, padding pad on an h x w input, batch 1, no activation clamp. */
+#define SET_GEOMETRY(p, h, w, f, s, d, pad, in_zp, out_zp, fast)                                   \
+    do {                                                                                            \
+        memset(&(p), 0, sizeof(p));                                                                 \
+        (p).batches = 1;                                                                            \
+        (p).in_h = (h);                                                                             \
+        (p).in_w = (w);                                                                             \
+        (p).filter_h = (p).filter_w = (f);                                                          \
+        (p).stride_h = (p).stride_w = (s);                                                          \
+        (p).dilation_h = (p).dilation_w = (d);                                                      \
+        (p).pad_h = (p).pad_w = (pad);                                                              \
+        (p).out_h = out_size((h), (f), (s), (d), (pad));                                            \
+        (p).out_w = out_size((w), (f), (s), (d), (pad));                                            \
+        (p).input_offset = -(in_zp);                                                                \
+        (p).output_offset = (out_zp);                                                               \
+        (p).act_min = -128;                                                                         \
+        (p).act_max = 127;                                                                          \
+        (p).fast_rq = (fast);                                                                       \
+    } while (0)
+
 static int32_t conv_layer(int32_t pixels_w, int32_t in_h, int32_t in_c, int32_t out_c, int32_t f, int32_t s,
                           int32_t d, int32_t pad, int32_t fast, int id) {
     tinyml_conv2d_params_t p;
     layer_t l;
     int32_t k, pixels;
-    memset(&p, 0, sizeof p);
-    p.batches = 1;
-    p.in_h = in_h;
-    p.in_w = pixels_w;
+    SET_GEOMETRY(p, in_h, pixels_w, f, s, d, pad, -3, -5, fast);
     p.in_c = p.filter_c = in_c;
-    p.filter_h = p.filter_w = f;
-    p.stride_h = p.stride_w = s;
-    p.dilation_h = p.dilation_w = d;
-    p.pad_h = p.pad_w = pad;
-    p.out_h = out_size(in_h, f, s, d, pad);
-    p.out_w = out_size(pixels_w, f, s, d, pad);
     p.out_c = out_c;
-    p.input_offset = 3;
-    p.output_offset = -5;
-    p.act_min = -128;
-    p.act_max = 127;
-    p.fast_rq = fast;
     if (p.out_h <= 0 || p.out_w <= 0) {
         return 0;
     }
@@ -213,23 +220,9 @@ static int32_t dw_layer(int32_t w, int32_t h, int32_t c, int32_t f, int32_t s, i
                         int id) {
     tinyml_dwconv2d_params_t p;
     layer_t l;
-    memset(&p, 0, sizeof p);
-    p.batches = 1;
-    p.in_h = h;
-    p.in_w = w;
+    SET_GEOMETRY(p, h, w, f, s, d, pad, 7, 4, fast);
     p.in_c = p.out_c = c;
     p.depth_multiplier = 1;
-    p.filter_h = p.filter_w = f;
-    p.stride_h = p.stride_w = s;
-    p.dilation_h = p.dilation_w = d;
-    p.pad_h = p.pad_w = pad;
-    p.out_h = out_size(h, f, s, d, pad);
-    p.out_w = out_size(w, f, s, d, pad);
-    p.input_offset = -7;
-    p.output_offset = 4;
-    p.act_min = -128;
-    p.act_max = 127;
-    p.fast_rq = fast;
     if (p.out_h <= 0 || p.out_w <= 0) {
         return 0;
     }
