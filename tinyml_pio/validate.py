@@ -33,18 +33,24 @@ OPTIONAL_INPUTS: dict[str, frozenset[int]] = {
     "PADV2": frozenset({2}),
 }
 
+def _camel_options(op_type: str) -> str:
+    """CONV_2D -> Conv2DOptions: the schema's name of an operator's options table (its spellings)."""
+    name = "".join(w.capitalize() for w in op_type.split("_"))
+    return name.replace("2d", "2D").replace("Matmul", "MatMul").replace("Padv2", "PadV2") + "Options"
+
+
 # The builtin options table TFLite reads for each operator type (every other supported type takes
 # none); an operator carrying another table is read by TFLite as if it had none.
 _POOL, _REDUCER, _MINMAX = "Pool2DOptions", "ReducerOptions", "MaximumMinimumOptions"
 OPTIONS_TABLES: dict[str, str] = {
     "AVERAGE_POOL_2D": _POOL, "MAX_POOL_2D": _POOL, "L2_NORMALIZATION": "L2NormOptions", "MAXIMUM": _MINMAX,
     "MINIMUM": _MINMAX, "MEAN": _REDUCER, "SUM": _REDUCER, "REDUCE_MAX": _REDUCER,
-    **{t: "".join(w.capitalize() for w in t.split("_")).replace("2d", "2D").replace("Matmul", "MatMul").replace("Padv2", "PadV2") + "Options"
-       for t in ("ADD", "ARG_MAX", "ARG_MIN", "BATCH_MATMUL", "CAST", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D",
-                 "DEPTH_TO_SPACE", "DEQUANTIZE", "EXPAND_DIMS", "FULLY_CONNECTED", "GATHER", "HARD_SWISH",
-                 "LEAKY_RELU", "LOG_SOFTMAX", "MUL", "PACK", "PAD", "PADV2", "QUANTIZE", "RESHAPE",
-                 "RESIZE_NEAREST_NEIGHBOR", "SLICE", "SOFTMAX", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V",
-                 "SQUARED_DIFFERENCE", "SQUEEZE", "STRIDED_SLICE", "SUB", "TRANSPOSE", "TRANSPOSE_CONV", "UNPACK")},
+    **{t: _camel_options(t) for t in (
+        "ADD", "ARG_MAX", "ARG_MIN", "BATCH_MATMUL", "CAST", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D",
+        "DEPTH_TO_SPACE", "DEQUANTIZE", "EXPAND_DIMS", "FULLY_CONNECTED", "GATHER", "HARD_SWISH", "LEAKY_RELU",
+        "LOG_SOFTMAX", "MUL", "PACK", "PAD", "PADV2", "QUANTIZE", "RESHAPE", "RESIZE_NEAREST_NEIGHBOR", "SLICE",
+        "SOFTMAX", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQUARED_DIFFERENCE", "SQUEEZE", "STRIDED_SLICE", "SUB",
+        "TRANSPOSE", "TRANSPOSE_CONV", "UNPACK")},
 }
 # Operators whose options TFLite cannot do without: with no table its kernels see all-zero
 # parameters (stride 0, unknown padding, a 0x0 window, softmax beta 0), which the reference
