@@ -156,7 +156,7 @@ def _full_error(command: str, path: Path, tmp: Path) -> str:
     import sys
 
     args = {"convert": ["convert", str(path), "-o", str(tmp / "o")], "inspect": ["inspect", str(path)],
-            "plan": ["plan", str(path)]}[command]
+            "plan": ["plan", str(path)], "verify": ["verify", str(path), "--inputs", "1"]}[command]
     r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", *args], capture_output=True, text=True)
     return r.stderr + r.stdout
 
@@ -181,3 +181,19 @@ def test_lut_with_an_overflowing_output_scale_is_refused():
 
     with pytest.raises(Unsupported, match="too small"):
         fp.lut_populate_s8(0.05, 0, 1e-45, 0, fp.tanh_transform)
+
+
+def test_model_only_tflite_micro_takes_is_not_verified_against_its_relu6(tmp_path):
+    """Found by the second fuzz run (flip 700105 of activations_relu6_nn): a tensor name that is
+    not UTF-8 makes tflite-runtime's Python wrapper refuse the model; tflite-micro's RELU6 only
+    clamps, so verify reported a difference that TFLite's reference kernels do not have."""
+    from tinyml_pio.reference import reference_for
+    from tinyml_pio.tflite_import import load_model
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(_edit(lambda m, sg: _set(sg.tensors[0], "name", b"x\xfd\xfe"), "activations_relu6_nn.tflite"))
+    outcome, detail = fm.run_command("verify", path, tmp_path)
+    assert outcome == "error" and "tflite-micro" in detail, detail
+    assert "only clamps" in _full_error("verify", path, tmp_path)
+    assert reference_for(load_model(ZOO / "activations_relu6_nn.tflite")).kind == "tflite-runtime"
+

@@ -14,7 +14,7 @@ from .hostbuild import HostModel, read_trace
 from .ir import DTYPES, Graph
 from .cpu import CpuFeatures
 from .pipeline import Compiled, compile_model
-from .reference import Reference, preferred_reference
+from .reference import Reference, reference_for
 
 
 # float32 outputs of kernels that call the C library's expf/logf/tanhf (float SOFTMAX, LOG_SOFTMAX,
@@ -99,9 +99,7 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
     """`sanitize`: run the host build under ASan/UBSan with the arena poisoned outside each
     layer's tensors and scratch (codegen/sanitize.py); any stray access is a HostBuildError."""
     g = c.graph
-    with open(g.path, "rb") as f:
-        ref = Reference(f.read(), prefer=preferred_reference(op.type for op in g.ops), num_outputs=len(g.outputs),
-                        num_inputs=len(g.inputs))
+    ref = reference_for(g)
     log(f"reference: {ref.kind}" + (f" (not used: {'; '.join(ref.refused)})" if ref.refused else ""))
     samples = random_inputs(g, n, seed)
     in_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.inputs]
