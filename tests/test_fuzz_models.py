@@ -135,6 +135,10 @@ NOT_BITEXACT = {
         "outside [0, 2)"),
     "pool without options": ("pool_avg_valid.tflite", _drop_options, "has no Pool2DOptions table"),
     "FC with Conv2DOptions": ("fc_relu.tflite", _conv_options_on_fc, "carries Conv2DOptions"),
+    # options 800210: TFLite keeps dilations (and strides, padding) in int16, so 65536 wrapped there
+    "depthwise dilation 32768": ("conv_dw_m1_same_s2.tflite",
+                                 lambda m, sg: _set(sg.operators[0].builtinOptions, "dilationWFactor", 32768),
+                                 "dilation_w 32768 exceeds 32767"),
 }
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op
+from .conv import check_int16_geometry
 from . import (Layer, TensorArg, Unsupported, activation, inp, int8_io, out, register, require_const, require_dtype,
                require_input, require_int8_io, require_nonconst, require_quant)
 
@@ -57,6 +58,7 @@ def lower_pool(g: Graph, op: Op) -> Layer:
         raise Unsupported(f"output shape {list(y.shape)} does not match the {padding} pooling shape {[n, oh, ow, c]}")
     if oh <= 0 or ow <= 0:
         raise Unsupported("the pooling window is larger than the input")
+    check_int16_geometry(pad_h=compute_padding(sh, ih, fh, oh), pad_w=compute_padding(sw, iw, fw, ow))
     act_min, act_max = quant.activation_range(activation(op), out_scale, out_zp)
     avg = op.type == "AVERAGE_POOL_2D"
     return Layer(
