@@ -201,3 +201,15 @@ def test_model_only_tflite_micro_takes_is_not_verified_against_its_relu6(tmp_pat
     assert "only clamps" in _full_error("verify", path, tmp_path)
     assert reference_for(load_model(ZOO / "activations_relu6_nn.tflite")).kind == "tflite-runtime"
 
+
+
+@pytest.mark.parametrize("scale", [1e-45, 1e-30, 6 / 2**31])
+def test_activation_bound_beyond_int32_is_refused(scale):
+    """Found by the second long fuzz run (pool_avg_valid quant 500175): RELU6's bound 6 / 1e-45 was
+    inf -> int (OverflowError); TFLite's cast of a bound beyond int32 is undefined."""
+    from tinyml_pio import quant
+    from tinyml_pio.errors import Unsupported
+
+    with pytest.raises(Unsupported, match="beyond int32"):
+        quant.activation_range("RELU6", scale, 0)
+    assert quant.activation_range("RELU", scale, 0) == (0, 127)
