@@ -44,8 +44,8 @@ def test_mutants_through_verify(model, kind, seed):
 
 # ---- the defects of the first fuzz run, one edit each on a 2-layer FC model -------------------
 
-def _edit(fn) -> bytes:
-    m = schema.ModelT.InitFromPackedBuf((ZOO / "fc_relu.tflite").read_bytes(), 0)
+def _edit(fn, model: str = "fc_relu.tflite") -> bytes:
+    m = schema.ModelT.InitFromPackedBuf((ZOO / model).read_bytes(), 0)
     fn(m, m.subgraphs[0])
     return fm._pack(m)
 
@@ -111,11 +111,42 @@ EDITS = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(EDITS))
+def _drop_options(m, sg):
+    sg.operators[0].builtinOptionsType, sg.operators[0].builtinOptions = 0, None
+
+
+def _conv_options_on_fc(m, sg):
+    sg.operators[0].builtinOptionsType = schema.BuiltinOptions.Conv2DOptions
+    sg.operators[0].builtinOptions = schema.Conv2DOptionsT()
+
+
+# Accepted mutants that were not bit-exact (the second fuzz run), one edit each on a 1-op model:
+# what the reference interpreters handle in their own ways is refused, naming the operator.
+NOT_BITEXACT = {
+    # options 300012: tflite-runtime ran the conv on all-zero options (stride 0) -> another output shape
+    "conv without options": ("conv_dilation2.tflite", _drop_options, "has no Conv2DOptions table"),
+    # quant 300103: tflite-runtime refuses quantized_dimension -2; tflite-micro's RELU6 ignores the
+    # output scale, so the fallback reference disagreed with TFLite's reference kernels
+    "quantized_dimension -2": ("activations_relu6.tflite",
+                               lambda m, sg: _set(sg.tensors[3].quantization, "quantizedDimension", -2),
+                               "operator #0 (RELU6)'s tensor #3"),
+    "quantized_dimension 2 of a rank-2 activation": (
+        "activations_relu6.tflite", lambda m, sg: _set(sg.tensors[3].quantization, "quantizedDimension", 2),
+        "outside [0, 2)"),
+    "pool without options": ("pool_avg_valid.tflite", _drop_options, "has no Pool2DOptions table"),
+    "FC with Conv2DOptions": ("fc_relu.tflite", _conv_options_on_fc, "carries Conv2DOptions"),
+    # options 800210: TFLite keeps dilations (and strides, padding) in int16, so 65536 wrapped there
+    "depthwise dilation 32768": ("conv_dw_m1_same_s2.tflite",
+                                 lambda m, sg: _set(sg.operators[0].builtinOptions, "dilationWFactor", 32768),
+                                 "dilation_w 32768 exceeds 32767"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDITS) + sorted(NOT_BITEXACT))
 def test_malformed_model_gets_a_clear_error(case, tmp_path):
-    edit, expected = EDITS[case]
+    model, edit, expected = NOT_BITEXACT[case] if case in NOT_BITEXACT else ("fc_relu.tflite", *EDITS[case])
     path = tmp_path / "m.tflite"
-    path.write_bytes(_edit(edit))
+    path.write_bytes(_edit(edit, model))
     for command in ("convert", "inspect", "plan"):
         outcome, detail = fm.run_command(command, path, tmp_path)
         if command != "convert" and outcome == "ok":
@@ -129,7 +160,7 @@ def _full_error(command: str, path: Path, tmp: Path) -> str:
     import sys
 
     args = {"convert": ["convert", str(path), "-o", str(tmp / "o")], "inspect": ["inspect", str(path)],
-            "plan": ["plan", str(path)]}[command]
+            "plan": ["plan", str(path)], "verify": ["verify", str(path), "--inputs", "1"]}[command]
     r = subprocess.run([sys.executable, "-m", "tinyml_pio.cli", *args], capture_output=True, text=True)
     return r.stderr + r.stdout
 
@@ -154,3 +185,31 @@ def test_lut_with_an_overflowing_output_scale_is_refused():
 
     with pytest.raises(Unsupported, match="too small"):
         fp.lut_populate_s8(0.05, 0, 1e-45, 0, fp.tanh_transform)
+
+
+def test_model_only_tflite_micro_takes_is_not_verified_against_its_relu6(tmp_path):
+    """Found by the second fuzz run (flip 700105 of activations_relu6_nn): a tensor name that is
+    not UTF-8 makes tflite-runtime's Python wrapper refuse the model; tflite-micro's RELU6 only
+    clamps, so verify reported a difference that TFLite's reference kernels do not have."""
+    from tinyml_pio.reference import reference_for
+    from tinyml_pio.tflite_import import load_model
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(_edit(lambda m, sg: _set(sg.tensors[0], "name", b"x\xfd\xfe"), "activations_relu6_nn.tflite"))
+    outcome, detail = fm.run_command("verify", path, tmp_path)
+    assert outcome == "error" and "tflite-micro" in detail, detail
+    assert "only clamps" in _full_error("verify", path, tmp_path)
+    assert reference_for(load_model(ZOO / "activations_relu6_nn.tflite")).kind == "tflite-runtime"
+
+
+
+@pytest.mark.parametrize("scale", [1e-45, 1e-30, 6 / 2**31])
+def test_activation_bound_beyond_int32_is_refused(scale):
+    """Found by the second long fuzz run (pool_avg_valid quant 500175): RELU6's bound 6 / 1e-45 was
+    inf -> int (OverflowError); TFLite's cast of a bound beyond int32 is undefined."""
+    from tinyml_pio import quant
+    from tinyml_pio.errors import Unsupported
+
+    with pytest.raises(Unsupported, match="beyond int32"):
+        quant.activation_range("RELU6", scale, 0)
+    assert quant.activation_range("RELU", scale, 0) == (0, 127)

@@ -31,6 +31,7 @@ class Quant:
     scale: np.ndarray  # float32, shape (1,) or (channels,)
     zero_point: np.ndarray  # int64, same shape as scale
     axis: int | None = None  # set only for per-channel quantization
+    quantized_dimension: int = 0  # as written in the file (validate.py checks it as TFLite does)
 
     @property
     def per_channel(self) -> bool:
@@ -85,6 +86,7 @@ class Op:
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
     custom_options: bytes = b""  # a CUSTOM operator's options blob, as stored in the model
+    options_table: str = ""  # the file's builtin options table ("Conv2DOptions"), "" if none
 
     def describe(self) -> str:
         return f"operator #{self.index} ({self.type})"

@@ -85,7 +85,12 @@ def activation_range(activation: str, scale: float, zero_point: int, dtype: str 
     qmin, qmax = QRANGE[dtype]
 
     def q(f: float) -> int:
-        return zero_point + tflite_round(float(np.float32(f) / np.float32(scale)))
+        with np.errstate(over="ignore"):
+            v = float(np.float32(f) / np.float32(scale))
+        if not abs(v) < 2.0**31:  # TFLite's static_cast<int32_t> of it is undefined (inf, or beyond int32)
+            raise Unsupported(f"output scale {scale:g} puts the {activation} bound {f:g} at {v:g} quantization steps, "
+                              "beyond int32, where TFLite's conversion of the bound is undefined")
+        return zero_point + tflite_round(v)
 
     if activation in ("NONE", None):
         return qmin, qmax

@@ -19,6 +19,34 @@ from .errors import TinymlError
 MICRO_PREFERRED = frozenset({"SUM"})
 
 
+def micro_mismatch(g) -> str:
+    """Why the tflite-micro interpreter cannot stand for TFLite's reference kernels on graph `g`
+    ("" if it can): its int8/int16 RELU6 only clamps the input, ignoring a change of scale or zero
+    point to the output, which TFLite's reference (QuantizedReluX) requantizes."""
+    for op in g.ops:
+        if op.type != "RELU6" or not op.inputs or not op.outputs or op.inputs[0] < 0:
+            continue
+        qi, qo = g.t(op.inputs[0]).quant, g.t(op.outputs[0]).quant
+        if qi is not None and qo is not None and (qi.s != qo.s or qi.zp != qo.zp):
+            return (f"{op.describe()} changes the quantization (scale {qi.s:g} zp {qi.zp} -> {qo.s:g} zp {qo.zp}), "
+                    "and tflite-micro's RELU6 only clamps, unlike TFLite's reference kernel")
+    return ""
+
+
+def reference_for(g) -> "Reference":
+    """The reference interpreter for graph `g` (verify, hil): a TinymlError when only one that
+    computes `g` differently from TFLite's reference kernels would take it (micro_mismatch)."""
+    with open(g.path, "rb") as f:
+        ref = Reference(f.read(), prefer=preferred_reference(op.type for op in g.ops), num_outputs=len(g.outputs),
+                        num_inputs=len(g.inputs))
+    why = micro_mismatch(g) if ref.kind == "tflite-micro" else ""
+    if why:
+        raise TinymlError(f"cannot be verified: only tflite-micro accepts the model ({'; '.join(ref.refused)}), "
+                          f"and {why}.", path=g.path,
+                          hint="re-export the model with the TFLite converter, so that tflite-runtime accepts it.")
+    return ref
+
+
 def preferred_reference(op_types) -> str:
     """The interpreter to try first for a model with these operator types."""
     return "tflite-micro" if MICRO_PREFERRED & set(op_types) else "tflite-runtime"

@@ -158,8 +158,9 @@ def _parse(buf: bytes, path: str) -> Graph:
         except _BadEnum as e:
             raise _fail(path, f"operator #{i} ({name}): {e}.", "the file is corrupt; re-export the model.") from None
         blob = o.CustomOptionsAsNumpy().tobytes() if o.CustomOptionsLength() else b""
+        table = _OPTIONS_NAMES.get(o.BuiltinOptionsType(), "NONE") if o.BuiltinOptions() is not None else "NONE"
         ops.append(Op(index=i, type=name, inputs=ins, outputs=outs, options=options, version=version,
-                      custom_options=blob))
+                      custom_options=blob, options_table="" if table == "NONE" else table))
     desc = model.Description()
     name = os.path.splitext(os.path.basename(path))[0]
     return Graph(
@@ -197,7 +198,7 @@ def _read_tensor(model: Any, t: Any, index: int, buf: bytes, path: str) -> Tenso
             # Quirk (person_detect): 1-D biases carry the weights' quantized_dimension.
             matches = [d for d, n in enumerate(shape) if n == scale.size]
             axis = matches[0] if matches else None
-        quant = Quant(scale=scale, zero_point=zp, axis=axis)
+        quant = Quant(scale=scale, zero_point=zp, axis=axis, quantized_dimension=int(q.QuantizedDimension()))
     tensor = Tensor(index=index, name=name, shape=shape, dtype=dtype, quant=quant)
     if not 0 <= t.Buffer() < max(model.BuffersLength(), 1):
         raise _fail(path, f"tensor #{index} '{name}' names buffer {t.Buffer()}; the model has {model.BuffersLength()}.",

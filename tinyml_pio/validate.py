@@ -33,6 +33,33 @@ OPTIONAL_INPUTS: dict[str, frozenset[int]] = {
     "PADV2": frozenset({2}),
 }
 
+def _camel_options(op_type: str) -> str:
+    """CONV_2D -> Conv2DOptions: the schema's name of an operator's options table (its spellings)."""
+    name = "".join(w.capitalize() for w in op_type.split("_"))
+    return name.replace("2d", "2D").replace("Matmul", "MatMul").replace("Padv2", "PadV2") + "Options"
+
+
+# The builtin options table TFLite reads for each operator type (every other supported type takes
+# none); an operator carrying another table is read by TFLite as if it had none.
+_POOL, _REDUCER, _MINMAX = "Pool2DOptions", "ReducerOptions", "MaximumMinimumOptions"
+OPTIONS_TABLES: dict[str, str] = {
+    "AVERAGE_POOL_2D": _POOL, "MAX_POOL_2D": _POOL, "L2_NORMALIZATION": "L2NormOptions", "MAXIMUM": _MINMAX,
+    "MINIMUM": _MINMAX, "MEAN": _REDUCER, "SUM": _REDUCER, "REDUCE_MAX": _REDUCER,
+    **{t: _camel_options(t) for t in (
+        "ADD", "ARG_MAX", "ARG_MIN", "BATCH_MATMUL", "CAST", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D",
+        "DEPTH_TO_SPACE", "DEQUANTIZE", "EXPAND_DIMS", "FULLY_CONNECTED", "GATHER", "HARD_SWISH", "LEAKY_RELU",
+        "LOG_SOFTMAX", "MUL", "PACK", "PAD", "PADV2", "QUANTIZE", "RESHAPE", "RESIZE_NEAREST_NEIGHBOR", "SLICE",
+        "SOFTMAX", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQUARED_DIFFERENCE", "SQUEEZE", "STRIDED_SLICE", "SUB",
+        "TRANSPOSE", "TRANSPOSE_CONV", "UNPACK")},
+}
+# Operators whose options TFLite cannot do without: with no table its kernels see all-zero
+# parameters (stride 0, unknown padding, a 0x0 window, softmax beta 0), which the reference
+# interpreters handle in their own ways (an empty output, a division by zero), never as a layer.
+_ZERO_STRIDE = "stride 0 and no padding mode"
+OPTIONS_REQUIRED: dict[str, str] = {"CONV_2D": _ZERO_STRIDE, "DEPTHWISE_CONV_2D": _ZERO_STRIDE,
+                                    "TRANSPOSE_CONV": _ZERO_STRIDE, "AVERAGE_POOL_2D": "a 0x0 window of stride 0",
+                                    "MAX_POOL_2D": "a 0x0 window of stride 0", "SOFTMAX": "beta 0"}
+
 _CORRUPT = "the file is corrupt or was edited by hand; re-export the model with the TFLite converter."
 
 
@@ -52,8 +79,11 @@ def check_graph(g: Graph) -> None:
     _check_io_lists(g, n)
     produced: dict[int, int] = {}
     available = set(g.inputs)
+    from .ops import supported_ops  # lazily: ops imports the IR, not this module
+
+    known = frozenset(supported_ops())
     for op in g.ops:
-        _check_op_indices(g, op, n)
+        _check_op_indices(g, op, n, op.type in known)
         for t in op.inputs:
             if t < 0:
                 continue
@@ -74,6 +104,8 @@ def check_graph(g: Graph) -> None:
                 raise _op_error(g, op, f"writes tensor #{t} '{tensor.name}', which is a constant.")
             produced[t] = op.index
             available.add(t)
+        _check_options(g, op)
+    _check_quantized_dimensions(g)
     for i, t in enumerate(g.outputs):
         if t not in available:
             raise TinymlError(f"model output {i} (tensor #{t} '{g.t(t).name}') is neither produced by an operator "
@@ -97,13 +129,10 @@ def _check_io_lists(g: Graph, n: int) -> None:
                               hint=_CORRUPT)
 
 
-def _check_op_indices(g: Graph, op: Op, n: int) -> None:
+def _check_op_indices(g: Graph, op: Op, n: int, known: bool) -> None:
     if not op.outputs:
         raise _op_error(g, op, "has no outputs.")
     optional = OPTIONAL_INPUTS.get(op.type)
-    from .ops import supported_ops  # lazily: ops imports the IR, not this module
-
-    known = op.type in supported_ops()
     for pos, t in enumerate(op.inputs):
         if t == -1 and (not known or (optional is not None and pos in optional)):
             continue  # an omitted optional input
@@ -115,6 +144,39 @@ def _check_op_indices(g: Graph, op: Op, n: int) -> None:
             raise _op_error(g, op, f"output {pos} names tensor #{t}; the model has tensors #0 to #{n - 1}.")
     if len(set(op.outputs)) != len(op.outputs):
         raise _op_error(g, op, f"lists the same tensor twice among its outputs {op.outputs}.")
+
+
+def _check_options(g: Graph, op: Op) -> None:
+    """The options table TFLite reads for the operator: another table, or none where TFLite's
+    kernels would run on all-zero parameters, is refused (we would read something else)."""
+    want = OPTIONS_TABLES.get(op.type)
+    if want is None:
+        return
+    if op.options_table and op.options_table != want:
+        raise _op_error(g, op, f"carries {op.options_table}, but TFLite reads a {op.type}'s options from {want} "
+                               "and ignores any other table.")
+    if not op.options_table and op.type in OPTIONS_REQUIRED:
+        raise _op_error(g, op, f"has no {want} table: TFLite's kernel then runs on all-zero options "
+                               f"({OPTIONS_REQUIRED[op.type]}), which has no defined result.")
+
+
+def _check_quantized_dimensions(g: Graph) -> None:
+    """quantized_dimension within the tensor's rank, as TFLite's interpreter requires: tflite-runtime
+    refuses the model otherwise, and only tflite-micro (whose int8 RELU6, for one, ignores the
+    output scale) would run it. A constant's stray value is tolerated: person_detect's 1-D biases
+    carry the weights' dimension (3), a per-tensor value that means nothing."""
+    for t in g.tensors:
+        q = t.quant
+        if q is None or not t.shape or 0 <= q.quantized_dimension < len(t.shape):
+            continue
+        if q.quantized_dimension >= 0 and t.is_const:
+            continue
+        user = next((o for o in g.ops if t.index in o.outputs), None) or \
+            next((o for o in g.ops if t.index in o.inputs), None)
+        where = f"{user.describe()}'s tensor" if user is not None else "tensor"
+        raise TinymlError(f"{where} #{t.index} '{t.name}' of shape {list(t.shape)} has quantized_dimension "
+                          f"{q.quantized_dimension}, outside [0, {len(t.shape)}): TFLite's interpreter refuses "
+                          "such a tensor.", path=g.path, hint=_CORRUPT)
 
 
 def _op_error(g: Graph, op: Op, message: str) -> TinymlError:

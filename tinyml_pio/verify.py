@@ -16,7 +16,7 @@ from .hostbuild import HostBuildError, HostModel, read_trace
 from .ir import DTYPES, Graph
 from .cpu import CpuFeatures
 from .pipeline import Compiled, compile_model
-from .reference import Reference, preferred_reference
+from .reference import reference_for
 
 
 # float32 outputs of kernels that call the C library's expf/logf/tanhf (float SOFTMAX, LOG_SOFTMAX,
@@ -114,8 +114,6 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
     skipped (VerifyResult.skipped says why) when it does not."""
     g = c.graph
     user = {l.op.index for l in c.layers if l.returns_status}
-    with open(g.path, "rb") as f:
-        buf = f.read()
     if user and not custom_refs:
         ops = ", ".join(f"{g.ops[i].describe()} -> {l.func}" for i in sorted(user) for l in c.layers
                         if l.op.index == i)
@@ -130,10 +128,10 @@ def verify_compiled(c: Compiled, n: int = 20, seed: int = 0, workdir: Path | Non
                              + ", ".join(sorted({l.func for l in c.layers if l.returns_status and l.func})) + ".",
                              hint="add --custom-src FILE.c for each file that defines them.")
 
-        ref: Any = PiecewiseReference(g, buf, load_custom_refs(custom_refs), user)
+        with open(g.path, "rb") as f:
+            ref: Any = PiecewiseReference(g, f.read(), load_custom_refs(custom_refs), user)
     else:
-        ref = Reference(buf, prefer=preferred_reference(op.type for op in g.ops), num_outputs=len(g.outputs),
-                        num_inputs=len(g.inputs))
+        ref = reference_for(g)
     log(f"reference: {ref.kind}" + (f" (not used: {'; '.join(ref.refused)})" if ref.refused else ""))
     samples = random_inputs(g, n, seed) if samples is None else samples
     in_specs = [(g.t(t).shape, _np_dtype(g.t(t).dtype)) for t in g.inputs]

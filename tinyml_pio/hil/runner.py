@@ -16,7 +16,7 @@ from ..cpu import CpuFeatures
 from ..errors import TinymlError
 from ..ir import DTYPES
 from ..pipeline import Compiled, compile_model
-from ..reference import Reference, preferred_reference
+from ..reference import reference_for
 from ..verify import FLOAT_ULP_BOUND, float_ulps, random_inputs
 from .client import HilClient, HilError
 from .targets import Target, make_target
@@ -34,8 +34,7 @@ def run_on_target(c: Compiled, target: Target, n_inputs: int = 10, seed: int = 0
         raise TinymlError(f"the number of inputs must be at least 1 (got {n_inputs}).")
     g = c.graph
     fw = target.build(c, per_layer)  # generated for the target's CPU (kernel variants)
-    ref = Reference(Path(g.path).read_bytes(), prefer=preferred_reference(op.type for op in g.ops),
-                    num_outputs=len(g.outputs), num_inputs=len(g.inputs))
+    ref = reference_for(g)
     samples = random_inputs(g, n_inputs, seed) if samples is None else samples
     try:
         url = target.start(fw)  # inside: whatever start got running is stopped, even when start fails half-way

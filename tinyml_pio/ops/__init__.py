@@ -139,9 +139,15 @@ def lowering_for(g: Graph, op: Op) -> Lowering | None:
     return _REGISTRY.get(op.type)
 
 
+_LOADED: list[bool] = []  # once: validation asks for every operator of a model
+
+
 def _load_all() -> None:
+    if _LOADED:
+        return
     for mod in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{mod.name}")
+    _LOADED.append(True)
 
 
 def supported_ops() -> list[str]:

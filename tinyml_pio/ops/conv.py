@@ -46,6 +46,18 @@ def compute_padding(stride: int, dilation: int, image: int, filt: int, out_size:
     return total // 2, total % 2
 
 
+INT16_MAX = 32767
+
+
+def check_int16_geometry(**values: int) -> None:
+    """TFLite's kernels hold strides, dilations and padding in int16 (ConvParams, DepthwiseParams,
+    PaddingValues): a larger value wraps there, so the reference computes another layer."""
+    big = {k: v for k, v in values.items() if v > INT16_MAX}
+    if big:
+        raise Unsupported(", ".join(f"{k} {v}" for k, v in big.items()) + f" {'exceeds' if len(big) == 1 else 'exceed'} {INT16_MAX}: TFLite's kernels "
+                          "keep strides, dilations and padding in int16, where such a value wraps")
+
+
 def _geometry(op: Op, x: Tensor, y: Tensor, fh: int, fw: int) -> dict[str, int]:
     """Strides, dilations, padding and shapes, checked against the model's output shape."""
     o = op.options
@@ -67,6 +79,7 @@ def _geometry(op: Op, x: Tensor, y: Tensor, fh: int, fw: int) -> dict[str, int]:
         raise Unsupported("empty output (the filter is larger than the input)")
     ph, _ = compute_padding(sh, dh, ih, fh, oh)
     pw, _ = compute_padding(sw, dw, iw, fw, ow)
+    check_int16_geometry(stride_h=sh, stride_w=sw, dilation_h=dh, dilation_w=dw, pad_h=ph, pad_w=pw)
     return dict(batches=n, in_h=ih, in_w=iw, out_h=oh, out_w=ow, stride_h=sh, stride_w=sw,
                 dilation_h=dh, dilation_w=dw, pad_h=ph, pad_w=pw)
 

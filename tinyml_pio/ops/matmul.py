@@ -18,7 +18,7 @@ from .. import quant
 from ..ir import Graph, Op
 from . import (ConstArg, Layer, ScratchArg, TensorArg, Unsupported, activation, inp, out, register, require_const,
                require_dtype, require_int8_io, require_quant)
-from .conv import compute_out_size, compute_padding
+from .conv import check_int16_geometry, compute_out_size, compute_padding
 
 
 def _batch_strides(shape: tuple[int, ...], out_batch: list[int]) -> list[int]:
@@ -98,6 +98,7 @@ def lower_transpose_conv(g: Graph, op: Op) -> Layer:
         raise Unsupported(f"output size {oh}x{ow} is not what a {padding} transposed convolution of {ih}x{iw} gives")
     pad_h = compute_padding(sh, 1, oh, fh, ih)[0]
     pad_w = compute_padding(sw, 1, ow, fw, iw)[0]
+    check_int16_geometry(stride_h=sh, stride_w=sw, pad_h=pad_h, pad_w=pad_w)
     si, zi = require_quant(x, "input")
     so, zo = require_quant(y, "output")
     if w.quant is None:

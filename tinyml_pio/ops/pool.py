@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op
+from .conv import check_int16_geometry
 from . import (Layer, TensorArg, Unsupported, activation, inp, out, register, require_const, require_dtype,
                require_input, require_int8_io, require_nonconst, require_quant)
 
@@ -62,6 +63,7 @@ def lower_pool(g: Graph, op: Op, dtype: str = "int8") -> Layer:
         raise Unsupported("the pooling window is larger than the input")
     if dtype == "int16" and (in_zp or out_zp):
         raise Unsupported(f"int16 pooling needs zero points 0 (input {in_zp}, output {out_zp}); TFLite requires it")
+    check_int16_geometry(pad_h=compute_padding(sh, ih, fh, oh), pad_w=compute_padding(sw, iw, fw, ow))
     act_min, act_max = quant.activation_range(activation(op), out_scale, out_zp, dtype)
     avg = op.type == "AVERAGE_POOL_2D"
     suffix = "s8" if dtype == "int8" else "s16"

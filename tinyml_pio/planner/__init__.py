@@ -27,7 +27,8 @@ from ..ops import Layer
 from ..validate import MAX_ARENA_BYTES
 from .lifetimes import ALIGN, Buffer, Lifetimes, align, alias_roots, compute_lifetimes, scratch_ops
 from .ordering import best_order, is_topological, peak_of
-from .placement import Placement, place, place_two_sided, search, sequences, tflm_greedy, two_sided_targets
+from .placement import (Placement, place, place_two_sided, search, sequences, time_neighbours, tflm_greedy,
+                        two_sided_targets)
 
 __all__ = ["ALIGN", "Buffer", "Plan", "alias_roots", "buffers_for", "check_plan", "plan_memory", "align"]
 
@@ -80,13 +81,17 @@ def buffers_for(g: Graph, layers: list[Layer]) -> tuple[list[Buffer], dict[int, 
 
 
 def check_plan(buffers: list[Buffer], arena_size: int) -> None:
-    for i, a in enumerate(buffers):
+    """Our own invariant: every buffer inside the arena, aligned, and no two live at the same time
+    sharing a byte (only buffers live at a common step can conflict: their time neighbours)."""
+    for i, nb in enumerate(time_neighbours(buffers)):
+        a = buffers[i]
         if a.size == 0:
             continue
         assert 0 <= a.offset and a.offset + a.size <= arena_size, f"{a.key} outside the arena"
         assert a.offset % ALIGN == 0, f"{a.key} offset {a.offset} not {ALIGN}-byte aligned"
-        for b in buffers[i + 1 :]:
-            if b.size and a.conflicts(b):
+        for j in nb:
+            b = buffers[j]
+            if j > i and b.size and a.conflicts(b):
                 raise AssertionError(f"planner bug: {a.key} and {b.key} overlap")
 
 

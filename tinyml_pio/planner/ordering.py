@@ -83,6 +83,10 @@ class _Model:
                     ip = (root(ti), to, inplace_scratch(l), inplace_grow(l))
             self.inplace.append(ip)
         self.full = (1 << n) - 1
+        # per operator, what `step` sums, precomputed (it runs up to max_steps times)
+        self.new_bytes = [sum(self.size[r] for r in outs) for outs in self.new_out]
+        self.mortal = [[(self.size[r], consumers.get(r, 0)) for r in self.uses[v] + self.new_out[v]
+                        if r not in self.out_roots] for v in range(n)]
 
     def alive(self, r: int, done: int) -> bool:
         return r in self.out_roots or bool(self.consumers.get(r, 0) & ~done)
@@ -92,9 +96,8 @@ class _Model:
 
     def step(self, done: int, live: int, v: int) -> tuple[int, int]:
         """(bytes while v runs, bytes live after v) given `live` bytes after `done`."""
-        bit = 1 << v
-        after_done = done | bit
-        new = sum(self.size[r] for r in self.new_out[v])
+        after_done = done | (1 << v)
+        new = self.new_bytes[v]
         during = live + new + self.scratch[v]
         ip = self.inplace[v]
         if ip is not None:
@@ -103,8 +106,10 @@ class _Model:
             if ri not in self.out_roots and not (self.consumers.get(ri, 0) & ~after_done) \
                     and (self.size[to] <= self.size[ri] or grow) and saved > 0:
                 during -= saved
-        died = sum(self.size[r] for r in self.uses[v] if not self.alive(r, after_done))
-        died += sum(self.size[r] for r in self.new_out[v] if not self.alive(r, after_done))
+        died = 0
+        for size, consumers in self.mortal[v]:
+            if not consumers & ~after_done:
+                died += size
         return during, live + new - died
 
 

@@ -168,14 +168,8 @@ def _breadth_sequence(buffers: list[Buffer]) -> list[int]:
 
 
 def _conflict_weight(buffers: list[Buffer]) -> list[int]:
-    w = [0] * len(buffers)
-    for i, a in enumerate(buffers):
-        for j in range(i + 1, len(buffers)):
-            b = buffers[j]
-            if a.overlaps_in_time(b):
-                w[i] += b.size
-                w[j] += a.size
-    return w
+    """Per buffer, the bytes of the buffers live at some common step (its time neighbours)."""
+    return [sum(buffers[j].size for j in nb) for nb in time_neighbours(buffers)]
 
 
 def sequences(buffers: list[Buffer]) -> list[tuple[str, list[int]]]:
