@@ -26,6 +26,7 @@ OPTIONS = {
     "FULLY_CONNECTED": "FullyConnectedOptions", "RESHAPE": None, "L2_NORMALIZATION": "L2NormOptions",
     "CAST": None, "DEQUANTIZE": None, "QUANTIZE": None, "NEG": None, "ABS": None, "RESIZE_BILINEAR": None, "SOFTMAX": "SoftmaxOptions", "LOG_SOFTMAX": None, "LOGISTIC": None,
     "TANH": None, "MEAN": "ReducerOptions", "CONCATENATION": "ConcatenationOptions", "BATCH_MATMUL": "BatchMatMulOptions", "TRANSPOSE_CONV": "TransposeConvOptions", "SHAPE": "ShapeOptions", "FILL": None, "MUL": "MulOptions",
+    "SVDF": "SVDFOptions",
 }
 
 
@@ -44,11 +45,11 @@ class Net:
         self.outputs: list[str] = []
 
     def tensor(self, name: str, shape, dtype: str = "int8", scale: float = 0.05, zp: int = 0,
-               data: np.ndarray | None = None) -> str:
+               data: np.ndarray | None = None, variable: bool = False) -> str:
         raw = None if data is None else np.asarray(data, dtype=dtype).tobytes()
         quantized = dtype in ("int8", "int16", "uint8")
         self.names[name] = self.tables.tensor(name, shape, TYPES[dtype], scale if quantized else [],
-                                              zp if quantized else [], raw)
+                                              zp if quantized else [], raw, variable=variable)
         return name
 
     def const(self, name: str, values, dtype: str = "int32", **q) -> str:

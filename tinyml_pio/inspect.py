@@ -54,9 +54,11 @@ def inspect_model(path: str, patches: Any = None, max_overhead: float = 0.2) -> 
         outs = ", ".join(_shape(g, t) for t in op.outputs)
         lines.append(f"{op.index:>4}  {op.type:<26} {outs:<24} {macs:>10}  {kernel}")
     const = [t for t in g.tensors if t.is_const]
-    acts = [t for t in g.tensors if not t.is_const]
+    acts = [t for t in g.tensors if t.in_arena]
+    state = [t for t in g.tensors if t.variable]
     lines += ["",
-              f"tensors: {len(g.tensors)} ({len(const)} constant, {len(acts)} activations)",
+              f"tensors: {len(g.tensors)} ({len(const)} constant, {len(acts)} activations"
+              + (f", {len(state)} state" if state else "") + ")",
               f"weights: {sum(t.nbytes for t in const)} bytes (constant tensors in the file)",
               f"MACs: {sum(l.macs for l in layers if l)}"]
     if problems:
@@ -68,6 +70,9 @@ def inspect_model(path: str, patches: Any = None, max_overhead: float = 0.2) -> 
         lines.append(f"arena: {plan.arena_size} bytes (lower bound {plan.lower_bound})"
                      + (f", with patches {stage.text}: layer by layer {stage.layer_arena} bytes, MAC overhead "
                         f"{100 * stage.overhead:.1f}%" if stage else ""))
+        if plan.state_offsets:
+            lines.append(f"state: {plan.state_size} bytes (state tensors outside the arena, kept across invokes; "
+                         "<prefix>_reset_state() zeroes them)")
     return "\n".join(lines)
 
 

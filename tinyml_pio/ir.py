@@ -54,10 +54,16 @@ class Tensor:
     dtype: str
     quant: Quant | None = None
     data: np.ndarray | None = None  # constant tensors only
+    variable: bool = False  # a state tensor (is_variable): kept across invokes, outside the arena
 
     @property
     def is_const(self) -> bool:
         return self.data is not None
+
+    @property
+    def in_arena(self) -> bool:
+        """Planned in the scratch arena: neither a constant (flash) nor a state tensor (the state buffer)."""
+        return self.data is None and not self.variable
 
     @property
     def size(self) -> int:

@@ -238,6 +238,10 @@ def format_text(rep: PlanReport) -> str:
     lines.append(f"TFLM greedy: {_fmt(plan.tflm_greedy_arena)} bytes  (largest-first first-fit, model order, no in-place)")
     lines += _patch_lines(rep)
     lines.append(f"weights:     {_fmt(rep.weights_bytes)} bytes (flash)")
+    if plan.state_offsets:
+        lines.append(f"state:       {_fmt(plan.state_size)} bytes (outside the arena, kept across invokes: "
+                     + ", ".join(f"t{t} {g.t(t).dtype} {'x'.join(map(str, g.t(t).shape))}"
+                                 for t in sorted(plan.state_offsets)) + ")")
     if plan.inplace_ops:
         lines.append(f"in place:    op " + ", ".join(str(i) for i in plan.inplace_ops))
     if plan.reordered:
@@ -316,6 +320,8 @@ def to_json(rep: PlanReport) -> dict[str, Any]:
         lower_bound_bytes=plan.lower_bound,
         gap_bytes=rep.gap,
         weights_bytes=rep.weights_bytes,
+        state_bytes=plan.state_size,
+        state_offsets={str(k): v for k, v in sorted(plan.state_offsets.items())},
         peak_op_index=plan.peak_op,
         peak_position=plan.peak_position,
         peak_live_bytes=max(plan.live_bytes, default=0),

@@ -213,6 +213,11 @@ def _read_tensor(model: Any, t: Any, index: int, buf: bytes, path: str) -> Tenso
         raise _fail(path, f"constant tensor #{index} '{name}' has unsupported type {dtype}.",
                     "quantize the model to int8 (full integer quantization).")
     check_tensor(path, tensor)
+    if t.IsVariable():
+        # a state tensor (SVDF, LSTM): TFLite zeroes it when it allocates tensors and ignores any
+        # buffer it names, so do we
+        tensor.variable = True
+        raw = b""
     if raw:
         np_dtype = np.dtype(DTYPES[dtype][1]).newbyteorder("<")
         expected = tensor.size

@@ -31,6 +31,7 @@ OPTIONAL_INPUTS: dict[str, frozenset[int]] = {
     "CONV_2D": frozenset({2}),
     "DEPTHWISE_CONV_2D": frozenset({2}),
     "PADV2": frozenset({2}),
+    "SVDF": frozenset({3}),  # the bias
 }
 
 _CORRUPT = "the file is corrupt or was edited by hand; re-export the model with the TFLite converter."
@@ -58,7 +59,7 @@ def check_graph(g: Graph) -> None:
             if t < 0:
                 continue
             tensor = g.t(t)
-            if not tensor.is_const and t not in available:
+            if tensor.in_arena and t not in available:
                 later = next((o for o in g.ops[op.index:] if t in o.outputs), None)
                 why = (f"which {later.describe()} produces only later (the graph has a cycle or is not in execution order)"
                        if later is not None else "which no operator produces and which is not a model input")

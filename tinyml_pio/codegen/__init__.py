@@ -120,6 +120,8 @@ class _Ctx:
                 return f"{self.prefix}_params_data.w{t.index}"
             return f"{self.prefix}_w{t.index}"
         q = "const " if const else ""
+        if t.variable:
+            return f"({q}{t.ctype} *)({self.prefix}_state + {self.plan.state_offsets[t.index]})"
         return f"({q}{t.ctype} *)({self.prefix}_arena + {self.plan.tensor_offsets[t.index]})"
 
 
@@ -237,6 +239,18 @@ def _train_env(g: Graph, plan: Plan, train: Any, prefix: str, calls: list[dict[s
     )
 
 
+def _state_env(g: Graph, plan: Plan) -> list[dict[str, Any]]:
+    """The state tensors and their initial values (TFLite's ResetVariableTensor: an int8 tensor's
+    zero point, zero otherwise)."""
+    res = []
+    for ti, off in sorted(plan.state_offsets.items(), key=lambda kv: kv[1]):
+        t = g.t(ti)
+        init = t.quant.zp if t.dtype == "int8" and t.quant is not None else 0
+        res.append(dict(index=ti, ctype=t.ctype, dtype=t.dtype, shape=list(t.shape), size=t.size, offset=off,
+                        init=c_literal(float(init)) if t.dtype == "float32" else init))
+    return res
+
+
 def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: str = "",
              train: Any = None, labels: list[str] | None = None) -> dict[str, str]:
     """Return {filename: text} for `<prefix>.h` and `<prefix>.c`; `kernels` (e.g. "dsp; target
@@ -297,6 +311,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         train=_train_env(g, plan, train, prefix, train_calls) if train is not None else None,
         arena_size=max(plan.arena_size, train.plan.arena_size if train is not None else 0),
         labels=list(labels or []),
+        state=_state_env(g, plan),
     )
     return {
         f"{prefix}.h": _ENV.get_template("model.h.j2").render(env),
