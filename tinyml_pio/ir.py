@@ -90,6 +90,7 @@ class Op:
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    intermediates: list[int] = field(default_factory=list)  # tensors that only carry quantization (integer LSTM)
 
     def describe(self) -> str:
         return f"operator #{self.index} ({self.type})"

@@ -141,9 +141,11 @@ def _parse(buf: bytes, path: str) -> Graph:
 
     sg = model.Subgraphs(0)
     check_limits(path, sg.OperatorsLength(), sg.TensorsLength())
+    intermediates = {int(v) for i in range(sg.OperatorsLength()) if sg.Operators(i).IntermediatesLength()
+                     for v in sg.Operators(i).IntermediatesAsNumpy()}
     tensors = []
     for i in range(sg.TensorsLength()):
-        tensors.append(_read_tensor(model, sg.Tensors(i), i, buf, path))
+        tensors.append(_read_tensor(model, sg.Tensors(i), i, buf, path, i in intermediates))
     ops = []
     for i in range(sg.OperatorsLength()):
         o = sg.Operators(i)
@@ -157,7 +159,12 @@ def _parse(buf: bytes, path: str) -> Graph:
             options = _read_options(o)
         except _BadEnum as e:
             raise _fail(path, f"operator #{i} ({name}): {e}.", "the file is corrupt; re-export the model.") from None
-        ops.append(Op(index=i, type=name, inputs=ins, outputs=outs, options=options, version=version))
+        mids = [int(v) for v in o.IntermediatesAsNumpy()] if o.IntermediatesLength() else []
+        if any(not 0 <= t < len(tensors) for t in mids):
+            raise _fail(path, f"operator #{i} ({name}) names intermediate tensors {mids}; the model has "
+                        f"{len(tensors)} tensors.", "the file is corrupt; re-export the model.")
+        ops.append(Op(index=i, type=name, inputs=ins, outputs=outs, options=options, version=version,
+                      intermediates=mids))
     desc = model.Description()
     name = os.path.splitext(os.path.basename(path))[0]
     return Graph(
@@ -170,7 +177,7 @@ def _parse(buf: bytes, path: str) -> Graph:
     )
 
 
-def _read_tensor(model: Any, t: Any, index: int, buf: bytes, path: str) -> Tensor:
+def _read_tensor(model: Any, t: Any, index: int, buf: bytes, path: str, intermediate: bool = False) -> Tensor:
     dtype = _TENSOR_TYPES.get(t.Type(), f"type{t.Type()}")
     shape = tuple(int(v) for v in t.ShapeAsNumpy()) if t.ShapeLength() else ()
     name = (t.Name() or b"").decode(errors="replace")
@@ -212,7 +219,7 @@ def _read_tensor(model: Any, t: Any, index: int, buf: bytes, path: str) -> Tenso
     if raw and dtype not in DTYPES:
         raise _fail(path, f"constant tensor #{index} '{name}' has unsupported type {dtype}.",
                     "quantize the model to int8 (full integer quantization).")
-    check_tensor(path, tensor)
+    check_tensor(path, tensor, intermediate)
     if t.IsVariable():
         # a state tensor (SVDF, LSTM): TFLite zeroes it when it allocates tensors and ignores any
         # buffer it names, so do we
