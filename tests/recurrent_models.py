@@ -34,3 +34,50 @@ def svdf_int8(path: str | Path, batches: int = 1, input_size: int = 12, units: i
              fused_activation_function=0)
         outs = ["z"]
     return n.write(path, outs, "tinyml-pio SVDF int8 / int16 state")
+
+
+def lstm_int8(path: str | Path, batches: int = 1, time: int = 5, n_input: int = 6, n_cell: int = 8,
+              n_output: int | None = None, time_major: bool = False, cell_exp: int = -11, cell_clip: float = 0.0,
+              proj_clip: float = 0.0, proj_bias: bool = True, seed: int = 0, hidden_q=(0.007, 4),
+              state_q=(0.02, -6), cifg: bool = False, peephole: bool = False, layer_norm: bool = False) -> Path:
+    """TFLite's 8x8_16 integer UNIDIRECTIONAL_SEQUENCE_LSTM written by hand, for what Keras does not
+    make: a projection (`n_output` outputs from `n_cell` cells), other power-of-two cell scales
+    (2^cell_exp) and active cell / projection clipping. The quantization is only plausible:
+    tflite-runtime's kernel is the reference whatever it is. `cifg`, `peephole` and `layer_norm`
+    make the variants tinyml-pio refuses."""
+    rng = np.random.default_rng(seed)
+    proj = n_output is not None
+    n_out = n_output if proj else n_cell
+    n = Net()
+    shape = [time, batches, n_input] if time_major else [batches, time, n_input]
+    n.input("x", shape, scale=0.05, zp=-3)
+    ins = ["x"]
+    for kind, cols in (("in", n_input), ("rec", n_out)):
+        for g in ("input", "forget", "cell", "output"):
+            ins.append(n.const(f"{kind}_{g}_w", rng.integers(-127, 128, size=(n_cell, cols)), "int8",
+                               scale=float(rng.uniform(0.004, 0.02)), zp=0))
+    if cifg:
+        ins[1] = ins[5] = ""
+    for g in ("input", "forget", "output"):
+        ins.append(n.const(f"peep_{g}", rng.integers(-300, 300, size=n_cell), "int16", scale=1e-3, zp=0)
+                   if peephole and not (cifg and g == "input") else "")
+    for g in ("input", "forget", "cell", "output"):
+        ins.append("" if cifg and g == "input" else
+                   n.tensor(f"{g}_bias", [n_cell], "int32", data=rng.integers(-3000, 3000, size=n_cell)))
+    if proj:
+        ins.append(n.const("proj_w", rng.integers(-127, 128, size=(n_out, n_cell)), "int8", scale=0.01, zp=0))
+        ins.append(n.tensor("proj_bias", [n_out], "int32", data=rng.integers(-500, 500, size=n_out)) if proj_bias else "")
+    else:
+        ins += ["", ""]
+    ins.append(n.tensor("output_state", [batches, n_out], scale=state_q[0], zp=state_q[1], variable=True))
+    ins.append(n.tensor("cell_state", [batches, n_cell], "int16", scale=2.0 ** cell_exp, zp=0, variable=True))
+    for g in ("input", "forget", "cell", "output"):
+        ins.append(n.const(f"ln_{g}", rng.integers(1000, 30000, size=n_cell), "int16", scale=1e-4, zp=0)
+                   if layer_norm else "")
+    mids = [n.tensor(f"mid{i}", [0], "float32") for i in range(4)]
+    mids.append(n.tensor("hidden", [0], scale=hidden_q[0], zp=hidden_q[1]))
+    out_shape = shape[:2] + [n_out]
+    n.op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [n.tensor("y", out_shape, scale=state_q[0], zp=state_q[1])],
+         intermediates=mids, fused_activation_function=4, cell_clip=cell_clip, proj_clip=proj_clip,
+         time_major=time_major)
+    return n.write(path, ["y"], "tinyml-pio integer LSTM (8x8_16)")

@@ -1,6 +1,9 @@
-"""Recurrent operators with state tensors (issue 13): SVDF int8 with int16 state, bit-exact with
-tflite-runtime's reference kernels over sequences of invokes (the state carried across them, on
-the host and on every emulated board), the state planned outside the arena, and reset_state."""
+"""Recurrent operators with state tensors (issue 13): SVDF int8 with int16 state and TFLite's
+integer (8x8_16) UNIDIRECTIONAL_SEQUENCE_LSTM, bit-exact with tflite-runtime's reference kernels
+over sequences of invokes (the state carried across them, on the host and on every emulated
+board), the state planned outside the arena, and reset_state. The Keras LSTM zoo models
+(tests/models/zoo/recurrent_*) run in test_bitexact_models; the hand-built LSTMs here cover what
+Keras does not make (projection, clipping that bites, other cell scales)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import missing_toolchain
-from recurrent_models import svdf_int8
+from recurrent_models import lstm_int8, svdf_int8
 from tinyml_pio.boards import list_boards
 from tinyml_pio.errors import EXIT_ERROR
 from tinyml_pio.hostbuild import build_executable
@@ -28,6 +31,14 @@ SVDF = {
     "svdf_memory1_tail": dict(memory=1, seed=3, tail=True),
     "svdf_saturating": dict(seed=4, state_scale=0.0005, out_q=(0.01, -3)),  # the int16 state clamps
 }
+LSTM = {
+    "lstm_plain": dict(),
+    "lstm_projection_clips": dict(n_output=5, batches=2, proj_clip=0.05, cell_clip=0.8),
+    "lstm_projection_no_bias_tm": dict(n_output=4, proj_bias=False, cell_exp=-9, time_major=True, batches=2, seed=3),
+    "lstm_time_major_cell_clip": dict(time_major=True, batches=3, cell_exp=-12, cell_clip=0.3, seed=2),
+    "lstm_cell_2e-15": dict(cell_exp=-15, seed=4, hidden_q=(0.004, -20)),
+    "lstm_extreme_zero_points": dict(n_output=6, seed=7, hidden_q=(0.01, -100), state_q=(0.02, 50)),
+}
 EMULATED = [b.id for b in list_boards() if b.id.startswith("qemu_")]
 
 
@@ -38,7 +49,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("recurrent")
-    return {name: svdf_int8(d / f"{name}.tflite", **kw) for name, kw in SVDF.items()}
+    return {**{name: svdf_int8(d / f"{name}.tflite", **kw) for name, kw in SVDF.items()},
+            **{name: lstm_int8(d / f"{name}.tflite", **kw) for name, kw in LSTM.items()}}
 
 
 @pytest.mark.parametrize("name", sorted(SVDF))
@@ -48,9 +60,17 @@ def test_svdf_bit_exact_over_a_sequence(name, models):
     assert (r.identical, r.total) == (N_STEPS, N_STEPS), r.mismatch
 
 
-def test_svdf_output_depends_on_the_state(models):
+@pytest.mark.parametrize("name", sorted(LSTM))
+def test_lstm_bit_exact_over_a_sequence(name, models):
+    r = verify_model(str(models[name]), n=N_STEPS, seed=6)
+    assert r.reference == "tflite-runtime"
+    assert (r.identical, r.total) == (N_STEPS, N_STEPS), r.mismatch
+
+
+@pytest.mark.parametrize("name", ["svdf_rank2", "lstm_projection_clips"])
+def test_output_depends_on_the_state(name, models):
     """The same input invoked again gives another output: the sequence test checks the state."""
-    path = models["svdf_rank2"]
+    path = models[name]
     ref = Reference(path.read_bytes())
     x = random_inputs(compile_model(path, "m").graph, 1, seed=9)[0]
     outs = [ref.run(x)[0].copy() for _ in range(4)]
@@ -92,8 +112,9 @@ int main(void) {
 """
 
 
-def test_reset_state_restarts_the_sequence(models, tmp_path):
-    c = compile_model(models["svdf_rank2"], "kws")
+@pytest.mark.parametrize("name", ["svdf_rank2", "lstm_extreme_zero_points"])  # LSTM: int8 state resets to zp 50
+def test_reset_state_restarts_the_sequence(name, models, tmp_path):
+    c = compile_model(models[name], "kws")
     exe = build_executable({**c.files, "main.c": RESET_MAIN}, tmp_path)
     r = subprocess.run([str(exe)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -101,27 +122,24 @@ def test_reset_state_restarts_the_sequence(models, tmp_path):
     assert len(set(firsts)) > 1, firsts  # the sequence really moves the state
 
 
-def test_plan_and_inspect_show_the_state_bytes(models):
-    p = str(models["svdf_rank2"])
-    plan = run_cli("plan", p)
-    assert plan.returncode == 0 and "state:       80 bytes (outside the arena" in plan.stdout
-    insp = run_cli("inspect", p)
-    assert insp.returncode == 0 and "state: 80 bytes" in insp.stdout and "1 state)" in insp.stdout
+def test_lstm_states_are_planned_outside_the_arena(models):
+    c = compile_model(models["lstm_projection_clips"], "kws")
+    state = sorted((t for t in c.graph.tensors if t.variable), key=lambda t: t.index)
+    assert [t.dtype for t in state] == ["int8", "int16"]  # output state, cell state
+    assert set(c.plan.state_offsets) == {t.index for t in state}
+    assert c.plan.state_size == sum(align(t.nbytes) for t in state)
+    assert not set(c.plan.state_offsets) & set(c.plan.tensor_offsets)
+    assert "v[i] = -6;" in c.files["kws.c"]  # the int8 output state starts at its zero point, as TFLite's
 
 
-def test_svdf_without_a_variable_state_is_refused(tmp_path):
-    from op_models import Net
-
-    n = Net()
-    n.input("x", [1, 4], scale=0.05, zp=0)
-    n.input("s", [1, 6], "int16", scale=0.01, zp=0)  # a plain input, not a variable tensor
-    wf = n.const("wf", np.ones((2, 4)), "int8", scale=0.02, zp=0)
-    wt = n.const("wt", np.ones((2, 3)), "int16", scale=1e-4, zp=0)
-    n.op("SVDF", ["x", wf, wt, "", "s"], [n.tensor("y", [1, 2])], rank=1)
-    path = n.write(tmp_path / "svdf_bad.tflite", ["y"])
+@pytest.mark.parametrize("variant,why", [("cifg", "CIFG"), ("layer_norm", "layer normalization"),
+                                         ("peephole", "peephole")])
+def test_unsupported_lstm_variants_are_refused_clearly(variant, why, tmp_path):
+    """The variants the kernel does not implement are named, not miscomputed; nothing is written."""
+    path = lstm_int8(tmp_path / f"lstm_{variant}.tflite", **{variant: True})
     r = run_cli("convert", str(path), "-o", str(tmp_path / "out"))
     assert r.returncode == EXIT_ERROR
-    assert "operator #0 (SVDF)" in r.stderr and "not a variable tensor" in r.stderr
+    assert "operator #0 (UNIDIRECTIONAL_SEQUENCE_LSTM)" in r.stderr and why in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
 
 
@@ -131,11 +149,25 @@ needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
 
 @needs_qemu
 @pytest.mark.parametrize("board", EMULATED)
-def test_svdf_sequence_bit_exact_in_qemu(board, models, hil_env):
+def test_svdf_and_lstm_sequences_bit_exact_in_qemu(board, models, hil_env):
     from tinyml_pio.hil.runner import run_on_target
     from tinyml_pio.hil.targets import EmulatedTarget
 
     target = EmulatedTarget(board)
-    c = compile_model(models["svdf_batch2_rank3"], "model", target=target.cpu)
-    rec = run_on_target(c, target, n_inputs=10, seed=3)
-    assert rec["identical"] == rec["inputs"] == 10, f"svdf on {board}: {rec['bit_exact']}"
+    for name in ("svdf_batch2_rank3", "lstm_projection_clips"):
+        c = compile_model(models[name], "model", target=target.cpu)
+        rec = run_on_target(c, target, n_inputs=10, seed=3)
+        assert rec["identical"] == rec["inputs"] == 10, f"{name} on {board}: {rec['bit_exact']}"
+
+
+@needs_qemu
+@pytest.mark.parametrize("board", EMULATED)
+def test_keras_lstm_sequence_bit_exact_in_qemu(board, hil_env):
+    from conftest import ZOO
+    from tinyml_pio.hil.runner import run_on_target
+    from tinyml_pio.hil.targets import EmulatedTarget
+
+    target = EmulatedTarget(board)
+    c = compile_model(ZOO / "recurrent_lstm_last_dense.tflite", "model", target=target.cpu)
+    rec = run_on_target(c, target, n_inputs=10, seed=4)
+    assert rec["identical"] == rec["inputs"] == 10, f"Keras LSTM on {board}: {rec['bit_exact']}"

@@ -89,10 +89,13 @@ def write_tensors(b: flatbuffers.Builder, tables: Tables) -> tuple[list[int], li
 
 
 def operator(b: flatbuffers.Builder, opcode_index: int, inputs: list[int], outputs: list[int], options_type: int,
-             options: int) -> int:
+             options: int, intermediates: list[int] | None = None) -> int:
     O = fb("Operator")
     ins, outs = int_vector(b, inputs), int_vector(b, outputs)
+    mids = int_vector(b, intermediates) if intermediates else None
     O.OperatorStart(b)
+    if mids is not None:
+        O.OperatorAddIntermediates(b, mids)
     O.OperatorAddOpcodeIndex(b, opcode_index)
     O.OperatorAddInputs(b, ins)
     O.OperatorAddOutputs(b, outs)

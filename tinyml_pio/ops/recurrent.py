@@ -1,4 +1,5 @@
-"""Recurrent operators with state tensors: SVDF (int8, int16 state).
+"""Recurrent operators with state tensors: SVDF (int8, int16 state) and UNIDIRECTIONAL_SEQUENCE_LSTM
+(TFLite's integer 8x8_16 LSTM: int8 weights and activations, int16 cell state).
 
 A state tensor is a *variable* input of the operator: TFLite zeroes it when it allocates tensors,
 the kernel updates it in place on every invoke, and it carries over to the next invoke. It is not
@@ -193,6 +194,10 @@ def lower_lstm(g: Graph, op: Op) -> Layer:
         raise Unsupported("the hidden-state intermediate tensor has no quantization parameters")
     s_hid, z_hid = hidden.quant.s, hidden.quant.zp
 
+    for w in in_w + rec_w + ([pw] if pw is not None else []):
+        if w.quant is None or w.quant.scale.size != 1 or w.quant.zp != 0:
+            raise Unsupported(f"weights '{w.name}' must be quantized per tensor with zero point 0")
+
     def qm(v: np.float32) -> tuple[int, int]:
         return quant.quantize_multiplier(float(v))
 
@@ -200,9 +205,6 @@ def lower_lstm(g: Graph, op: Op) -> Layer:
     rec_q = [qm(_f32(w.quant.s) * _f32(s_h) / _f32(_Q3_12)) for w in rec_w]
     hid_q = qm(_f32(_f32(2.0 ** -15) / _f32(s_hid)) * _f32(2.0 ** -15))
     proj_q = qm(_f32(pw.quant.s) * _f32(s_hid) / _f32(s_h)) if pw is not None else (0, 0)
-    for w in in_w + rec_w + ([pw] if pw is not None else []):
-        if w.quant is None or w.quant.scale.size != 1 or w.quant.zp != 0:
-            raise Unsupported(f"weights '{w.name}' must be quantized per tensor with zero point 0")
     cell_clip = float(op.options.get("cell_clip", 0.0))
     proj_clip = float(op.options.get("proj_clip", 0.0))
     q_cell_clip = int(np.clip(_f32(cell_clip) / _f32(s_c), -32768.0, 32767.0)) if cell_clip > 0 else 0
@@ -214,14 +216,14 @@ def lower_lstm(g: Graph, op: Op) -> Layer:
               "rec_w": np.concatenate([w.data.reshape(-1) for w in rec_w]).astype(np.int8),
               "in_bias": in_bias.astype(np.int32), "rec_bias": rec_bias.astype(np.int32)}
     proj_args: list = ["NULL", "NULL"]
-    if pw is not None:
+    if pw is not None:  # hidden = value - zero point here, and the bias adds zero point x row sums back
         consts["proj_bias"] = _zp_times_weights(pw.data, z_hid, None if pb is None else pb.data.reshape(-1)).astype(np.int32)
         proj_args = [TensorArg(pw.index), ConstArg("proj_bias")]
     params = dict(batches=batches, time=time, n_input=n_input, n_cell=n_cell, n_output=n_output,
                   time_major=int(time_major), projection=int(pw is not None),
                   in_mult=[m for m, _ in in_q], in_shift=[s for _, s in in_q],
                   rec_mult=[m for m, _ in rec_q], rec_shift=[s for _, s in rec_q],
-                  hidden_mult=hid_q[0], hidden_shift=hid_q[1], hidden_zp=z_hid,
+                  hidden_mult=hid_q[0], hidden_shift=hid_q[1], hidden_offset=-z_hid if pw is not None else z_hid,
                   proj_mult=proj_q[0], proj_shift=proj_q[1], output_state_zp=z_h, cell_scale=cell_scale,
                   cell_clip=q_cell_clip, proj_clip=q_proj_clip)
     steps = time * batches

@@ -15,7 +15,9 @@ typedef struct {
     int32_t projection;      /* a projection layer maps the n_cell hidden values to n_output */
     int32_t in_mult[4], in_shift[4];    /* input -> gate (input, forget, cell, output), to Q3.12 */
     int32_t rec_mult[4], rec_shift[4];  /* output state -> gate */
-    int32_t hidden_mult, hidden_shift, hidden_zp;
+    /* hidden = rq(output gate * tanh(cell)) + hidden_offset: the hidden intermediate's zero point,
+     * negated when a projection follows (TFLite 2.14 then folds +zero point into the projection bias) */
+    int32_t hidden_mult, hidden_shift, hidden_offset;
     int32_t proj_mult, proj_shift;
     int32_t output_state_zp;
     int32_t cell_scale;      /* the cell state's scale is 2^cell_scale */

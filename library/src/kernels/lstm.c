@@ -2,7 +2,8 @@
  * TFLite's lstm_eval::LstmStepInteger8x8_16 and its portable tensor_utils: each gate is
  * sat16(rq(W_in x) + sat16(rq(W_rec h))) through gemmlowp's int16 logistic/tanh (Q3.12 in);
  * c = rdbpot(f * c, 15) + rdbpot(i * g, 30 + cell_scale) saturated, then clipped;
- * h = rq(o * tanh(c)) + hidden_zp, projected when there is a projection. Batch-major sequences run one batch row at a time, as TFLite does. */
+ * h = rq(o * tanh(c)) + hidden_offset, projected when there is a projection. Batch-major
+ * sequences run one batch row at a time, as TFLite does. */
 #include "tinyml/lstm.h"
 
 #include "tinyml/fixedpoint16.h"
@@ -64,7 +65,7 @@ static void lstm_step(const tinyml_lstm_params_t *p, int32_t nb, const int8_t *x
     /* CalculateLstmOutputInteger8x8_16 */
     for (i = 0; i < n; ++i) {
         const int16_t t = tinyml_q16_tanh(c[i], 15 + p->cell_scale);
-        const int32_t v = tinyml_requantize((int32_t)og[i] * t, p->hidden_mult, p->hidden_shift) + p->hidden_zp;
+        const int32_t v = tinyml_requantize((int32_t)og[i] * t, p->hidden_mult, p->hidden_shift) + p->hidden_offset;
         hidden[i] = (int8_t)tinyml_clamp(v, -128, 127);
     }
     if (p->projection) {
