@@ -81,3 +81,21 @@ def lstm_int8(path: str | Path, batches: int = 1, time: int = 5, n_input: int = 
          intermediates=mids, fused_activation_function=4, cell_clip=cell_clip, proj_clip=proj_clip,
          time_major=time_major)
     return n.write(path, ["y"], "tinyml-pio integer LSTM (8x8_16)")
+
+
+def svdf_float(path: str | Path, batches: int = 1, input_size: int = 10, units: int = 4, rank: int = 2,
+               memory: int = 6, activation: int = 1, bias: bool = True, seed: int = 0) -> Path:
+    """int8 input -> DEQUANTIZE -> float32 SVDF (float weights, bias and state) -> float32 output:
+    the float variant as a float island; `activation` is the fused one (1 RELU, 3 RELU6, 0 none)."""
+    rng = np.random.default_rng(seed)
+    filters = units * rank
+    n = Net()
+    n.input("x", [batches, input_size], scale=0.05, zp=-7)
+    n.op("DEQUANTIZE", ["x"], [n.tensor("xf", [batches, input_size], "float32")])
+    wf = n.const("w_feature", rng.normal(0, 0.3, size=(filters, input_size)).astype(np.float32), "float32")
+    wt = n.const("w_time", rng.normal(0, 0.5, size=(filters, memory)).astype(np.float32), "float32")
+    b = n.const("bias", rng.normal(0, 0.2, size=units).astype(np.float32), "float32") if bias else ""
+    state = n.tensor("state", [batches, memory * filters], "float32", variable=True)
+    n.op("SVDF", ["xf", wf, wt, b, state], [n.tensor("y", [batches, units], "float32")], rank=rank,
+         fused_activation_function=activation)
+    return n.write(path, ["y"], "tinyml-pio SVDF float32")

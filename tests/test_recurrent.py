@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import missing_toolchain
-from recurrent_models import lstm_int8, svdf_int8
+from recurrent_models import lstm_int8, svdf_float, svdf_int8
 from tinyml_pio.boards import list_boards
 from tinyml_pio.errors import EXIT_ERROR
 from tinyml_pio.hostbuild import build_executable
@@ -30,6 +30,11 @@ SVDF = {
     "svdf_batch2_rank3": dict(batches=2, rank=3, units=3, memory=7, seed=2, in_q=(0.1, 20)),
     "svdf_memory1_tail": dict(memory=1, seed=3, tail=True),
     "svdf_saturating": dict(seed=4, state_scale=0.0005, out_q=(0.01, -3)),  # the int16 state clamps
+}
+SVDF_FLOAT = {  # the float variant, a float island after DEQUANTIZE: bit-exact too (same operation order)
+    "svdf_f32_relu": dict(),
+    "svdf_f32_batch2_rank3": dict(activation=0, batches=2, rank=3, units=3, seed=1),
+    "svdf_f32_relu6_memory1": dict(activation=3, bias=False, memory=1, seed=2),
 }
 LSTM = {
     "lstm_plain": dict(),
@@ -50,6 +55,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def models(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("recurrent")
     return {**{name: svdf_int8(d / f"{name}.tflite", **kw) for name, kw in SVDF.items()},
+            **{name: svdf_float(d / f"{name}.tflite", **kw) for name, kw in SVDF_FLOAT.items()},
             **{name: lstm_int8(d / f"{name}.tflite", **kw) for name, kw in LSTM.items()}}
 
 
@@ -58,6 +64,13 @@ def test_svdf_bit_exact_over_a_sequence(name, models):
     r = verify_model(str(models[name]), n=N_STEPS, seed=5)
     assert r.reference == "tflite-runtime"
     assert (r.identical, r.total) == (N_STEPS, N_STEPS), r.mismatch
+
+
+@pytest.mark.parametrize("name", sorted(SVDF_FLOAT))
+def test_float_svdf_bit_exact_over_a_sequence(name, models):
+    r = verify_model(str(models[name]), n=N_STEPS, seed=7)
+    assert r.reference == "tflite-runtime"
+    assert (r.identical, r.total) == (N_STEPS, N_STEPS), (r.float_within, r.max_ulp, r.mismatch)
 
 
 @pytest.mark.parametrize("name", sorted(LSTM))
@@ -149,12 +162,12 @@ needs_qemu = pytest.mark.skipif(missing_toolchain("tflite_runtime") is not None,
 
 @needs_qemu
 @pytest.mark.parametrize("board", EMULATED)
-def test_svdf_and_lstm_sequences_bit_exact_in_qemu(board, models, hil_env):
+def test_recurrent_sequences_bit_exact_in_qemu(board, models, hil_env):
     from tinyml_pio.hil.runner import run_on_target
     from tinyml_pio.hil.targets import EmulatedTarget
 
     target = EmulatedTarget(board)
-    for name in ("svdf_batch2_rank3", "lstm_projection_clips"):
+    for name in ("svdf_batch2_rank3", "svdf_f32_batch2_rank3", "lstm_projection_clips"):
         c = compile_model(models[name], "model", target=target.cpu)
         rec = run_on_target(c, target, n_inputs=10, seed=3)
         assert rec["identical"] == rec["inputs"] == 10, f"{name} on {board}: {rec['bit_exact']}"

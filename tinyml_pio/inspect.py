@@ -54,7 +54,8 @@ def inspect_model(path: str, patches: Any = None, max_overhead: float = 0.2) -> 
         outs = ", ".join(_shape(g, t) for t in op.outputs)
         lines.append(f"{op.index:>4}  {op.type:<26} {outs:<24} {macs:>10}  {kernel}")
     const = [t for t in g.tensors if t.is_const]
-    acts = [t for t in g.tensors if t.in_arena]
+    mids = {t for op in g.ops for t in op.intermediates}  # quantization carriers of the integer LSTM
+    acts = [t for t in g.tensors if t.in_arena and t.index not in mids]
     state = [t for t in g.tensors if t.variable]
     lines += ["",
               f"tensors: {len(g.tensors)} ({len(const)} constant, {len(acts)} activations"

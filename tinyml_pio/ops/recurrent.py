@@ -1,4 +1,4 @@
-"""Recurrent operators with state tensors: SVDF (int8, int16 state) and UNIDIRECTIONAL_SEQUENCE_LSTM
+"""Recurrent operators with state tensors: SVDF (int8 with int16 state; float32) and UNIDIRECTIONAL_SEQUENCE_LSTM
 (TFLite's integer 8x8_16 LSTM: int8 weights and activations, int16 cell state).
 
 A state tensor is a *variable* input of the operator: TFLite zeroes it when it allocates tensors,
@@ -15,11 +15,13 @@ fused activation is not applied on the integer path (TFLite ignores it there too
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op, Tensor
-from . import (ConstArg, Layer, ScratchArg, TensorArg, Unsupported, inp, out, register, require_const,
+from . import (ConstArg, Layer, ScratchArg, TensorArg, Unsupported, inp, out, register, register_float, require_const,
                require_dtype, require_input, require_nonconst, require_quant)
 
 
@@ -44,21 +46,31 @@ def _symmetric(t: Tensor, what: str) -> float:
     return t.quant.s
 
 
-@register("SVDF")
-def lower_svdf(g: Graph, op: Op) -> Layer:
+@dataclass
+class _Svdf:
+    x: Tensor
+    y: Tensor
+    wf: Tensor
+    wt: Tensor
+    b: Tensor | None
+    state: Tensor
+    dims: dict[str, int]  # the kernel's shape parameters
+
+
+def _svdf(g: Graph, op: Op, dtype: str, time_dtype: str, bias_dtype: str) -> _Svdf:
+    """SVDF's operands and shapes (svdf.cc Prepare's checks) for the variant of these dtypes."""
     x, y = require_input(g, op, 0), out(g, op)
     wf = require_const(require_input(g, op, 1, "the feature weights"), "the feature weights")
     wt = require_const(require_input(g, op, 2, "the time weights"), "the time weights")
     b = inp(g, op, 3)
     state = require_state(g, op, 4, "the state")
     require_nonconst(x, "input")
-    if x.dtype == "float32" or wf.dtype != "int8":
-        raise Unsupported(f"SVDF with a {x.dtype} input and {wf.dtype} feature weights (the float or hybrid "
-                          "variant) is not supported; quantize the model fully to int8 (int16 state)")
-    require_dtype(x, "int8", what="input")
-    require_dtype(y, "int8", what="output")
-    require_dtype(wt, "int16", what="time weights")
-    require_dtype(state, "int16", what="state")
+    if x.dtype != wf.dtype:
+        raise Unsupported(f"SVDF with a {x.dtype} input and {wf.dtype} feature weights (the hybrid variant) is not "
+                          "supported; quantize the model fully to int8 (int16 state) or keep it float")
+    for t, what, want in ((x, "input", dtype), (y, "output", dtype), (wt, "time weights", time_dtype),
+                          (state, "state", time_dtype)):
+        require_dtype(t, want, what=what)
     rank = int(op.options.get("rank", 0))
     if len(x.shape) != 2 or len(wf.shape) != 2 or len(wt.shape) != 2:
         raise Unsupported(f"input {list(x.shape)}, feature weights {list(wf.shape)} and time weights "
@@ -75,24 +87,57 @@ def lower_svdf(g: Graph, op: Op) -> Layer:
     if y.size != batches * units:
         raise Unsupported(f"output {list(y.shape)} does not hold {batches} x {units} units")
     if b is not None:
-        require_dtype(require_const(b, "the bias"), "int32", what="bias")
+        require_dtype(require_const(b, "the bias"), bias_dtype, what="bias")
         if b.size != units:
             raise Unsupported(f"bias has {b.size} values for {units} units")
-    s_in, z_in = require_quant(x, "input")
-    s_out, z_out = require_quant(y, "output")
-    s_wf, s_wt, s_state = _symmetric(wf, "feature weights"), _symmetric(wt, "time weights"), _symmetric(state, "state")
+    return _Svdf(x, y, wf, wt, b, state, dict(batches=batches, input_size=input_size, filters=filters,
+                                               memory=memory, units=units, rank=rank))
+
+
+def _svdf_args(s: _Svdf) -> list:
+    return [TensorArg(s.x.index), TensorArg(s.wf.index), TensorArg(s.wt.index),
+            TensorArg(s.b.index) if s.b is not None else "NULL", TensorArg(s.state.index, const=False)]
+
+
+@register("SVDF")
+def lower_svdf(g: Graph, op: Op) -> Layer:
+    s = _svdf(g, op, "int8", "int16", "int32")
+    d = s.dims
+    s_in, z_in = require_quant(s.x, "input")
+    s_out, z_out = require_quant(s.y, "output")
+    s_wf, s_wt = _symmetric(s.wf, "feature weights"), _symmetric(s.wt, "time weights")
+    s_state = _symmetric(s.state, "state")
     m1, sh1 = quant.quantize_multiplier(_float_scale(s_in, s_wf, s_state))
     m2, sh2 = quant.quantize_multiplier(_float_scale(s_state, s_wt, s_out))
     return Layer(
         op=op, func="tinyml_svdf_s8", header="tinyml/svdf.h", params_type="tinyml_svdf_params_t",
-        params=dict(batches=batches, input_size=input_size, filters=filters, memory=memory, units=units, rank=rank,
-                    input_offset=-z_in, output_offset=z_out, mult1=m1, shift1=sh1, mult2=m2, shift2=sh2),
-        args=[TensorArg(x.index), TensorArg(wf.index), TensorArg(wt.index),
-              TensorArg(b.index) if b is not None else "NULL", TensorArg(state.index, const=False),
-              ScratchArg("int32_t"), TensorArg(y.index, const=False)],
-        scratch_bytes=4 * batches * (filters + units),
-        macs=batches * filters * (input_size + memory),
-        comment=f"rank {rank}, memory {memory}, int16 state",
+        params=dict(d, input_offset=-z_in, output_offset=z_out, mult1=m1, shift1=sh1, mult2=m2, shift2=sh2),
+        args=[*_svdf_args(s), ScratchArg("int32_t"), TensorArg(s.y.index, const=False)],
+        scratch_bytes=4 * d["batches"] * (d["filters"] + d["units"]),
+        macs=d["batches"] * d["filters"] * (d["input_size"] + d["memory"]),
+        comment=f"rank {d['rank']}, memory {d['memory']}, int16 state",
+    )
+
+
+_FLOAT_ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
+
+
+@register_float("SVDF")
+def lower_svdf_float(g: Graph, op: Op) -> Layer:
+    """reference_ops::EvalFloatSVDF, bit-exact: the same float operations in the same order, no
+    contraction (a float island after a DEQUANTIZE, or a float tail)."""
+    s = _svdf(g, op, "float32", "float32", "float32")
+    d = s.dims
+    act = op.options.get("fused_activation_function", "NONE")
+    if act not in _FLOAT_ACT:
+        raise Unsupported(f"fused activation {act} is not supported for the float SVDF")
+    return Layer(
+        op=op, func="tinyml_svdf_f32", header="tinyml/svdf.h", params_type="tinyml_svdf_params_t",
+        params=dict(d, input_offset=0, output_offset=0, mult1=0, shift1=0, mult2=0, shift2=0),
+        args=[str(_FLOAT_ACT[act]), *_svdf_args(s), ScratchArg("float"), TensorArg(s.y.index, const=False)],
+        scratch_bytes=4 * d["batches"] * d["filters"],
+        macs=d["batches"] * d["filters"] * (d["input_size"] + d["memory"]),
+        comment=f"float32, rank {d['rank']}, memory {d['memory']}",
     )
 
 

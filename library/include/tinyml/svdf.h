@@ -25,4 +25,11 @@ void tinyml_svdf_s8(const tinyml_svdf_params_t *p, const int8_t *input, const in
                     const int16_t *weights_time, const int32_t *bias, int16_t *state, int32_t *scratch,
                     int8_t *output);
 
+/* float32 (TFLite reference_ops::EvalFloatSVDF): the same steps in float, in TFLite's loop order,
+ * then the fused activation (0 none, 1 RELU, 2 RELU_N1_TO_1, 3 RELU6). scratch: batches * filters
+ * floats; bias may be NULL. */
+void tinyml_svdf_f32(const tinyml_svdf_params_t *p, int32_t activation, const float *input,
+                     const float *weights_feature, const float *weights_time, const float *bias, float *state,
+                     float *scratch, float *output);
+
 #endif

@@ -1,6 +1,12 @@
 /* SVDF, int8 with int16 state. Bit-exact with TFLite's reference_ops::EvalIntegerSVDF: the feature
  * matmul writes each filter's newest state slot, the time weights are dotted with the whole state
  * row, filters are summed per unit (rank), then requantized; finally every row shifts left by one. */
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include "tinyml/svdf.h"
 
 /* int32 sums wrap as TFLite's do on its targets (two's complement), without C's signed overflow */
@@ -66,5 +72,64 @@ void tinyml_svdf_s8(const tinyml_svdf_params_t *p, const int8_t *input, const in
             row[m] = row[m + 1];
         }
         row[row_len - 1] = 0;
+    }
+}
+
+/* std::max / std::min as ApplyActivationToVector calls them (NaN handling included) */
+static float svdf_activation(float x, int32_t activation) {
+    switch (activation) {
+    case 1: return 0.0f < x ? x : 0.0f;
+    case 2: x = 1.0f < x ? 1.0f : x; return -1.0f < x ? x : -1.0f;
+    case 3: x = 6.0f < x ? 6.0f : x; return 0.0f < x ? x : 0.0f;
+    default: return x;
+    }
+}
+
+void tinyml_svdf_f32(const tinyml_svdf_params_t *p, int32_t activation, const float *input,
+                     const float *weights_feature, const float *weights_time, const float *bias, float *state,
+                     float *scratch, float *output) {
+    const int32_t row_len = p->memory;
+    const int32_t batch_len = p->filters * row_len;
+    int32_t b, f, c, m, u, r;
+    for (b = 0; b < p->batches; ++b) {
+        const float *x = input + b * p->input_size;
+        const float *w = weights_feature;
+        float *slot = state + b * batch_len + (row_len - 1);
+        for (f = 0; f < p->filters; ++f) {
+            float dot = 0.0f;
+            for (c = 0; c < p->input_size; ++c) {
+                dot += *w++ * x[c];
+            }
+            *slot = 0.0f + dot; /* the cleared newest slot, accumulated into */
+            slot += row_len;
+        }
+    }
+    for (b = 0; b < p->batches; ++b) {
+        const float *s = state + b * batch_len;
+        const float *w = weights_time;
+        for (f = 0; f < p->filters; ++f) {
+            float dot = 0.0f;
+            for (m = 0; m < row_len; ++m) {
+                dot += *w++ * *s++;
+            }
+            scratch[b * p->filters + f] = dot;
+        }
+    }
+    for (b = 0; b < p->batches; ++b) {
+        const float *in = scratch + b * p->filters;
+        for (u = 0; u < p->units; ++u) {
+            float sum = 0.0f; /* ReductionSumVector sums the rank's filters, then adds to the bias */
+            for (r = 0; r < p->rank; ++r) {
+                sum += *in++;
+            }
+            output[b * p->units + u] = svdf_activation((bias ? bias[u] : 0.0f) + sum, activation);
+        }
+    }
+    for (f = 0; f < p->batches * p->filters; ++f) {
+        float *row = state + f * row_len;
+        for (m = 0; m + 1 < row_len; ++m) {
+            row[m] = row[m + 1];
+        }
+        row[row_len - 1] = 0.0f;
     }
 }
