@@ -80,6 +80,14 @@ def test_lstm_bit_exact_over_a_sequence(name, models):
     assert (r.identical, r.total) == (N_STEPS, N_STEPS), r.mismatch
 
 
+@pytest.mark.parametrize("name", ["svdf_batch2_rank3", "svdf_f32_batch2_rank3", "lstm_projection_clips",
+                                  "lstm_time_major_cell_clip"])
+def test_recurrent_kernels_stay_in_their_buffers(name, models):
+    """ASan/UBSan with the arena poisoned outside each layer's tensors and scratch (verify --sanitize)."""
+    r = verify_model(str(models[name]), n=6, seed=8, sanitize=True)
+    assert (r.identical, r.total) == (6, 6), r.mismatch
+
+
 @pytest.mark.parametrize("name", ["svdf_rank2", "lstm_projection_clips"])
 def test_output_depends_on_the_state(name, models):
     """The same input invoked again gives another output: the sequence test checks the state."""
