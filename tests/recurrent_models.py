@@ -66,7 +66,8 @@ def lstm_int8(path: str | Path, batches: int = 1, time: int = 5, n_input: int = 
                    n.tensor(f"{g}_bias", [n_cell], "int32", data=rng.integers(-3000, 3000, size=n_cell)))
     if proj:
         ins.append(n.const("proj_w", rng.integers(-127, 128, size=(n_out, n_cell)), "int8", scale=0.01, zp=0))
-        ins.append(n.tensor("proj_bias", [n_out], "int32", data=rng.integers(-500, 500, size=n_out)) if proj_bias else "")
+        ins.append(n.tensor("proj_bias", [n_out], "int32", data=rng.integers(-500, 500, size=n_out))
+                   if proj_bias else "")
     else:
         ins += ["", ""]
     ins.append(n.tensor("output_state", [batches, n_out], scale=state_q[0], zp=state_q[1], variable=True))

@@ -156,7 +156,8 @@ def _f32(x: float) -> np.float32:
 
 def _zp_times_weights(w: np.ndarray, zp: int, bias: np.ndarray | None) -> np.ndarray:
     """PrecomputeZeroPointTimesWeightWithBias: bias + zp * (row sums), in int32 as TFLite keeps it."""
-    out = (np.zeros(w.shape[0], np.int64) if bias is None else bias.astype(np.int64)) + zp * w.astype(np.int64).sum(axis=1)
+    base = np.zeros(w.shape[0], np.int64) if bias is None else bias.astype(np.int64)
+    out = base + zp * w.astype(np.int64).sum(axis=1)
     if np.any(out > quant.INT32_MAX) or np.any(out < quant.INT32_MIN):
         raise Unsupported("a zero-point-folded gate bias overflows int32")
     return out
@@ -200,7 +201,8 @@ def lower_lstm(g: Graph, op: Op) -> Layer:
     n_input = x.shape[2]
     n_cell = in_w[3].shape[0]
     n_output = rec_w[3].shape[1]
-    if any(tuple(w.shape) != (n_cell, n_input) for w in in_w) or any(tuple(w.shape) != (n_cell, n_output) for w in rec_w):
+    if (any(tuple(w.shape) != (n_cell, n_input) for w in in_w)
+            or any(tuple(w.shape) != (n_cell, n_output) for w in rec_w)):
         raise Unsupported(f"the gate weights do not all have shape [{n_cell}, {n_input}] (input) and "
                           f"[{n_cell}, {n_output}] (recurrent)")
     if any(b.size != n_cell for b in biases):
@@ -262,7 +264,8 @@ def lower_lstm(g: Graph, op: Op) -> Layer:
               "in_bias": in_bias.astype(np.int32), "rec_bias": rec_bias.astype(np.int32)}
     proj_args: list = ["NULL", "NULL"]
     if pw is not None:  # hidden = value - zero point here, and the bias adds zero point x row sums back
-        consts["proj_bias"] = _zp_times_weights(pw.data, z_hid, None if pb is None else pb.data.reshape(-1)).astype(np.int32)
+        bias = None if pb is None else pb.data.reshape(-1)
+        consts["proj_bias"] = _zp_times_weights(pw.data, z_hid, bias).astype(np.int32)
         proj_args = [TensorArg(pw.index), ConstArg("proj_bias")]
     params = dict(batches=batches, time=time, n_input=n_input, n_cell=n_cell, n_output=n_output,
                   time_major=int(time_major), projection=int(pw is not None),
@@ -280,5 +283,6 @@ def lower_lstm(g: Graph, op: Op) -> Layer:
         consts=consts,
         scratch_bytes=(4 * 2 + 1) * batches * n_cell,
         macs=steps * (4 * n_cell * (n_input + n_output) + (n_output * n_cell if pw is not None else 0)),
-        comment=f"{'time' if time_major else 'batch'}-major, {time} steps, {n_cell} cells, int16 cell state 2^{cell_scale}",
+        comment=f"{'time' if time_major else 'batch'}-major, {time} steps, {n_cell} cells, "
+                f"int16 cell state 2^{cell_scale}",
     )
