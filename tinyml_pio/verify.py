@@ -149,6 +149,9 @@ def _first_bad_op(c: Compiled, ref: Reference, sample: list[np.ndarray], wd: Pat
     traced = HostModel(c.files, c.prefix, wd, in_specs, out_specs, trace=True)
     trace_path = wd / "trace.bin"
     traced.run([sample], trace_path=trace_path)
+    if any(t.variable for t in g.tensors):  # state tensors: both sides start this input from the initial state
+        with open(g.path, "rb") as f:
+            ref = Reference(f.read(), prefer=ref.kind, num_outputs=len(g.outputs), num_inputs=len(g.inputs))
     ref.run(sample)
     unreadable = 0
     for op_index, t, data in read_trace(trace_path):
