@@ -26,6 +26,7 @@ OPTIONS = {
     "FULLY_CONNECTED": "FullyConnectedOptions", "RESHAPE": None, "L2_NORMALIZATION": "L2NormOptions",
     "CAST": None, "DEQUANTIZE": None, "QUANTIZE": None, "NEG": None, "ABS": None, "RESIZE_BILINEAR": None, "SOFTMAX": "SoftmaxOptions", "LOG_SOFTMAX": None, "LOGISTIC": None,
     "TANH": None, "MEAN": "ReducerOptions", "CONCATENATION": "ConcatenationOptions", "BATCH_MATMUL": "BatchMatMulOptions", "TRANSPOSE_CONV": "TransposeConvOptions", "SHAPE": "ShapeOptions", "FILL": None, "MUL": "MulOptions",
+    "SVDF": "SVDFOptions", "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions",
 }
 
 
@@ -42,13 +43,14 @@ class Net:
         self.ops: list[tuple[str, list[str], list[str], dict]] = []
         self.inputs: list[str] = []
         self.outputs: list[str] = []
+        self.intermediates: dict[int, list[str]] = {}  # op position -> its intermediate tensors
 
     def tensor(self, name: str, shape, dtype: str = "int8", scale: float = 0.05, zp: int = 0,
-               data: np.ndarray | None = None) -> str:
+               data: np.ndarray | None = None, variable: bool = False) -> str:
         raw = None if data is None else np.asarray(data, dtype=dtype).tobytes()
         quantized = dtype in ("int8", "int16", "uint8")
         self.names[name] = self.tables.tensor(name, shape, TYPES[dtype], scale if quantized else [],
-                                              zp if quantized else [], raw)
+                                              zp if quantized else [], raw, variable=variable)
         return name
 
     def const(self, name: str, values, dtype: str = "int32", **q) -> str:
@@ -59,8 +61,11 @@ class Net:
         self.inputs.append(self.tensor(name, shape, dtype, scale, zp))
         return name
 
-    def op(self, kind: str, inputs: list[str], outputs: list[str], **options) -> None:
+    def op(self, kind: str, inputs: list[str], outputs: list[str], intermediates: list[str] | None = None,
+           **options) -> None:
         self.ops.append((kind, inputs, outputs, options))
+        if intermediates:
+            self.intermediates[len(self.ops) - 1] = intermediates
 
     def write(self, path: str | Path, outputs: list[str], description: str = "tinyml-pio op test model") -> Path:
         b = flatbuffers.Builder(4096)
@@ -68,7 +73,7 @@ class Net:
         BO, BOp = fb("BuiltinOptions").BuiltinOptions, fb("BuiltinOperator").BuiltinOperator
         kinds = list(dict.fromkeys(k for k, *_ in self.ops))
         op_offs = []
-        for kind, ins, outs, options in self.ops:
+        for pos, (kind, ins, outs, options) in enumerate(self.ops):
             table = OPTIONS[kind]
             opt_type, opt = 0, 0
             if table is not None:
@@ -78,7 +83,8 @@ class Net:
                     getattr(mod, f"{table}Add{_camel(k)}")(b, v)
                 opt, opt_type = getattr(mod, f"{table}End")(b), getattr(BO, table)
             idx = lambda names: [self.names[n] if n else -1 for n in names]  # noqa: E731
-            op_offs.append(operator(b, kinds.index(kind), idx(ins), idx(outs), opt_type, opt))
+            op_offs.append(operator(b, kinds.index(kind), idx(ins), idx(outs), opt_type, opt,
+                                    idx(self.intermediates.get(pos, []))))
         codes = [(getattr(BOp, k), 1) for k in kinds]
         return finish_model(b, path, buf_offs, t_offs, op_offs, codes, [self.names[n] for n in self.inputs],
                             [self.names[n] for n in outputs], description)

@@ -72,8 +72,9 @@ def lifetimes_by_hand(g: Graph, layers: list[Layer], order: list[int]):
     end = len(order) - 1
     span: dict[int, list[int]] = {}
     produced = {t for o in g.ops for t in o.outputs}
+    mids = {t for o in g.ops for t in o.intermediates}  # quantization carriers (integer LSTM), never stored
     for t in g.tensors:
-        if t.is_const:
+        if not t.in_arena or t.index in mids:  # constants (flash), state tensors (the state buffer)
             continue
         c = cls.get(t.index, t.index)
         s = span.setdefault(c, [10**9, -1])
@@ -82,7 +83,7 @@ def lifetimes_by_hand(g: Graph, layers: list[Layer], order: list[int]):
     for o in g.ops:
         p = pos_of[o.index]
         for t in o.inputs + o.outputs:
-            if t >= 0 and not g.t(t).is_const:
+            if t >= 0 and g.t(t).in_arena:
                 s = span[cls.get(t, t)]
                 s[0], s[1] = min(s[0], p), max(s[1], p)
     for t in g.outputs:
@@ -106,11 +107,12 @@ def assert_valid(g: Graph, layers: list[Layer], plan) -> None:
     for op in plan.inplace_ops:
         ti, to = by_op[op].inplace
         pairs.add((cls.get(ti, ti), cls.get(to, to), pos_of[op]))
+    mids = {t for o in g.ops for t in o.intermediates}
     regions = []  # (name, first, last, lo, hi)
     for c, (f, l) in span.items():
         off = plan.tensor_offsets[c]
         for t in g.tensors:  # every tensor of a class has the class's offset
-            if not t.is_const and cls.get(t.index, t.index) == c:
+            if t.in_arena and t.index not in mids and cls.get(t.index, t.index) == c:
                 assert plan.tensor_offsets[t.index] == off
         regions.append((("t", c), f, l, off, off + g.t(c).nbytes))
     for op, off in plan.scratch_offsets.items():

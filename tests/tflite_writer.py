@@ -40,14 +40,16 @@ class Tables:
         self.buffers: list[bytes] = [b""]
         self.tensors: list[dict] = []
 
-    def tensor(self, name: str, shape, ttype: int, scale, zp, data: bytes | None = None, qdim: int = 0) -> int:
-        """Declare a tensor (constant when `data` is given); returns its index."""
+    def tensor(self, name: str, shape, ttype: int, scale, zp, data: bytes | None = None, qdim: int = 0,
+               variable: bool = False) -> int:
+        """Declare a tensor (constant when `data` is given, a state tensor when `variable`); returns its index."""
         buf = 0
         if data is not None:
             self.buffers.append(data)
             buf = len(self.buffers) - 1
         self.tensors.append(dict(name=name, shape=list(shape), type=ttype, scale=np.atleast_1d(scale).astype(np.float32),
-                                 zp=np.atleast_1d(zp).astype(np.int64), buffer=buf, qdim=qdim))
+                                 zp=np.atleast_1d(zp).astype(np.int64), buffer=buf, qdim=qdim,
+                                 variable=variable))
         return len(self.tensors) - 1
 
 
@@ -80,17 +82,23 @@ def write_tensors(b: flatbuffers.Builder, tables: Tables) -> tuple[list[int], li
         T.TensorAddBuffer(b, t["buffer"])
         T.TensorAddName(b, name)
         T.TensorAddQuantization(b, q)
+        if t.get("variable"):
+            T.TensorAddIsVariable(b, True)
         t_offs.append(T.TensorEnd(b))
     return buf_offs, t_offs
 
 
 def operator(b: flatbuffers.Builder, opcode_index: int, inputs: list[int], outputs: list[int], options_type: int,
-             options: int | None, custom_options: bytes | None = None) -> int:
+             options: int | None, custom_options: bytes | None = None,
+             intermediates: list[int] | None = None) -> int:
     """One operator; `custom_options`: a CUSTOM operator's options blob (then options_type 0, options None)."""
     O = fb("Operator")
     ins, outs = int_vector(b, inputs), int_vector(b, outputs)
     blob = bytes_vector(b, custom_options, 4) if custom_options else None
+    mids = int_vector(b, intermediates) if intermediates else None
     O.OperatorStart(b)
+    if mids is not None:
+        O.OperatorAddIntermediates(b, mids)
     O.OperatorAddOpcodeIndex(b, opcode_index)
     O.OperatorAddInputs(b, ins)
     O.OperatorAddOutputs(b, outs)

@@ -65,12 +65,16 @@ def inspect_data(path: str, patches: Any = None, max_overhead: float = 0.2, targ
     placeholders = [l if l is not None else Layer(op=op, func=None, comment="unsupported")
                     for op, l in zip(g.ops, layers) if op.index not in g.folded]
     const = [t for t in g.tensors if t.is_const]
+    mids = {t for op in g.ops for t in op.intermediates}  # quantization carriers of the integer LSTM
+    acts = [t for t in g.tensors if t.in_arena and t.index not in mids]
+    state = [t for t in g.tensors if t.variable]
     return dict(
         model=g.path, sha256=g.sha256, description=g.description or None,
         inputs=[_tensor(g, t) for t in g.inputs], outputs=[_tensor(g, t) for t in g.outputs], operators=ops,
-        tensors=dict(total=len(g.tensors), constant=len(const), activations=len(g.tensors) - len(const)),
+        tensors=dict(total=len(g.tensors), constant=len(const), activations=len(acts), state=len(state)),
         weights=layers_weights(g, placeholders).to_dict(), macs=sum(l.macs for l in layers if l),
         kernels_for=cpu.name, problems=problems, arena_bytes=plan.arena_size if plan else None, lower_bound_bytes=plan.lower_bound if plan else None,
+        state_bytes=plan.state_size if plan else None,
         patches=dict(setting=stage.text, layer_arena_bytes=stage.layer_arena, mac_overhead=stage.overhead) if stage else None,
     )
 
@@ -88,7 +92,8 @@ def inspect_model(path: str, patches: Any = None, max_overhead: float = 0.2, tar
         lines.append(f"{op['index']:>4}  {op['type']:<26} {outs:<24} {op['macs']:>10}  {op['kernel']}")
     t, w = d["tensors"], d["weights"]
     lines += ["",
-              f"tensors: {t['total']} ({t['constant']} constant, {t['activations']} activations)",
+              f"tensors: {t['total']} ({t['constant']} constant, {t['activations']} activations"
+              + (f", {t['state']} state" if t["state"] else "") + ")",
               f"weights: {_weights_text(w)} [kernels for {d['kernels_for']}"
               + ("; the board's: --target BOARD]" if d["kernels_for"] == "portable" else "]"),
               f"MACs: {d['macs']}"]
@@ -101,6 +106,9 @@ def inspect_model(path: str, patches: Any = None, max_overhead: float = 0.2, tar
         lines.append(f"arena: {d['arena_bytes']} bytes (lower bound {d['lower_bound_bytes']})"
                      + (f", with patches {p['setting']}: layer by layer {p['layer_arena_bytes']} bytes, MAC overhead "
                         f"{100 * p['mac_overhead']:.1f}%" if p else ""))
+        if d["state_bytes"]:
+            lines.append(f"state: {d['state_bytes']} bytes (state tensors outside the arena, kept across invokes; "
+                         "<prefix>_reset_state() zeroes them)")
     return "\n".join(lines)
 
 

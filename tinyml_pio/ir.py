@@ -55,10 +55,16 @@ class Tensor:
     dtype: str
     quant: Quant | None = None
     data: np.ndarray | None = None  # constant tensors only
+    variable: bool = False  # a state tensor (is_variable): kept across invokes, outside the arena
 
     @property
     def is_const(self) -> bool:
         return self.data is not None
+
+    @property
+    def in_arena(self) -> bool:
+        """Planned in the scratch arena: neither a constant (flash) nor a state tensor (the state buffer)."""
+        return self.data is None and not self.variable
 
     @property
     def size(self) -> int:
@@ -87,6 +93,7 @@ class Op:
     version: int = 1
     custom_options: bytes = b""  # a CUSTOM operator's options blob, as stored in the model
     options_table: str = ""  # the file's builtin options table ("Conv2DOptions"), "" if none
+    intermediates: list[int] = field(default_factory=list)  # tensors that only carry quantization (integer LSTM)
 
     def describe(self) -> str:
         return f"operator #{self.index} ({self.type})"

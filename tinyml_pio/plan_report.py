@@ -228,8 +228,12 @@ def format_text(rep: PlanReport) -> str:
     lines += _patch_lines(rep)
     lines.append(f"weights:     {rep.weights.text() if rep.weights else _fmt(rep.weights_bytes) + ' bytes (flash)'}"
                  " [portable kernels; a board's: inspect --target BOARD]")
+    if plan.state_offsets:
+        lines.append(f"state:       {_fmt(plan.state_size)} bytes (outside the arena, kept across invokes: "
+                     + ", ".join(f"t{t} {g.t(t).dtype} {'x'.join(map(str, g.t(t).shape))}"
+                                 for t in sorted(plan.state_offsets)) + ")")
     if plan.inplace_ops:
-        lines.append(f"in place:    op " + ", ".join(str(i) for i in plan.inplace_ops))
+        lines.append("in place:    op " + ", ".join(str(i) for i in plan.inplace_ops))
     if plan.reordered:
         lines.append("order:       " + " ".join(str(i) for i in plan.order))
     if rep.tflm is not None:
@@ -315,6 +319,8 @@ def to_json(rep: PlanReport) -> dict[str, Any]:
         gap_bytes=rep.gap,
         weights_bytes=rep.weights_bytes,
         weights=rep.weights.to_dict() if rep.weights else None,
+        state_bytes=plan.state_size,
+        state_offsets={str(k): v for k, v in sorted(plan.state_offsets.items())},
         peak_op_index=plan.peak_op,
         peak_position=plan.peak_position,
         peak_live_bytes=max(plan.live_bytes, default=0),

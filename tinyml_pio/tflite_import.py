@@ -141,9 +141,11 @@ def _parse(buf: bytes, path: str) -> Graph:
 
     sg = model.Subgraphs(0)
     check_limits(path, sg.OperatorsLength(), sg.TensorsLength())
+    intermediates = {int(v) for i in range(sg.OperatorsLength()) if sg.Operators(i).IntermediatesLength()
+                     for v in sg.Operators(i).IntermediatesAsNumpy()}
     tensors = []
     for i in range(sg.TensorsLength()):
-        tensors.append(_read_tensor(model, sg.Tensors(i), i, buf, path))
+        tensors.append(_read_tensor(model, sg.Tensors(i), i, buf, path, i in intermediates))
     ops = []
     for i in range(sg.OperatorsLength()):
         o = sg.Operators(i)
@@ -159,8 +161,12 @@ def _parse(buf: bytes, path: str) -> Graph:
             raise _fail(path, f"operator #{i} ({name}): {e}.", "the file is corrupt; re-export the model.") from None
         blob = o.CustomOptionsAsNumpy().tobytes() if o.CustomOptionsLength() else b""
         table = _OPTIONS_NAMES.get(o.BuiltinOptionsType(), "NONE") if o.BuiltinOptions() is not None else "NONE"
+        mids = [int(v) for v in o.IntermediatesAsNumpy()] if o.IntermediatesLength() else []
+        if any(not 0 <= t < len(tensors) for t in mids):
+            raise _fail(path, f"operator #{i} ({name}) names intermediate tensors {mids}; the model has "
+                        f"{len(tensors)} tensors.", "the file is corrupt; re-export the model.")
         ops.append(Op(index=i, type=name, inputs=ins, outputs=outs, options=options, version=version,
-                      custom_options=blob, options_table="" if table == "NONE" else table))
+                      custom_options=blob, options_table="" if table == "NONE" else table, intermediates=mids))
     desc = model.Description()
     name = os.path.splitext(os.path.basename(path))[0]
     return Graph(
@@ -173,7 +179,7 @@ def _parse(buf: bytes, path: str) -> Graph:
     )
 
 
-def _read_tensor(model: Any, t: Any, index: int, buf: bytes, path: str) -> Tensor:
+def _read_tensor(model: Any, t: Any, index: int, buf: bytes, path: str, intermediate: bool = False) -> Tensor:
     dtype = _TENSOR_TYPES.get(t.Type(), f"type{t.Type()}")
     shape = tuple(int(v) for v in t.ShapeAsNumpy()) if t.ShapeLength() else ()
     name = (t.Name() or b"").decode(errors="replace")
@@ -215,7 +221,12 @@ def _read_tensor(model: Any, t: Any, index: int, buf: bytes, path: str) -> Tenso
     if raw and dtype not in DTYPES:
         raise _fail(path, f"constant tensor #{index} '{name}' has unsupported type {dtype}.",
                     "quantize the model to int8 (full integer quantization).")
-    check_tensor(path, tensor)
+    check_tensor(path, tensor, intermediate)
+    if t.IsVariable():
+        # a state tensor (SVDF, LSTM): TFLite zeroes it when it allocates tensors and ignores any
+        # buffer it names, so do we
+        tensor.variable = True
+        raw = b""
     if raw:
         np_dtype = np.dtype(DTYPES[dtype][1]).newbyteorder("<")
         expected = tensor.size

@@ -31,6 +31,9 @@ OPTIONAL_INPUTS: dict[str, frozenset[int]] = {
     "CONV_2D": frozenset({2}),
     "DEPTHWISE_CONV_2D": frozenset({2}),
     "PADV2": frozenset({2}),
+    "SVDF": frozenset({3}),  # the bias
+    # CIFG (no input gate), peephole, projection, layer norm: each may be left out
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": frozenset({1, 5, 9, 10, 11, 12, 16, 17, 20, 21, 22, 23}),
 }
 
 def _camel_options(op_type: str) -> str:
@@ -88,7 +91,7 @@ def check_graph(g: Graph) -> None:
             if t < 0:
                 continue
             tensor = g.t(t)
-            if not tensor.is_const and t not in available:
+            if tensor.in_arena and t not in available:
                 later = next((o for o in g.ops[op.index:] if t in o.outputs), None)
                 why = (f"which {later.describe()} produces only later (the graph has a cycle or is not in execution order)"
                        if later is not None else "which no operator produces and which is not a model input")
@@ -183,13 +186,14 @@ def _op_error(g: Graph, op: Op, message: str) -> TinymlError:
     return TinymlError(f"{op.describe()} {message}", path=g.path, hint=_CORRUPT)
 
 
-def check_tensor(path: str, t: Tensor) -> None:
-    """Shape, dtype, size and quantization of one tensor."""
+def check_tensor(path: str, t: Tensor, intermediate: bool = False) -> None:
+    """Shape, dtype, size and quantization of one tensor. An operator's `intermediate` (the integer
+    LSTM's gate and hidden scales) only carries quantization: the converter gives it shape [0]."""
     where = f"tensor #{t.index} '{t.name}'"
     if len(t.shape) > MAX_RANK:
         raise TinymlError(f"{where} has rank {len(t.shape)}, more than the limit of {MAX_RANK} (MAX_RANK).",
                           path=path, hint=_CORRUPT)
-    if any(d <= 0 for d in t.shape):
+    if any(d < 0 or (d == 0 and not intermediate) for d in t.shape):
         raise TinymlError(f"{where} has shape {list(t.shape)}: every dimension must be positive.", path=path,
                           hint="fix every dimension when converting (no empty or dynamic dimensions), or re-export the model.")
     if t.dtype not in DTYPES:

@@ -16,7 +16,7 @@ from .hostbuild import HostBuildError, HostModel, read_trace
 from .ir import DTYPES, Graph
 from .cpu import CpuFeatures
 from .pipeline import Compiled, compile_model
-from .reference import reference_for
+from .reference import Reference, reference_for
 
 
 # float32 outputs of kernels that call the C library's expf/logf/tanhf (float SOFTMAX, LOG_SOFTMAX,
@@ -200,6 +200,9 @@ def _first_bad_op(c: Compiled, files: dict[str, str], ref: Any, sample: list[np.
     traced = HostModel(files, c.prefix, wd, in_specs, out_specs, trace=True)
     trace_path = wd / "trace.bin"
     traced.run([sample], trace_path=trace_path)
+    if any(t.variable for t in g.tensors):  # state tensors: both sides start this input from the initial state
+        with open(g.path, "rb") as f:
+            ref = Reference(f.read(), prefer=ref.kind, num_outputs=len(g.outputs), num_inputs=len(g.inputs))
     ref.run(sample)
     unreadable = 0
     for op_index, t, data in read_trace(trace_path):

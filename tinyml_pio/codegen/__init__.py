@@ -127,6 +127,8 @@ class _Ctx:
                 return f"{self.prefix}_params_data.w{t.index}"
             return f"{self.prefix}_w{t.index}"
         q = "const " if const else ""
+        if t.variable:
+            return f"({q}{t.ctype} *)({self.prefix}_state + {self.plan.state_offsets[t.index]})"
         return f"({q}{t.ctype} *)({self.prefix}_arena + {self.plan.tensor_offsets[t.index]})"
 
 
@@ -248,6 +250,18 @@ def _train_env(g: Graph, plan: Plan, train: Any, prefix: str, calls: list[dict[s
     )
 
 
+def _state_env(g: Graph, plan: Plan) -> list[dict[str, Any]]:
+    """The state tensors and their initial values (TFLite's ResetVariableTensor: an int8 tensor's
+    zero point, zero otherwise)."""
+    res = []
+    for ti, off in sorted(plan.state_offsets.items(), key=lambda kv: kv[1]):
+        t = g.t(ti)
+        init = t.quant.zp if t.dtype == "int8" and t.quant is not None else 0
+        res.append(dict(index=ti, ctype=t.ctype, dtype=t.dtype, shape=list(t.shape), size=t.size, offset=off,
+                        init=c_literal(float(init)) if t.dtype == "float32" else init))
+    return res
+
+
 def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: str = "",
              train: Any = None, labels: list[str] | None = None,
              arena: ArenaPlacement | None = None) -> dict[str, str]:
@@ -317,6 +331,7 @@ def generate(g: Graph, layers: list[Layer], plan: Plan, prefix: str, kernels: st
         labels=list(labels or []),
         arena=arena or ArenaPlacement(),
         user_kernels=sorted({l.func for l in layers if l.returns_status and l.func}),
+        state=_state_env(g, plan),
     )
     return {
         f"{prefix}.h": _ENV.get_template("model.h.j2").render(env),

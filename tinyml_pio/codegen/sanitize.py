@@ -24,7 +24,7 @@ def layer_spans(g: Graph, layers: list[Layer], plan: Plan) -> dict[int, list[tup
         tensors = [t for t in layer.op.inputs + layer.op.outputs if t >= 0 and not g.t(t).is_const]
         for a in args:
             tensors += [a.tensor] if isinstance(a, TensorArg) else list(a.tensors) if isinstance(a, TensorListArg) else []
-        regions = sorted({(plan.tensor_offsets[t], g.t(t).nbytes) for t in tensors if not g.t(t).is_const})
+        regions = sorted({(plan.tensor_offsets[t], g.t(t).nbytes) for t in tensors if g.t(t).in_arena})
         if (layer.returns_status or any(isinstance(a, ScratchArg) for a in args)) and scratch_size.get(op):  # user kernels: op->scratch
             regions.append((plan.scratch_offsets[op], scratch_size[op]))
         spans[op] = regions

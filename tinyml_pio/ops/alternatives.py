@@ -33,15 +33,12 @@ ALTERNATIVES: dict[str, tuple[tuple[str, ...], str]] = {
     "CONV_3D": (("CONV_2D",), "CONV_2D over folded depth"),
     "ZEROS_LIKE": (("FILL",), "a constant (FILL, folded at generation time)"),
     "ONES_LIKE": (("FILL",), "a constant (FILL, folded at generation time)"),
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": (("FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD"),
-                                     "the LSTM unrolled into FULLY_CONNECTED, LOGISTIC, TANH, MUL and ADD"),
-    "LSTM": (("FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD"),
-             "the LSTM unrolled into FULLY_CONNECTED, LOGISTIC, TANH, MUL and ADD"),
-    "BIDIRECTIONAL_SEQUENCE_LSTM": (("FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD"),
-                                    "two unrolled LSTMs (FULLY_CONNECTED, LOGISTIC, TANH, MUL, ADD)"),
+    "LSTM": (("UNIDIRECTIONAL_SEQUENCE_LSTM",),
+             "UNIDIRECTIONAL_SEQUENCE_LSTM (a Keras LSTM converted with full-integer quantization)"),
+    "BIDIRECTIONAL_SEQUENCE_LSTM": (("UNIDIRECTIONAL_SEQUENCE_LSTM", "CONCATENATION"),
+                                    "two UNIDIRECTIONAL_SEQUENCE_LSTMs (one on the reversed sequence) and CONCATENATION"),
     "UNIDIRECTIONAL_SEQUENCE_RNN": (("FULLY_CONNECTED", "TANH", "ADD"), "the RNN unrolled into FULLY_CONNECTED, ADD, TANH"),
     "RNN": (("FULLY_CONNECTED", "TANH", "ADD"), "the RNN unrolled into FULLY_CONNECTED, ADD, TANH"),
-    "SVDF": (("FULLY_CONNECTED", "CONV_2D"), "FULLY_CONNECTED feature and time filters (or CONV_2D)"),
 }
 
 

@@ -12,7 +12,6 @@ TFLite 2.14 (batch_matmul.cc, transpose_conv.cc, kReference):
 
 from __future__ import annotations
 
-import numpy as np
 
 from .. import quant
 from ..ir import Graph, Op

@@ -49,6 +49,9 @@ class Plan:
     order_exact: bool = True  # the order search was exhaustive
     tensor_buffers: dict[int, str] = field(default_factory=dict)  # tensor -> buffer key
     tensor_spans: dict[int, tuple[int, int]] = field(default_factory=dict)  # alias-root tensor -> (first, last) step
+    # state (variable) tensors: outside the arena, in their own static buffer that persists across invokes
+    state_size: int = 0
+    state_offsets: dict[int, int] = field(default_factory=dict)
 
     @property
     def peak_position(self) -> int:
@@ -185,4 +188,17 @@ def plan_memory(g: Graph, layers: list[Layer], *, reorder: bool = True, inplace:
         order_exact=order_exact,
         tensor_buffers=tensor_buffers,
         tensor_spans=lt.spans,
+        **plan_state(g, layers),
     )
+
+
+def plan_state(g: Graph, layers: list[Layer]) -> dict:
+    """Offsets of the state tensors the layers read, one after the other (16-byte aligned) in the
+    state buffer: they live for the whole program, so nothing can share their bytes."""
+    used = sorted({t for l in layers for t in l.op.inputs if t >= 0 and g.t(t).variable})
+    offsets: dict[int, int] = {}
+    size = 0
+    for t in used:
+        offsets[t] = size
+        size += align(g.t(t).nbytes)
+    return dict(state_size=size, state_offsets=offsets)

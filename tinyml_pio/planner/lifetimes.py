@@ -148,7 +148,7 @@ def compute_lifetimes(g: Graph, layers: list[Layer], order: list[int] | None = N
     spans: dict[int, list[int]] = {}
 
     def touch(t: int, pos: int) -> None:
-        if t < 0 or g.t(t).is_const or t in outside:
+        if t < 0 or not g.t(t).in_arena or t in outside:
             return
         r = root(t)
         span = spans.setdefault(r, [pos, pos])
@@ -161,7 +161,7 @@ def compute_lifetimes(g: Graph, layers: list[Layer], order: list[int] | None = N
     for pos, li in enumerate(order):
         layer = layers[li]
         for t in layer.op.inputs:
-            if t >= 0 and not g.t(t).is_const and t not in produced:
+            if t >= 0 and g.t(t).in_arena and t not in produced:
                 touch(t, 0)  # graph input or state tensor: it must hold its value from the start
             touch(t, pos)
         for t in layer.op.outputs:
@@ -190,7 +190,7 @@ def compute_lifetimes(g: Graph, layers: list[Layer], order: list[int] | None = N
             if not layer.inplace or layer.alias:
                 continue
             ti, to = layer.inplace
-            if ti < 0 or g.t(ti).is_const or g.t(to).is_const:
+            if ti < 0 or not g.t(ti).in_arena or not g.t(to).in_arena:
                 continue
             ri, ro = root(ti), root(to)
             if ri not in group_of or ro not in group_of or ro != to or group_of[ro] != ro or ro == ri:

@@ -53,7 +53,7 @@ class _Model:
         self.scratch = [l.scratch_bytes for l in layers]
         for li, l in enumerate(layers):
             for t in l.op.inputs:
-                if t < 0 or g.t(t).is_const:
+                if t < 0 or not g.t(t).in_arena:
                     continue
                 r = root(t)
                 self.size[r] = g.t(r).nbytes
@@ -63,7 +63,7 @@ class _Model:
                 if t in producer and producer[t] != li:
                     self.deps[li] |= 1 << producer[t]
             for t in l.op.outputs:
-                if g.t(t).is_const:
+                if not g.t(t).in_arena:
                     continue
                 r = root(t)
                 self.size[r] = g.t(r).nbytes
@@ -79,7 +79,7 @@ class _Model:
             ip = None
             if l.inplace and not l.alias:
                 ti, to = l.inplace
-                if ti >= 0 and not g.t(ti).is_const and not g.t(to).is_const and root(to) == to and root(ti) != to:
+                if ti >= 0 and g.t(ti).in_arena and g.t(to).in_arena and root(to) == to and root(ti) != to:
                     ip = (root(ti), to, inplace_scratch(l), inplace_grow(l))
             self.inplace.append(ip)
         self.full = (1 << n) - 1
