@@ -12,7 +12,6 @@ TFLite 2.14 (batch_matmul.cc, transpose_conv.cc, kReference):
 
 from __future__ import annotations
 
-
 from .. import quant
 from ..ir import Graph, Op
 from . import (ConstArg, Layer, ScratchArg, TensorArg, Unsupported, activation, inp, out, register, require_const,
