@@ -44,6 +44,18 @@ def run_host_c(tmp_path: Path, program: str, stdin: str) -> list[str]:
     return subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, check=True).stdout.split()
 
 
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """`tinyml-pio ARGS` in this process: (exit code, stdout, stderr); argparse's exits included."""
+    from tinyml_pio.cli import main
+
+    try:
+        rc = main(list(args))
+    except SystemExit as e:  # argparse
+        rc = e.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
 def missing_toolchain(*modules: str) -> str | None:
     """Why firmware cannot be built and run in QEMU here (the first missing tool, or Python module among
     platformio, SCons, serial and `modules`), or None."""

@@ -19,8 +19,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import confusion_matrix, mean_absolute_error, mean_squared_error, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from conftest import ROOT, ZOO, missing_toolchain
-from tinyml_pio.cli import main
+from conftest import run_cli, ROOT, ZOO, missing_toolchain
 from tinyml_pio.errors import EXIT_ERROR, EXIT_USAGE
 
 DIGITS = ZOO / "accuracy_digits_mlp.tflite"  # trained on the other 75 % of the same split (zoo_specs/accuracy.py)
@@ -72,19 +71,11 @@ def _digits_reference(x: np.ndarray) -> np.ndarray:
     return _outputs(DIGITS, xq)
 
 
-def _run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        rc = main(list(args))
-    except SystemExit as e:  # argparse
-        rc = e.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
-
 
 def test_verify_reports_the_accuracy_tflite_gives_on_digits(capsys, digits, tmp_path):
     path, x, y = digits
     report = tmp_path / "r.json"
-    rc, out, err = _run(capsys, "verify", str(DIGITS), "--data", str(path), "--float-model", str(DIGITS_FLOAT),
+    rc, out, err = run_cli(capsys, "verify", str(DIGITS), "--data", str(path), "--float-model", str(DIGITS_FLOAT),
                         "--report", str(report))
     assert rc == 0, err
     pred = np.argmax(_digits_reference(x), axis=1)
@@ -110,7 +101,7 @@ def test_int8_samples_are_taken_as_they_are_and_inputs_limits_them(capsys, digit
     path = tmp_path / "q.npz"
     np.savez(path, x=xq[:, :, :, 0], y=y)  # without the channel axis: N x 8 x 8
     report = tmp_path / "r.json"
-    rc, out, err = _run(capsys, "verify", str(DIGITS), "--data", str(path), "--inputs", "50", "--report", str(report))
+    rc, out, err = run_cli(capsys, "verify", str(DIGITS), "--data", str(path), "--inputs", "50", "--report", str(report))
     assert rc == 0, err
     acc = float(np.mean(np.argmax(_outputs(DIGITS, xq[:50]), axis=1) == y[:50]))
     assert f"accuracy: {100 * acc:.2f}% (50 samples)" in out and "bit-exact: 50/50 inputs" in out
@@ -127,7 +118,7 @@ def test_float_samples_reach_uint8_and_float_inputs(capsys, tmp_path, name):
     y = rng.integers(0, 10, 30)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     report = tmp_path / "r.json"
-    rc, out, err = _run(capsys, "verify", str(model), "--data", str(tmp_path / "d.npz"), "--report", str(report))
+    rc, out, err = run_cli(capsys, "verify", str(model), "--data", str(tmp_path / "d.npz"), "--report", str(report))
     assert rc == 0, err
     if name == "fc_uint8_io":
         s, zp = _quant(model, "input")
@@ -154,19 +145,19 @@ def test_labels_come_from_the_model_metadata_or_labels(capsys, digits, tmp_path)
     names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     model = _with_metadata_labels(tmp_path, names)
     report = tmp_path / "r.json"
-    rc, out, err = _run(capsys, "verify", str(model), "--data", str(path), "--inputs", "40", "--report", str(report))
+    rc, out, err = run_cli(capsys, "verify", str(model), "--data", str(path), "--inputs", "40", "--report", str(report))
     assert rc == 0, err
     assert json.loads(report.read_text())["accuracy"]["labels"] == names
     matrix = out[out.index("confusion matrix"):]
     assert " seven " in matrix and "\nthree " in matrix
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"d{i}\n" for i in range(10)))
-    rc, out, err = _run(capsys, "verify", str(model), "--data", str(path), "--inputs", "40", "--labels", str(labels),
+    rc, out, err = run_cli(capsys, "verify", str(model), "--data", str(path), "--inputs", "40", "--labels", str(labels),
                         "--report", str(report))
     assert rc == 0, err
     assert json.loads(report.read_text())["accuracy"]["labels"] == [f"d{i}" for i in range(10)]
     labels.write_text("a\nb\n")
-    rc, out, err = _run(capsys, "verify", str(model), "--data", str(path), "--labels", str(labels))
+    rc, out, err = run_cli(capsys, "verify", str(model), "--data", str(path), "--labels", str(labels))
     assert rc == EXIT_ERROR and "2 labels for an output of 10 values" in err and "Traceback" not in err
 
 
@@ -189,7 +180,7 @@ def test_autoencoder_mse_mae_without_y_and_auc_with_0_1_labels(capsys, tmp_path)
     report = tmp_path / "r.json"
 
     np.savez(tmp_path / "frames.npz", x=x)  # no y: the reconstruction against the input
-    rc, out, err = _run(capsys, "verify", str(model), "--data", str(tmp_path / "frames.npz"), "--report", str(report))
+    rc, out, err = run_cli(capsys, "verify", str(model), "--data", str(tmp_path / "frames.npz"), "--report", str(report))
     assert rc == 0, err
     a = json.loads(report.read_text())["accuracy"]
     assert a["metric"] == "mse"
@@ -199,16 +190,16 @@ def test_autoencoder_mse_mae_without_y_and_auc_with_0_1_labels(capsys, tmp_path)
 
     y = (kinds != 0).astype(np.int64)
     np.savez(tmp_path / "labelled.npz", x=x, y=y)
-    rc, out, err = _run(capsys, "verify", str(model), "--data", str(tmp_path / "labelled.npz"), "--report", str(report))
+    rc, out, err = run_cli(capsys, "verify", str(model), "--data", str(tmp_path / "labelled.npz"), "--report", str(report))
     assert rc == 0, err
     a = json.loads(report.read_text())["accuracy"]
     expect = roc_auc_score(y, np.mean((real_out - real_in) ** 2, axis=1))
     assert a["metric"] == "auc" and a["generated"]["auc"] == pytest.approx(expect, abs=1e-12)
     assert f"auc: {expect:.4f} (8 samples)" in out
 
-    rc, out, err = _run(capsys, "verify", str(model), "--data", str(tmp_path / "labelled.npz"), "--metric", "mse")
+    rc, out, err = run_cli(capsys, "verify", str(model), "--data", str(tmp_path / "labelled.npz"), "--metric", "mse")
     assert rc == EXIT_USAGE and "--metric mse" in err and "needs y with 32 target values" in err
-    rc, out, err = _run(capsys, "verify", str(DIGITS), "--data", str(tmp_path / "labelled.npz"), "--metric", "auc")
+    rc, out, err = run_cli(capsys, "verify", str(DIGITS), "--data", str(tmp_path / "labelled.npz"), "--metric", "auc")
     assert rc == EXIT_ERROR and "'x' has shape [8, 32]" in err  # the data of another model
 
 
@@ -224,7 +215,7 @@ def test_autoencoder_mse_mae_without_y_and_auc_with_0_1_labels(capsys, tmp_path)
 def test_bad_data_is_a_clear_error(capsys, tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
-    rc, out, err = _run(capsys, "verify", str(DIGITS), "--data", str(path))
+    rc, out, err = run_cli(capsys, "verify", str(DIGITS), "--data", str(path))
     assert rc == EXIT_ERROR and message in err and str(path) in err, err
     assert "Traceback" not in err and "bit-exact" not in out
 
@@ -232,22 +223,22 @@ def test_bad_data_is_a_clear_error(capsys, tmp_path, arrays, message):
 def test_unusable_files_and_options_are_clear_errors(capsys, digits, tmp_path):
     not_npz = tmp_path / "data.npz"
     not_npz.write_text("x,y\n1,2\n")
-    rc, _, err = _run(capsys, "verify", str(DIGITS), "--data", str(not_npz))
+    rc, _, err = run_cli(capsys, "verify", str(DIGITS), "--data", str(not_npz))
     assert rc == EXIT_ERROR and "cannot read it as a .npz file" in err and "Traceback" not in err
-    rc, _, err = _run(capsys, "verify", str(DIGITS), "--metric", "auc")
+    rc, _, err = run_cli(capsys, "verify", str(DIGITS), "--metric", "auc")
     assert rc == EXIT_USAGE and "--metric scores the model on --data" in err
-    rc, _, err = _run(capsys, "verify", str(DIGITS), "--data", str(digits[0]), "--metric", "auc")
+    rc, _, err = run_cli(capsys, "verify", str(DIGITS), "--data", str(digits[0]), "--metric", "auc")
     assert rc == EXIT_USAGE and "auc needs y of 0 (normal) / 1 (anomaly)" in err
-    rc, _, err = _run(capsys, "verify", str(DIGITS), "--data", str(digits[0]), "--metric", "f1")
+    rc, _, err = run_cli(capsys, "verify", str(DIGITS), "--data", str(digits[0]), "--metric", "f1")
     assert rc == EXIT_USAGE and "invalid choice: 'f1'" in err
     other = AE / "models" / "anomaly_ae.tflite"  # a float model for another task
-    rc, _, err = _run(capsys, "verify", str(DIGITS), "--data", str(digits[0]), "--float-model", str(other))
+    rc, _, err = run_cli(capsys, "verify", str(DIGITS), "--data", str(digits[0]), "--float-model", str(other))
     assert rc == EXIT_ERROR and "do not match the int8 model's" in err and "Traceback" not in err
-    rc, out, err = _run(capsys, "verify", str(DIGITS), "--data", str(digits[0]), "--report", str(tmp_path / "no" / "r.json"))
+    rc, out, err = run_cli(capsys, "verify", str(DIGITS), "--data", str(digits[0]), "--report", str(tmp_path / "no" / "r.json"))
     assert rc == EXIT_USAGE and "does not exist or is not writable" in err and out == ""  # refused before running
-    rc, out, err = _run(capsys, "verify", str(DIGITS), "--inputs", "3", "--report", str(tmp_path / "r.json"))
+    rc, out, err = run_cli(capsys, "verify", str(DIGITS), "--inputs", "3", "--report", str(tmp_path / "r.json"))
     assert rc == 0 and json.loads((tmp_path / "r.json").read_text())["bit_exact"] == "3/3"  # no --data: no accuracy
-    rc, _, err = _run(capsys, "hil", "run", "--board", "host", "--model", str(DIGITS), "--float-model", str(DIGITS_FLOAT))
+    rc, _, err = run_cli(capsys, "hil", "run", "--board", "host", "--model", str(DIGITS), "--float-model", str(DIGITS_FLOAT))
     assert rc == EXIT_USAGE and "--float-model scores the model on --data" in err
 
 
@@ -257,7 +248,7 @@ def test_hil_run_scores_the_board_on_the_data(capsys, digits, tmp_path):
         pytest.skip(why)
     path, x, y = digits
     report = tmp_path / "r.json"
-    rc, out, err = _run(capsys, "hil", "run", "--board", "qemu_mps2_an386", "--model", str(DIGITS), "--data", str(path),
+    rc, out, err = run_cli(capsys, "hil", "run", "--board", "qemu_mps2_an386", "--model", str(DIGITS), "--data", str(path),
                         "--inputs", "24", "--float-model", str(DIGITS_FLOAT), "--report", str(report))
     assert rc == 0, err
     pred = np.argmax(_digits_reference(x[:24]), axis=1)

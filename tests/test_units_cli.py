@@ -10,9 +10,8 @@ import re
 
 import pytest
 
-from conftest import ZOO, missing_toolchain
+from conftest import run_cli, ZOO, missing_toolchain
 from tinyml_pio import console
-from tinyml_pio.cli import main
 from tinyml_pio.errors import EXIT_USAGE
 from tinyml_pio.hil.report import markdown
 from tinyml_pio.hil.units import latency, per_layer, timing_for
@@ -22,14 +21,6 @@ MODEL = ZOO / "fc_relu.tflite"
 CONV = ZOO / "conv_dilation2.tflite"
 _MISSING = missing_toolchain()
 
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        rc = main(list(args))
-    except SystemExit as e:  # argparse
-        rc = e.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 # ---- units ------------------------------------------------------------------------------------
@@ -71,7 +62,7 @@ def test_per_layer_rows_have_op_type_and_share():
 
 def test_host_run_report_has_units_time_and_no_stack_zero(capsys, tmp_path):
     report = tmp_path / "r.json"
-    rc, out, err = _cli(capsys, "hil", "run", "--board", "host", "--model", str(CONV), "--inputs", "3",
+    rc, out, err = run_cli(capsys, "hil", "run", "--board", "host", "--model", str(CONV), "--inputs", "3",
                         "--per-layer", "--report", str(report))
     assert rc == 0, err
     rec = json.loads(report.read_text())["results"][0]
@@ -87,7 +78,7 @@ def test_host_run_report_has_units_time_and_no_stack_zero(capsys, tmp_path):
 @pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 def test_emulated_run_reports_executed_instructions(hil_env, capsys, tmp_path):
     report = tmp_path / "r.json"
-    rc, out, err = _cli(capsys, "hil", "run", "--board", "qemu_mps2_an386", "--model", str(CONV), "--inputs", "2",
+    rc, out, err = run_cli(capsys, "hil", "run", "--board", "qemu_mps2_an386", "--model", str(CONV), "--inputs", "2",
                         "--per-layer", "--report", str(report))
     assert rc == 0, err
     rec = json.loads(report.read_text())["results"][0]
@@ -116,39 +107,39 @@ def test_table_with_several_units_puts_the_unit_in_each_cell():
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_quiet_prints_errors_only(capsys, tmp_path, where):
     args = ["convert", str(MODEL), "-o", str(tmp_path)]
-    rc, out, err = _cli(capsys, *(["-q", *args] if where == "before" else [*args, "-q"]))
+    rc, out, err = run_cli(capsys, *(["-q", *args] if where == "before" else [*args, "-q"]))
     assert rc == 0 and out == "" and err == "" and (tmp_path / "model.c").is_file()
-    rc, out, err = _cli(capsys, "-q", "convert", str(tmp_path / "missing.tflite"), "-o", str(tmp_path))
+    rc, out, err = run_cli(capsys, "-q", "convert", str(tmp_path / "missing.tflite"), "-o", str(tmp_path))
     assert rc == 1 and out == "" and "error:" in err
 
 
 def test_verbose_prints_the_steps(capsys, tmp_path):
-    rc, out, _ = _cli(capsys, "convert", str(MODEL), "-o", str(tmp_path), "-v")
+    rc, out, _ = run_cli(capsys, "convert", str(MODEL), "-o", str(tmp_path), "-v")
     assert rc == 0 and "lowered to" in out and "memory plan: arena" in out and "generated model.c, model.h" in out
-    rc, out, _ = _cli(capsys, "convert", str(MODEL), "-o", str(tmp_path))
+    rc, out, _ = run_cli(capsys, "convert", str(MODEL), "-o", str(tmp_path))
     assert rc == 0 and "lowered to" not in out
 
 
 def test_quiet_and_verbose_contradict(capsys, tmp_path):
-    rc, _, err = _cli(capsys, "-q", "convert", str(MODEL), "-o", str(tmp_path), "-v")
+    rc, _, err = run_cli(capsys, "-q", "convert", str(MODEL), "-o", str(tmp_path), "-v")
     assert rc == EXIT_USAGE and "contradict" in err
 
 
 def test_every_command_takes_quiet_and_verbose(capsys):
     for cmd in (["convert"], ["verify"], ["inspect"], ["plan"], ["boards"], ["budget"], ["train-plan"], ["train-check"],
                 ["hil", "run"], ["hil", "train"], ["setup-offline"], ["cmake-dir"]):
-        rc, out, _ = _cli(capsys, *cmd, "--help")
+        rc, out, _ = run_cli(capsys, *cmd, "--help")
         assert rc == 0 and "-q, --quiet" in out and "-v, --verbose" in out, cmd
 
 
 def test_inspect_json(capsys):
-    rc, out, _ = _cli(capsys, "inspect", str(CONV), "--json")
+    rc, out, _ = run_cli(capsys, "inspect", str(CONV), "--json")
     d = json.loads(out)
     c = compile_model(CONV, "m")
     assert rc == 0 and d["sha256"] == c.graph.sha256 and d["arena_bytes"] == c.plan.arena_size
     assert [o["type"] for o in d["operators"]] == [op.type for op in c.graph.ops]
     assert d["weights"]["total"] == c.weights.total and d["inputs"][0]["dtype"] == "int8"
-    rc, out, _ = _cli(capsys, "-q", "inspect", str(CONV), "--json")  # asked for: printed even with -q
+    rc, out, _ = run_cli(capsys, "-q", "inspect", str(CONV), "--json")  # asked for: printed even with -q
     assert json.loads(out)["sha256"] == c.graph.sha256
 
 
@@ -183,7 +174,7 @@ def _define(header: str, name: str) -> int:
 @pytest.mark.parametrize("target", [None, "qemu_mps2_an386"])
 def test_one_weights_figure_everywhere(capsys, tmp_path, target):
     args = ["--target", target] if target else []
-    rc, out, _ = _cli(capsys, "convert", str(CONV), "-o", str(tmp_path), *args)
+    rc, out, _ = run_cli(capsys, "convert", str(CONV), "-o", str(tmp_path), *args)
     c = compile_model(CONV, "model", target=target)
     w = c.weights
     header = (tmp_path / "model.h").read_text()
@@ -193,13 +184,13 @@ def test_one_weights_figure_everywhere(capsys, tmp_path, target):
     assert w.total == w.weights + w.bias + w.requantization + w.tables + w.other
     assert w.file_bytes == sum(t.nbytes for t in c.graph.tensors if t.is_const)
     if target is None:  # inspect and plan figure the portable kernels: the same number
-        rc, out, _ = _cli(capsys, "plan", str(CONV), "--json")
+        rc, out, _ = run_cli(capsys, "plan", str(CONV), "--json")
         assert json.loads(out)["weights_bytes"] == json.loads(out)["weights"]["total"] == w.total
-        rc, out, _ = _cli(capsys, "inspect", str(CONV))
+        rc, out, _ = run_cli(capsys, "inspect", str(CONV))
         assert f"weights: {w.total:,} bytes of flash ({w.parts()}); the file's constant tensors: {w.file_bytes:,} bytes" in out
     else:  # the optimized kernels hold the bias inside their per-channel structs
         assert w.bias == 0 and w.requantization > 0
-    rc, out, _ = _cli(capsys, "inspect", str(CONV), "--json", *args)  # inspect --target: the build's figure
+    rc, out, _ = run_cli(capsys, "inspect", str(CONV), "--json", *args)  # inspect --target: the build's figure
     d = json.loads(out)
     assert d["weights"]["total"] == w.total and d["arena_bytes"] == c.plan.arena_size
 
