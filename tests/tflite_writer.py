@@ -89,8 +89,8 @@ def write_tensors(b: flatbuffers.Builder, tables: Tables) -> tuple[list[int], li
 
 
 def operator(b: flatbuffers.Builder, opcode_index: int, inputs: list[int], outputs: list[int], options_type: int,
-             options: int | None, custom_options: bytes | None = None,
-             intermediates: list[int] | None = None) -> int:
+             options: int | None, intermediates: list[int] | None = None, *,
+             custom_options: bytes | None = None) -> int:
     """One operator; `custom_options`: a CUSTOM operator's options blob (then options_type 0, options None)."""
     O = fb("Operator")
     ins, outs = int_vector(b, inputs), int_vector(b, outputs)
