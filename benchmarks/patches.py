@@ -8,7 +8,8 @@ MobileNetV2-0.35-like (144 px, residual blocks) nets, and the MobileNetV2-0.35-l
 tests/conv_models.py at 144, 160 and 176 px (random weights, residual ADDs omitted). `--all`
 sweeps every zoo model, ../shared/models and the example projects' models instead (the full
 `verify --patches auto` sweep; tests/test_patch_sweep.py runs a subset). Arenas count
-the full input image. Latency: median SysTick ticks of invoke() over a few random inputs with
+the full input image. `cache`: the chosen grid with its halo recomputed vs cached (`+cache`):
+arena and MAC overhead of each (auto itself may pick either). Latency: median SysTick ticks of invoke() over a few random inputs with
 QEMU -icount (instruction counts, not silicon cycles). Prints figures; asserts nothing.
 """
 
@@ -55,6 +56,16 @@ def ticks(c, board: str, n: int) -> int:
     return int(rec["counter_ticks"]["median"])
 
 
+def with_without_cache(p: Path, st) -> str:
+    """The chosen grid recomputing and caching its halo: arena, MAC overhead, cache bytes."""
+    if st is None:
+        return f" {'-':>16} {'-':>6} {'-':>13} {'-':>6} {'-':>7}"
+    grid = f"{st.rows}x{st.cols}@op{st.split}"
+    a, b = (compile_model(p, "model", patches=grid + extra) for extra in ("", "+cache"))
+    return (f" {a.plan.arena_size:>16} {100 * a.patches.overhead:>5.1f}% {b.plan.arena_size:>13} "
+            f"{100 * b.patches.overhead:>5.1f}% {b.patches.cache_bytes:>7}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*")
@@ -66,16 +77,17 @@ def main() -> int:
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         paths = [Path(m) for m in a.models] or (every_model() if a.all else default_models(Path(tmp)))
-        print(f"{'model':<26} {'layer arena':>11} {'patched':>8} {'ratio':>6} {'setting':<10} {'MAC+':>6} "
-              f"{'bit-exact':>9}" + (f" {'ticks layer':>12} {'ticks patched':>13} {'latency+':>8}" if a.qemu else ""))
+        print(f"{'model':<26} {'layer arena':>11} {'patched':>8} {'ratio':>6} {'setting':<16} {'MAC+':>6} "
+              f"{'bit-exact':>9} {'recompute: arena':>16} {'MAC+':>6} {'cached: arena':>13} {'MAC+':>6} {'cache B':>7}"
+              + (f" {'ticks layer':>12} {'ticks patched':>13} {'latency+':>8}" if a.qemu else ""))
         for p in paths:
             base = compile_model(p, "model")
             c = compile_model(p, "model", patches="auto", max_overhead=a.max_overhead)
             st = c.patches
             r = verify_compiled(c, n=a.inputs)
             line = (f"{p.stem[:26]:<26} {base.plan.arena_size:>11} {c.plan.arena_size:>8} "
-                    f"{base.plan.arena_size / c.plan.arena_size:>5.2f}x {st.text if st else '-':<10} "
-                    f"{100 * st.overhead if st else 0:>5.1f}% {r.identical}/{r.total:<7}")
+                    f"{base.plan.arena_size / c.plan.arena_size:>5.2f}x {st.text if st else '-':<16} "
+                    f"{100 * st.overhead if st else 0:>5.1f}% {r.identical}/{r.total:<7}{with_without_cache(p, st)}")
             if a.qemu:
                 from tinyml_pio.hil.targets import EmulatedTarget
 

@@ -67,7 +67,7 @@ def test_fit_builds_a_model_too_big_for_the_board_and_runs_it_bit_exact(tmp_path
     r = subprocess.run([sys.executable, "-m", "platformio", "run", "-d", str(proj), "-e", BOARD, "-t", "exec"],
                        env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
-    m = re.search(r"tinyml: net: patches (\d+x\d+@op\d+), arena (\d+) B layer by layer", r.stdout)
+    m = re.search(r"tinyml: net: patches (\d+x\d+@op\d+(?:\+cache)?), arena (\d+) B layer by layer", r.stdout)
     assert m, r.stdout[-4000:]
     arena = int(re.search(r"^arena (\d+) B", r.stdout, re.M).group(1))
     assert arena <= budget < int(m.group(2))

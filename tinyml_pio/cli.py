@@ -346,7 +346,8 @@ def _patch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patches", default="off", metavar="off|auto|fit|NxM@opK",
                    help="run the model's first operators patch by patch (smaller arena, some MACs recomputed): "
                    "auto searches the split operator and grid; fit: the fewest extra MACs that fit the board "
-                   "(convert: --target/--budget, plan: --board); NxM@opK: an N x M grid of op K's output")
+                   "(convert: --target/--budget, plan: --board); NxM@opK: an N x M grid of op K's output; "
+                   "+cache: keep the halo rows the tile below needs instead of recomputing them")
     p.add_argument("--max-overhead", type=_fraction, default=0.2, metavar="FRACTION",
                    help="--patches auto: the most extra MACs allowed, relative to the model's (default 0.2)")
 

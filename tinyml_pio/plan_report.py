@@ -283,11 +283,14 @@ def _patch_lines(rep: PlanReport) -> list[str]:
     ratio = rep.layer_arena / rep.plan.arena_size if rep.plan.arena_size else float("nan")
     lines = [
         f"patches:     {st.text}: ops {', '.join(map(str, st.ops))} run as a {st.rows} x {st.cols} grid of tiles of "
-        f"op {st.split}'s output ({len(st.tiles)} tiles, halo recomputed)",
+        f"op {st.split}'s output ({len(st.tiles)} tiles, halo {'cached' if st.cache else 'recomputed'})",
         f"             patch buffers {' + '.join(map(_fmt, st.slot_bytes))} bytes, kernel scratch "
         f"{_fmt(st.kernel_scratch)} bytes (stage scratch s{st.split}: {_fmt(st.scratch_bytes)} bytes)",
         f"             MACs: prefix {_fmt(st.layer_macs)} -> {_fmt(st.macs)}, model overhead {100 * st.overhead:.1f}%",
     ]
+    if st.cache:
+        lines.append(f"             halo cache {_fmt(st.cache_bytes)} bytes (in the stage scratch); MAC overhead "
+                     f"{100 * st.overhead:.1f}% with it, {100 * st.overhead_recompute:.1f}% recomputing the halo")
     if st.input_callback < 0:
         return lines + [f"             arena layer by layer {_fmt(rep.layer_arena)} bytes -> with patches "
                         f"{_fmt(rep.plan.arena_size)} bytes ({ratio:.2f}x smaller)"]

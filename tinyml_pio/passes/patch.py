@@ -8,6 +8,12 @@ tile (halo included); every prefix kernel runs on its window and the result is c
 full S output. Only the input, S's output and the per-tile buffers are live, so the peak drops;
 the halo is recomputed, which costs MACs (`PatchStage.overhead`).
 
+Halo caching (`+cache`, as StreamNet does): tiles run in raster order, so the rows of each
+intermediate tensor that the tile below (same column) needs again are saved after computing them
+into a per-column cache buffer of the stage's scratch (it lives for the whole stage) and copied
+back for the next tile, which computes only the rows below them. The regions held are the same as
+without the cache; only what is computed shrinks, so the cached values are the same integers.
+
 Branches are handled where they meet: a residual ADD (or another same-shape binary element-wise
 op) and a channel CONCATENATION read the same region of each input. A reader that needs less
 than its input's region reads it in place when only rows differ (whole rows are contiguous);
@@ -40,6 +46,7 @@ TILE = dict(func="tinyml_copy_tile_s8", header="tinyml/datamove.h", params_type=
 # input callback mode: the application's `<prefix>_read_input` (codegen fills in the prefix)
 READ_INPUT = dict(func="{prefix}_read_input", header="tinyml/datamove.h", params_type="tinyml_input_window_t")
 CALLBACK = "+callback"
+CACHE = "+cache"
 
 
 class PatchError(TinymlError):
@@ -57,11 +64,12 @@ class PatchSetting:
     cols: int = 0
     split: int = -1
     input_callback: bool = False
+    cache: bool = False  # halo caching between vertically adjacent tiles (`+cache`)
 
     @property
     def text(self) -> str:
         base = f"{self.rows}x{self.cols}@op{self.split}" if self.mode == "grid" else self.mode
-        return base + (CALLBACK if self.input_callback else "")
+        return base + (CACHE if self.cache else "") + (CALLBACK if self.input_callback else "")
 
 
 _GRID = re.compile(r"^(\d+)x(\d+)@op(\d+)$")
@@ -69,7 +77,8 @@ _GRID = re.compile(r"^(\d+)x(\d+)@op(\d+)$")
 
 def parse_patches(text: str | PatchSetting | None) -> PatchSetting:
     """Parse `off`, `auto`, `fit` or `NxM@opK` (N rows by M columns of tiles of operator K's output),
-    each but `off` optionally followed by `+callback` (input callback mode)."""
+    each but `off` optionally followed by `+cache` (halo caching; for `auto`/`fit`: the search may
+    use it) and/or `+callback` (input callback mode)."""
     if text is None:
         return PatchSetting()
     if isinstance(text, PatchSetting):
@@ -77,16 +86,19 @@ def parse_patches(text: str | PatchSetting | None) -> PatchSetting:
     t = str(text).strip().lower()
     if t in ("", "off", "none"):
         return PatchSetting()
-    cb = t.endswith(CALLBACK)
-    t = t[: -len(CALLBACK)] if cb else t
-    if t in ("auto", "fit"):
-        return PatchSetting(t, input_callback=cb)
-    m = _GRID.match(t)
-    if not m or min(int(m.group(1)), int(m.group(2))) < 1:
+    base, *extras = t.split("+")
+    flags = {"+" + e for e in extras}
+    cb, cache = CALLBACK in flags, CACHE in flags
+    if base in ("auto", "fit") and flags <= {CALLBACK, CACHE} and len(extras) == len(flags):
+        return PatchSetting(base, input_callback=cb, cache=cache)
+    m = _GRID.match(base)
+    if not m or min(int(m.group(1)), int(m.group(2))) < 1 or not flags <= {CALLBACK, CACHE} \
+            or len(extras) != len(flags):
         raise TinymlError(f"--patches '{text}' is not understood.",
                           hint="use off, auto, fit or NxM@opK (e.g. 4x4@op6: a 4 x 4 grid of operator 6's output), "
-                          "optionally with +callback (the input is read through a callback, not kept in the arena).")
-    return PatchSetting("grid", int(m.group(1)), int(m.group(2)), int(m.group(3)), input_callback=cb)
+                          "optionally with +cache (halo rows kept for the tile below instead of recomputed) and/or "
+                          "+callback (the input is read through a callback, not kept in the arena).")
+    return PatchSetting("grid", int(m.group(1)), int(m.group(2)), int(m.group(3)), input_callback=cb, cache=cache)
 
 
 Region = tuple[int, int, int, int]  # rows [r0, r1), columns [c0, c1) of a tensor
@@ -110,6 +122,9 @@ class PatchStage:
     layer_arena: int = 0  # the layer-by-layer plan's arena (filled by the pipeline)
     tiles: list[Region] = field(default_factory=list)  # of S's output
     input_callback: int = -1  # input callback mode: the graph input read through the callback (not in the arena)
+    cache_bytes: int = 0  # halo caching: the per-column row caches (part of scratch_bytes); 0 = recomputed
+    macs_recompute: int = 0  # the prefix's MACs with the halo recomputed (== macs without the cache)
+    cache: bool = False
 
     @property
     def overhead(self) -> float:
@@ -117,8 +132,14 @@ class PatchStage:
         return (self.macs - self.layer_macs) / self.model_macs if self.model_macs else 0.0
 
     @property
+    def overhead_recompute(self) -> float:
+        """The overhead the same grid has without halo caching."""
+        return (self.macs_recompute - self.layer_macs) / self.model_macs if self.model_macs else 0.0
+
+    @property
     def text(self) -> str:
-        return f"{self.rows}x{self.cols}@op{self.split}" + (CALLBACK if self.input_callback >= 0 else "")
+        return (f"{self.rows}x{self.cols}@op{self.split}" + (CACHE if self.cache else "")
+                + (CALLBACK if self.input_callback >= 0 else ""))
 
     @property
     def outside(self) -> frozenset[int]:
@@ -130,6 +151,8 @@ class PatchStage:
                     patch_buffers=list(self.slot_bytes), kernel_scratch=self.kernel_scratch,
                     stage_scratch=self.scratch_bytes, macs=self.macs, layer_macs=self.layer_macs,
                     mac_overhead=round(self.overhead, 4), layer_arena_bytes=self.layer_arena,
+                    halo="cached" if self.cache else "recomputed", cache_bytes=self.cache_bytes,
+                    macs_recompute=self.macs_recompute, mac_overhead_recompute=round(self.overhead_recompute, 4),
                     input="callback" if self.input_callback >= 0 else "arena")
 
 
@@ -250,16 +273,21 @@ def _regions(g: Graph, prefix: list[Layer], tile: Region) -> tuple[dict[int, Reg
     reg: dict[int, Region] = {y: tile}
     need: dict[tuple[int, int], Window] = {}
     for layer in reversed(prefix):
-        r0, r1, c0, c1 = reg[layer.op.outputs[0]]
         for x in _acts(g, layer.op):
-            h, w = g.t(x).shape[1:3]
-            i0, i1, pt = _axis(layer, "h", r0, r1, h)
-            j0, j1, pl = _axis(layer, "w", c0, c1, w)
-            if i1 <= i0 or j1 <= j0:
+            win = _need(g, layer, x, reg[layer.op.outputs[0]])
+            if win is None:
                 raise _refuse(g, layer.op, f"a tile of the grid reads no input of {layer.op.type} (only its padding)")
-            need[(layer.op.index, x)] = (i0, i1, j0, j1, pt, pl)
-            reg[x] = _bbox(reg.get(x), (i0, i1, j0, j1))
+            need[(layer.op.index, x)] = win
+            reg[x] = _bbox(reg.get(x), win[:4])
     return reg, need
+
+
+def _need(g: Graph, layer: Layer, x: int, out: Region) -> Window | None:
+    """The window of input `x` that output region `out` of `layer` reads; None if only padding."""
+    h, w = g.t(x).shape[1:3]
+    i0, i1, pt = _axis(layer, "h", out[0], out[1], h)
+    j0, j1, pl = _axis(layer, "w", out[2], out[3], w)
+    return None if i1 <= i0 or j1 <= j0 else (i0, i1, j0, j1, pt, pl)
 
 
 def _splits(n: int, parts: int) -> list[tuple[int, int]]:
@@ -378,10 +406,31 @@ def _read_input(op: Op, src: _Loc, dst: _Loc, r: Region, plan: _Plan) -> Layer:
                  comment="patch input window from the application", **READ_INPUT)
 
 
+@dataclass(frozen=True)
+class _Halo:
+    """Halo caching for one tile: the regions of the tiles above and below it (same column)."""
+
+    col: int
+    above: dict[int, Region] | None
+    below: dict[int, Region] | None
+
+
+def _computed(g: Graph, layer: Layer, r: Region, halo: _Halo | None) -> Region:
+    """The rows of held region `r` the tile computes: those below the rows the tile above cached
+    (all of `r` if there is no cache, or if the rest would read only padding)."""
+    if halo is None or halo.above is None:
+        return r
+    comp = (max(r[0], halo.above[layer.op.outputs[0]][1]), r[1], r[2], r[3])
+    if comp[0] < comp[1] and any(_need(g, layer, x, comp) is None for x in _acts(g, layer.op)):
+        return r
+    return comp
+
+
 def _tile_steps(g: Graph, prefix: list[Layer], stage_op: Op, tile: Region, plan: _Plan,
-                emit: bool, callback: bool = False) -> tuple[list[Layer], int]:
-    """One tile: record its buffers in `plan` and (with `emit`) its steps; returns (steps, MACs)."""
-    reg, need = _regions(g, prefix, tile)
+                emit: bool, callback: bool = False, halo: _Halo | None = None) -> tuple[list[Layer], int]:
+    """One tile: record its buffers in `plan` and (with `emit`) its steps; returns (steps, MACs).
+    With `halo`, intermediate rows the tile above computed come from its cache."""
+    reg, _ = _regions(g, prefix, tile)
     x0 = next(t for l in prefix for t in _acts(g, l.op) if t in g.inputs)
     y = prefix[-1].op.outputs[0]
     pos = {l.op.index: k for k, l in enumerate(prefix)}
@@ -396,40 +445,27 @@ def _tile_steps(g: Graph, prefix: list[Layer], stage_op: Op, tile: Region, plan:
         op = layer.op
         t = op.outputs[0]
         r = reg[t]
-        macs += layer.macs * _area(r) // (shape(t)[1] * shape(t)[2])
+        comp = r if t == y else _computed(g, layer, r, halo)
+        macs += layer.macs * _area(comp) // (shape(t)[1] * shape(t)[2])
         if t == y and r[2] == 0 and r[3] == shape(y)[2]:
             out = _Loc((0, shape(y)[1], 0, shape(y)[2]), shape(y)[2], shape(y)[3], tensor=y)
         else:
             key = "out" if t == y else f"t{t}"
             out = _Loc(r, r[3] - r[2], shape(t)[3], key=key)
             plan.use(key, _area(r) * shape(t)[3], 2 * k + 1, 2 * n if t == y else last_read[t])
-        ins: list[object] = []
-        copied_into_out = False
-        for x in _acts(g, op):
-            w = need[(op.index, x)][:4]
-            src = loc[x]
-            from_app = x == x0 and callback  # every window of the input comes from the application
-            if not from_app and (src.region == w or src.holds_rows_of(w)):
-                ins.append(src.arg(plan, w))
-            elif _is_binary(layer) and not copied_into_out and not from_app:  # copy into the output, add in place
-                copied_into_out = True
-                if out.key:
-                    plan.use(out.key, 0, 2 * k, 2 * k)
-                if emit:
-                    steps.append(_copy(stage_op, src, out, w, plan))
-                ins.append(out.arg(plan, w))
-            else:
-                key = f"x{op.index}_{x}_{len(ins)}"
-                plan.use(key, _area(w) * shape(x)[3], 2 * k, 2 * k + 1)
-                dst = _Loc(w, w[3] - w[2], shape(x)[3], key=key)
-                if emit:
-                    steps.append((_read_input if from_app else _copy)(stage_op, src, dst, w, plan))
-                ins.append(dst.arg(plan))
-        if layer.scratch_bytes:
-            plan.use(f"s{op.index}", layer.scratch_bytes, 2 * k + 1, 2 * k + 1)
-        if emit:
-            scratch = plan.offset.get(f"s{op.index}", 0)
-            steps += _kernel(g, layer, ins, out.arg(plan, r, const=False), need[(op.index, _acts(g, op)[0])], r, scratch)
+        if comp[0] > r[0]:  # the rows above come from the cache the tile above filled
+            plan.use(out.key, 0, 2 * k, 2 * k)
+            if emit:
+                cached = _Loc((r[0], halo.above[t][1], r[2], r[3]), r[3] - r[2], shape(t)[3], key=f"c{t}_{halo.col}")
+                steps.append(_copy(stage_op, cached, out, (r[0], comp[0], r[2], r[3]), plan))
+        if comp[0] < comp[1]:
+            steps += _compute(g, layer, stage_op, comp, out, loc, plan, emit, k, x0 if callback else -1)
+        if t != y and halo is not None and halo.below is not None and halo.below[t][0] < r[1]:
+            keep = (max(r[0], halo.below[t][0]), r[1], r[2], r[3])  # the rows the tile below reads again
+            cache = _Loc(keep, r[3] - r[2], shape(t)[3], key=f"c{t}_{halo.col}")
+            plan.use(cache.key, _area(keep) * shape(t)[3], 0, 2 * n)
+            if emit:
+                steps.append(_copy(stage_op, out, cache, keep, plan))
         loc[t] = out
         if t == y and out.key and emit:
             full = _Loc((0, shape(y)[1], 0, shape(y)[2]), shape(y)[2], shape(y)[3], tensor=y)
@@ -437,12 +473,52 @@ def _tile_steps(g: Graph, prefix: list[Layer], stage_op: Op, tile: Region, plan:
     return steps, macs
 
 
+def _compute(g: Graph, layer: Layer, stage_op: Op, comp: Region, out: _Loc, loc: dict[int, _Loc], plan: _Plan,
+             emit: bool, k: int, from_app: int) -> list[Layer]:
+    """The steps computing rows `comp` of the layer's output into `out`: its input windows (read
+    in place, copied out, or asked from the application for input `from_app`) and its kernel."""
+    op = layer.op
+    shape = lambda t: g.t(t).shape  # noqa: E731
+    steps: list[Layer] = []
+    ins: list[object] = []
+    copied_into_out = False
+    wins = {x: _need(g, layer, x, comp) for x in _acts(g, op)}
+    for x in _acts(g, op):
+        w = wins[x][:4]
+        src = loc[x]
+        app = x == from_app  # every window of the input comes from the application
+        if not app and (src.region == w or src.holds_rows_of(w)):
+            ins.append(src.arg(plan, w))
+        elif _is_binary(layer) and not copied_into_out and not app:  # copy into the output, add in place
+            copied_into_out = True
+            if out.key:
+                plan.use(out.key, 0, 2 * k, 2 * k)
+            if emit:
+                steps.append(_copy(stage_op, src, out, w, plan))
+            ins.append(out.arg(plan, w))
+        else:
+            key = f"x{op.index}_{x}_{len(ins)}"
+            plan.use(key, _area(w) * shape(x)[3], 2 * k, 2 * k + 1)
+            dst = _Loc(w, w[3] - w[2], shape(x)[3], key=key)
+            if emit:
+                steps.append((_read_input if app else _copy)(stage_op, src, dst, w, plan))
+            ins.append(dst.arg(plan))
+    if layer.scratch_bytes:
+        plan.use(f"s{op.index}", layer.scratch_bytes, 2 * k + 1, 2 * k + 1)
+    if emit:
+        scratch = plan.offset.get(f"s{op.index}", 0)
+        steps += _kernel(g, layer, ins, out.arg(plan, comp, const=False), wins[_acts(g, op)[0]], comp, scratch)
+    return steps
+
+
 def build_stage(g: Graph, layers: list[Layer], split: int, rows: int, cols: int,
-                emit: bool = True, input_callback: bool = False) -> tuple[list[Layer], PatchStage]:
+                emit: bool = True, input_callback: bool = False,
+                cache: bool = False) -> tuple[list[Layer], PatchStage]:
     """Replace the prefix up to `split` by one patch-stage layer on a rows x cols grid; `emit=False`
     sizes the stage without generating its kernel calls (the search's estimate). `input_callback`:
     the stage reads its input windows through the application's callback (the input is then read
-    by nothing else, so it need not be in the arena)."""
+    by nothing else, so it need not be in the arena). `cache`: halo caching between vertically
+    adjacent tiles."""
     prefix = chain(g, layers, split)
     last = prefix[-1]
     x0 = next(iter({t for l in prefix for t in _acts(g, l.op) if t in g.inputs}))
@@ -461,23 +537,31 @@ def build_stage(g: Graph, layers: list[Layer], split: int, rows: int, cols: int,
                              "or drop +callback.")
     stage_op = Op(index=last.op.index, type="PATCHES", inputs=[] if input_callback else [x0], outputs=[y],
                   options=dict(split=split, grid=[rows, cols]))
+    regs = [_regions(g, prefix, t)[0] for t in tiles] if cache else []
+    halos = [_Halo(i % cols, regs[i - cols] if i >= cols else None, regs[i + cols] if i + cols < len(tiles) else None)
+             if cache else None for i in range(len(tiles))]
     plan = _Plan()
-    macs = sum(_tile_steps(g, prefix, stage_op, t, plan, False, input_callback)[1] for t in tiles)
+    macs = sum(_tile_steps(g, prefix, stage_op, t, plan, False, input_callback, h)[1] for t, h in zip(tiles, halos))
+    recompute = sum(_tile_steps(g, prefix, stage_op, t, _Plan(), False, input_callback)[1]
+                    for t in tiles) if cache else macs
     scratch = plan.place()
     steps: list[Layer] = []
     if emit:
-        for t in tiles:
-            steps += _tile_steps(g, prefix, stage_op, t, plan, True, input_callback)[0]
+        for t, h in zip(tiles, halos):
+            steps += _tile_steps(g, prefix, stage_op, t, plan, True, input_callback, h)[0]
     layer_macs = sum(l.macs for l in prefix)
-    buffers = tuple(v for k, v in sorted(plan.size.items()) if not k.startswith("s"))
+    buffers = tuple(v for k, v in sorted(plan.size.items()) if not k.startswith(("s", "c")))
     stage = PatchStage(split=split, rows=rows, cols=cols, ops=[l.op.index for l in prefix],
                        slot_bytes=buffers, kernel_scratch=align(max(l.scratch_bytes for l in prefix)), macs=macs,
                        layer_macs=layer_macs, model_macs=sum(l.macs for l in layers), scratch_bytes=scratch,
-                       tiles=tiles, input_callback=x0 if input_callback else -1)
+                       tiles=tiles, input_callback=x0 if input_callback else -1, cache=cache,
+                       cache_bytes=sum(align(v) for k, v in plan.size.items() if k.startswith("c")),
+                       macs_recompute=recompute)
     fused = Layer(op=stage_op, func="patches", header="tinyml/datamove.h",
                   args=([] if input_callback else [TensorArg(x0)]) + [TensorArg(y, const=False), ScratchArg()],
                   scratch_bytes=stage.scratch_bytes, macs=macs, steps=steps,
-                  comment=f"{rows}x{cols} patches of ops {stage.ops[0]}..{split}, MAC overhead {stage.overhead:.1%}")
+                  comment=f"{rows}x{cols} patches of ops {stage.ops[0]}..{split}, MAC overhead {stage.overhead:.1%}"
+                  + (f" (halo cached: {stage.cache_bytes} bytes)" if cache else ""))
     in_prefix = set(stage.ops)
     out: list[Layer] = []
     for l in layers:

@@ -1,6 +1,8 @@
 """Choose and apply the patch stage: an explicit `NxM@opK`; `auto`, which searches the split
 operator and the grid for the smallest arena within a MAC-overhead budget; or `fit`, the least
-MAC overhead whose arena fits a RAM budget (the board's).
+MAC overhead whose arena fits a RAM budget (the board's). Both searches also try each grid with
+halo caching (`+cache`: fewer MACs, the cache in the arena) where tiles overlap; `auto+cache` and
+`fit+cache` try only cached grids.
 
 The search sizes every (split, grid) candidate without generating code and ranks it by the
 planner's lower bound for that layer list (the stage counts as one layer holding the input, the
@@ -22,10 +24,14 @@ GRIDS = sorted({(n, n) for n in range(2, 9)} | {(n, n + 1) for n in range(1, 8)}
 PLANNED = 3  # candidates planned in full after ranking by lower bound
 
 
-def candidates(g: Graph, layers: list[Layer], max_overhead: float = float("inf"),
-               input_callback: bool = False) -> list[tuple[int, int, tuple[int, int, int]]]:
-    """(lower bound, MAC overhead in 1/10000, (split, rows, cols)) of every valid candidate within
-    the overhead budget, best first."""
+Key = tuple[int, int, int, bool]  # (split, rows, cols, halo cached)
+
+
+def candidates(g: Graph, layers: list[Layer], max_overhead: float = float("inf"), input_callback: bool = False,
+               only_cached: bool = False) -> list[tuple[int, int, Key]]:
+    """(lower bound, MAC overhead in 1/10000, (split, rows, cols, cached)) of every valid candidate
+    within the overhead budget, best first: each grid recomputing its halo and, where vertically
+    adjacent tiles overlap, caching it."""
     found = []
     for layer in layers:
         try:
@@ -37,13 +43,16 @@ def candidates(g: Graph, layers: list[Layer], max_overhead: float = float("inf")
             if rows > h or cols > w:
                 continue
             try:
-                new, stage = build_stage(g, layers, layer.op.index, rows, cols, emit=False, input_callback=input_callback)
+                stages = [build_stage(g, layers, layer.op.index, rows, cols, emit=False, input_callback=input_callback)]
+                if rows > 1 and stages[0][1].macs > stages[0][1].layer_macs:  # tiles overlap: try the cache
+                    stages.append(build_stage(g, layers, layer.op.index, rows, cols, emit=False,
+                                              input_callback=input_callback, cache=True))
             except PatchError:
                 continue
-            if stage.overhead > max_overhead:
-                continue
-            lb = compute_lifetimes(g, new, use_inplace=True, outside=stage.outside).lower_bound
-            found.append((lb, round(stage.overhead * 1e4), (layer.op.index, rows, cols)))
+            for new, stage in stages[1:] if only_cached else stages:
+                if stage.overhead <= max_overhead:
+                    lb = compute_lifetimes(g, new, use_inplace=True, outside=stage.outside).lower_bound
+                    found.append((lb, round(stage.overhead * 1e4), (layer.op.index, rows, cols, stage.cache)))
     return sorted(found)
 
 
@@ -54,16 +63,17 @@ def apply_patches(g: Graph, layers: list[Layer], layer_plan: Plan, setting: Patc
     the layer-by-layer arena already fits `budget` bytes."""
     cb = setting.input_callback
     if setting.mode == "grid":
-        new, stage = build_stage(g, layers, setting.split, setting.rows, setting.cols, input_callback=cb)
+        new, stage = build_stage(g, layers, setting.split, setting.rows, setting.cols, input_callback=cb,
+                                 cache=setting.cache)
         stage.layer_arena = layer_plan.arena_size
         return new, plan_memory(g, new, outside=stage.outside), stage
     if setting.mode == "fit":
-        return _fit(g, layers, layer_plan, budget, cb)
+        return _fit(g, layers, layer_plan, budget, cb, setting.cache)
     if max_overhead < 0:
         raise TinymlError(f"--max-overhead {max_overhead} is negative.", hint="give a fraction such as 0.2 (20 % more MACs).")
     best: tuple[int, list[Layer], Plan, PatchStage] | None = None
-    for _, _, (split, rows, cols) in candidates(g, layers, max_overhead, cb)[:PLANNED]:
-        new, stage = build_stage(g, layers, split, rows, cols, input_callback=cb)
+    for _, _, (split, rows, cols, cache) in candidates(g, layers, max_overhead, cb, setting.cache)[:PLANNED]:
+        new, stage = build_stage(g, layers, split, rows, cols, input_callback=cb, cache=cache)
         plan = plan_memory(g, new, outside=stage.outside)
         if best is None or plan.arena_size < best[0]:
             best = (plan.arena_size, new, plan, stage)
@@ -75,7 +85,7 @@ def apply_patches(g: Graph, layers: list[Layer], layer_plan: Plan, setting: Patc
 
 
 def _fit(g: Graph, layers: list[Layer], layer_plan: Plan, budget: int | None,
-         cb: bool = False) -> tuple[list[Layer], Plan, PatchStage | None]:
+         cb: bool = False, only_cached: bool = False) -> tuple[list[Layer], Plan, PatchStage | None]:
     """The candidate with the least MAC overhead whose planned arena is within `budget`."""
     if budget is None:
         raise TinymlError("--patches fit needs a RAM budget to fit.", path=g.path,
@@ -83,10 +93,11 @@ def _fit(g: Graph, layers: list[Layer], layer_plan: Plan, budget: int | None,
                           "in PlatformIO the env's board), or use --patches auto.")
     if layer_plan.arena_size <= budget:
         return layers, layer_plan, None
-    found = sorted((over, lb, key) for lb, over, key in candidates(g, layers, input_callback=cb) if lb <= budget)
+    found = sorted((over, lb, key) for lb, over, key in candidates(g, layers, input_callback=cb, only_cached=only_cached)
+                   if lb <= budget)
     best = None
-    for _, _, (split, rows, cols) in found:
-        new, stage = build_stage(g, layers, split, rows, cols, input_callback=cb)
+    for _, _, (split, rows, cols, cache) in found:
+        new, stage = build_stage(g, layers, split, rows, cols, input_callback=cb, cache=cache)
         plan = plan_memory(g, new, outside=stage.outside)
         if best is None or plan.arena_size < best[0]:
             best = (plan.arena_size, stage.text)
