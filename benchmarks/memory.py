@@ -75,16 +75,10 @@ def row(path: Path, with_tflm: bool, max_overhead: float = 0.2) -> dict:
 
 def latency_overhead(path: Path, setting: str, board: str) -> str:
     """The patch stage's measured latency overhead on `board` (benchmarks/patches.py's measurement)."""
-    from patches import ticks
+    from patches import layer_and_patched_ticks
 
-    from tinyml_pio.hil.targets import EmulatedTarget
-    from tinyml_pio.pipeline import compile_model
-
-    cpu = EmulatedTarget(board).cpu
-    t1 = ticks(compile_model(path, "model", target=cpu, patches=setting), board, 3)
-    try:
-        t0 = ticks(compile_model(path, "model", target=cpu), board, 3)
-    except TinymlError:  # the layer-by-layer arena does not fit the board's RAM
+    t0, t1, _ = layer_and_patched_ticks(path, setting, board, 3)
+    if t0 is None:  # the layer-by-layer arena does not fit the board's RAM
         return f"no fit ({t1} ticks patched)"
     return f"+{100 * (t1 - t0) / t0:.1f}% ({t0} -> {t1})"
 

@@ -56,6 +56,20 @@ def ticks(c, board: str, n: int) -> int:
     return int(rec["counter_ticks"]["median"])
 
 
+def layer_and_patched_ticks(p: Path, setting: str, board: str, n: int) -> tuple[int | None, int, str]:
+    """invoke() ticks layer by layer and with `setting` on `board`; the first is None, with the
+    reason, when the layer-by-layer build does not fit (e.g. the board's RAM)."""
+    from tinyml_pio.hil.targets import EmulatedTarget
+
+    tgt = EmulatedTarget(board).cpu
+    t1 = ticks(compile_model(p, "model", target=tgt, patches=setting), board, n)
+    try:
+        t0 = ticks(compile_model(p, "model", target=tgt), board, n)
+    except TinymlError as e:
+        return None, t1, ("RAM overflow" if "RAM overflow" in str(e) else str(e).splitlines()[0][:40])
+    return t0, t1, ""
+
+
 def with_without_cache(p: Path, st) -> str:
     """The chosen grid recomputing and caching its halo: arena, MAC overhead, cache bytes."""
     if st is None:
@@ -89,14 +103,7 @@ def main() -> int:
                     f"{base.plan.arena_size / c.plan.arena_size:>5.2f}x {st.text if st else '-':<16} "
                     f"{100 * st.overhead if st else 0:>5.1f}% {r.identical}/{r.total:<7}{with_without_cache(p, st)}")
             if a.qemu:
-                from tinyml_pio.hil.targets import EmulatedTarget
-
-                tgt = EmulatedTarget(a.board).cpu
-                try:
-                    t0: int | None = ticks(compile_model(p, "model", target=tgt), a.board, a.inputs)
-                except TinymlError as e:  # e.g. the layer-by-layer arena does not fit the board's RAM
-                    t0, why = None, ("RAM overflow" if "RAM overflow" in str(e) else str(e).splitlines()[0][:40])
-                t1 = ticks(compile_model(p, "model", target=tgt, patches=st.text if st else "off"), a.board, a.inputs)
+                t0, t1, why = layer_and_patched_ticks(p, st.text if st else "off", a.board, a.inputs)
                 line += (f" {t0:>12} {t1:>13} {100 * (t1 - t0) / t0:>7.1f}%" if t0 else
                          f" {'no fit':>12} {t1:>13} {'-':>8}  (layer by layer: {why})")
             print(line, flush=True)
