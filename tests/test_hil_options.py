@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ZOO
-from tinyml_pio.cli import main
+from conftest import ZOO, run_cli
 from tinyml_pio.errors import TinymlError
 from tinyml_pio.hil.pytest_plugin import BoardSpec
 from tinyml_pio.hil.report import markdown, record_filename
@@ -25,12 +24,7 @@ MODEL = ZOO / "fc_relu.tflite"
 
 
 def _hil_run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        rc = main(["hil", "run", *args])
-    except SystemExit as e:  # argparse
-        rc = e.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
+    return run_cli(capsys, "hil", "run", *args)
 
 
 @pytest.mark.parametrize("n", ["0", "-3"])
