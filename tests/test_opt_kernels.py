@@ -33,7 +33,10 @@ from tinyml_pio.verify import verify_model
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_OPT = CpuFeatures.host_optimized()
-OPT_FUNCS = ("tinyml_conv1x1_s8_opt", "tinyml_conv2d_s8_opt", "tinyml_depthwise_conv2d_s8_opt", "tinyml_maxpool_s8_opt")
+OPT_FUNCS = ("tinyml_conv1x1_s8_opt", "tinyml_conv2d_s8_opt", "tinyml_depthwise_conv2d_s8_opt", "tinyml_maxpool_s8_opt",
+             "tinyml_avgpool_s8_opt", "tinyml_add_s8_opt")
+SIMD_OF = {"tinyml_maxpool_s8_opt": ("ssub8", "sel"), "tinyml_avgpool_s8_opt": ("sxtab16",),
+           "tinyml_add_s8_opt": ("smmulr",)}  # the instructions each kernel's DSP path must contain
 HOST_SEEDS = int(os.environ.get("TINYML_OPT_SEEDS", "40"))
 QEMU_SEEDS = 3
 EMULATED = [b.id for b in list_boards() if b.id.startswith("qemu_")]
@@ -79,6 +82,52 @@ def test_fast_requantization_needs_a_right_shift_and_the_bound():
     assert q[0] == 7 + 5 * 3  # bias - zp * sum(w)
 
 
+def add_opt(half: np.ndarray, other: np.ndarray, prm: dict) -> np.ndarray:
+    """tinyml_add_s8_opt in Python (int64 arithmetic, every intermediate asserted to fit int32)."""
+    def smmulr(a, b):
+        assert np.all(np.abs(a) < (1 << 31))
+        return (a * b + (1 << 31)) >> 32
+
+    def rdbpot(y, rnd, e):
+        return (y + rnd + np.where(y < 0, -1, 0)) >> e
+
+    total = prm["half_base"] + (half.astype(np.int64) << 19)
+    if prm["shift"] == 0:
+        total += prm["base"] + (other.astype(np.int64) << 19)
+    else:
+        total += rdbpot(smmulr((other.astype(np.int64) << 21) + prm["base"], prm["mult"]), prm["rnd"], prm["shift"])
+    assert np.all(np.abs(total) < (1 << 29))
+    v = rdbpot(smmulr(total << 1, prm["out_mult"]), prm["out_rnd"], prm["out_shift"])
+    return np.clip(v, prm["act_min"], prm["act_max"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(ratio=st.one_of(st.just(1.0), st.floats(1e-4, 1.0)), out_real=st.floats(1e-7, 0.999),
+       zps=st.tuples(*[st.integers(-128, 127)] * 3), swap=st.booleans(), lo=st.integers(-128, 0), hi=st.integers(0, 127))
+def test_fast_add_equals_tflite_where_chosen(ratio, out_real, zps, swap, lo, hi):
+    """The ADD kernel's 32-bit form against TFLite's AddElementwise, for all 65536 input pairs."""
+    from tinyml_pio.passes.opt import add_constants
+
+    reals = [0.5, 0.5 * ratio][::-1 if swap else 1]  # TFLite: the input with the larger scale gets exactly 1/2
+    (m1, s1), (m2, s2) = (quant.quantize_multiplier_smaller_than_one_exp(r) for r in reals)
+    mo, so = quant.quantize_multiplier_smaller_than_one_exp(out_real)
+    z1, z2, zo = zps
+    p = dict(input1_offset=-z1, input2_offset=-z2, output_offset=zo, left_shift=20, input1_multiplier=m1,
+             input1_shift=s1, input2_multiplier=m2, input2_shift=s2, output_multiplier=mo, output_shift=so,
+             act_min=lo, act_max=hi)
+    found = add_constants(p)
+    if found is None:  # only an output without a right shift (or a zero multiplier) keeps the reference kernel
+        assert so >= 0 or min(m1, m2) == 0 or abs(zo) << -so >= 1 << 30, p
+        return
+    prm, swapped = found
+    x1, x2 = (a.reshape(-1) for a in np.meshgrid(np.arange(-128, 128), np.arange(-128, 128)))
+    lt1 = quant.multiply_by_quantized_multiplier_smaller_than_one_exp
+    ref = lt1(lt1((x1 - z1).astype(np.int64) << 20, m1, s1) + lt1((x2 - z2).astype(np.int64) << 20, m2, s2), mo, so) + zo
+    ref = np.clip(ref, lo, hi)
+    got = add_opt(x2, x1, prm) if swapped else add_opt(x1, x2, prm)
+    assert np.array_equal(got, ref)
+
+
 # ---- host: the plain-C path against TFLite ------------------------------------------------------
 
 def _examples() -> list[Path]:
@@ -89,6 +138,47 @@ def _examples() -> list[Path]:
 def test_models_bit_exact_with_optimized_kernels_on_host(path):
     r = verify_model(str(path), n=10, target=HOST_OPT)
     assert r.ok, f"{path.name}: {r.identical}/{r.total} identical; {r.mismatch}"
+
+
+def add_models(d: Path) -> dict[str, Path]:
+    """Same-shape ADDs the optimized kernel takes: equal input scales (both inputs halve), the larger scale
+    first or second, a fused RELU (narrow clamp), odd element counts, an ADD of a tensor with itself."""
+    from op_models import Net
+
+    out = {}
+    for name, (shape, s1, s2, so, zps, act) in {
+        "add_equal_scales": ((1, 7, 5, 3), 0.05, 0.05, 0.09, (3, -7, 11), 0),
+        "add_larger_first": ((1, 9, 13), 0.11, 0.013, 0.1, (-128, 40, -5), 0),
+        "add_larger_second_relu": ((1, 3, 3, 17), 0.02, 0.3, 0.25, (127, -1, -128), 1),
+        "add_relu6_prime": ((1, 61), 0.07, 0.069, 0.03, (0, 5, -20), 3),
+    }.items():
+        n = Net()
+        a, b = n.input("a", shape, scale=s1, zp=zps[0]), n.input("b", shape, scale=s2, zp=zps[1])
+        n.tensor("y", shape, scale=so, zp=zps[2])
+        n.op("ADD", [a, b], ["y"], fused_activation_function=act)
+        out[name] = n.write(d / f"{name}.tflite", ["y"])
+    n = Net()
+    a = n.input("a", (1, 8, 8, 3), scale=0.04, zp=-3)
+    n.tensor("y", (1, 8, 8, 3), scale=0.06, zp=9)
+    n.op("ADD", [a, a], ["y"])
+    out["add_self"] = n.write(d / "add_self.tflite", ["y"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def adds(tmp_path_factory) -> dict[str, Path]:
+    return add_models(tmp_path_factory.mktemp("adds"))
+
+
+ADD_NAMES = ["add_equal_scales", "add_larger_first", "add_larger_second_relu", "add_relu6_prime", "add_self"]
+
+
+@pytest.mark.parametrize("name", ADD_NAMES)
+def test_add_models_bit_exact_on_host(name, adds):
+    c = compile_model(adds[name], "m", target=HOST_OPT)
+    assert [l.func for l in c.layers] == ["tinyml_add_s8_opt"]
+    r = verify_model(str(adds[name]), n=10, target=HOST_OPT)
+    assert r.ok, f"{name}: {r.mismatch}"
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +268,9 @@ def _run_on(model: Path, board: str, n_inputs: int = 4) -> None:
     assert all(f"<{f}>:" in asm for f in funcs)
     if target.cpu.dsp and not target.cpu.mve:  # the firmware runs the SIMD code, not the plain-C path
         # (binutils 2.40 does not decode MVE instructions, so the M55's Helium code is not checked here)
-        simd = ("ssub8", "sel") if funcs == {"tinyml_maxpool_s8_opt"} else ("smla", "sxtb16")
-        assert all(i in asm for i in simd), f"{board}: no {simd} in {funcs}"
+        for f in funcs:
+            simd = SIMD_OF.get(f, ("smla", "sxtb16"))
+            assert all(i in objdump(elf, f) for i in simd), f"{board}: no {simd} in {f}"
 
 
 @needs_qemu
@@ -198,6 +289,14 @@ def test_random_chains_bit_exact_in_qemu(seed, board, tmp_path, hil_env):
 
 @needs_qemu
 @pytest.mark.parametrize("board", ["qemu_mps2_an386", "qemu_mps2_an385"])
-@pytest.mark.parametrize("model", sorted(ZOO.glob("pool_max*.tflite")), ids=lambda p: p.stem)
-def test_maxpool_bit_exact_in_qemu(model, board, hil_env):
+@pytest.mark.parametrize("model", sorted(ZOO.glob("pool_max*.tflite")) + sorted(ZOO.glob("pool_avg*.tflite")),
+                         ids=lambda p: p.stem)
+def test_pools_bit_exact_in_qemu(model, board, hil_env):
     _run_on(model, board)
+
+
+@needs_qemu
+@pytest.mark.parametrize("board", ["qemu_mps2_an386", "qemu_mps2_an385", "qemu_mps3_an547"])
+@pytest.mark.parametrize("name", ADD_NAMES)
+def test_add_bit_exact_in_qemu(name, board, adds, hil_env):
+    _run_on(adds[name], board)

@@ -14,7 +14,11 @@ the optimized kernels do less on the device, because this module did it here:
   reads them with one word load and a post-increment (no flash growth: zero-padding to a multiple
   of four channels only);
 - FULLY_CONNECTED runs on the matrix kernel (one batch: its one-pixel path, no scratch), and
-  MAX_POOL_2D on a kernel that walks the window once for all channels (SSUB8/SEL with DSP);
+  MAX_POOL_2D and AVERAGE_POOL_2D on kernels that walk the window once for four channels (SSUB8/SEL
+  and SXTAB16 with DSP);
+- a same-shape ADD gets its constants in the form of an exact 32-bit computation (SMMULR, offsets
+  pre-shifted, the output zero point inside the rounding), proven here for the layer
+  (tinyml/elementwise_opt.h), or keeps the reference kernel;
 - a depthwise layer with one input channel (MobileNet's first layer, multiplier M) is an ordinary
   convolution with M filters: its weights are transposed here and it runs on the matrix kernel.
 
@@ -198,9 +202,65 @@ def specialize_maxpool(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | N
                   "optimized kernel")
 
 
+def specialize_avgpool(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
+    """AVERAGE_POOL_2D -> tinyml_avgpool_s8_opt: the same call, four channels per walk of the window."""
+    return _noted(dataclasses.replace(layer, func="tinyml_avgpool_s8_opt", header="tinyml/pool_opt.h"),
+                  "optimized kernel")
+
+
+HALF = 1 << 30  # Q31 multiplier 1/2 (shift 0): what TFLite gives the ADD input with the larger scale
+
+
+def add_constants(p: dict) -> tuple[dict, bool] | None:
+    """tinyml_add_opt_params_t fields (without count) for ADD parameters `p` (add_params), and whether
+    the inputs swap (the kernel takes the input with multiplier 1/2 first); None when the 32-bit
+    form is not exact for them (tinyml/elementwise_opt.h)."""
+    ins = [(p["input1_offset"], p["input1_multiplier"], p["input1_shift"]),
+           (p["input2_offset"], p["input2_multiplier"], p["input2_shift"])]
+    halves = [m == HALF and s == 0 for _, m, s in ins]
+    if p["left_shift"] != 20 or not any(halves) or not all(-255 <= o <= 255 for o, _, _ in ins):
+        return None
+    swap = not halves[0]
+    (half_off, _, _), (off, mult, shift) = ins[::-1] if swap else ins
+    if mult == HALF and shift == 0:
+        base, rnd, e = off << 19, 0, 0
+    elif 1 <= -shift <= 31 and 0 <= mult < (1 << 31):
+        base, e = off << 21, -shift
+        rnd = 1 << (e - 1)
+    else:
+        return None
+    out_e = -p["output_shift"]
+    if not 1 <= out_e <= 31:
+        return None
+    out_rnd = (1 << (out_e - 1)) + p["output_offset"] * (1 << out_e)
+    # |scaled input| < 255 * 2^20 / 2 (e >= 1, or the 1/2 input): |sum| < 2^29, its SMMULR result < 2^28
+    if abs(out_rnd) + (1 << 28) >= 1 << 31:
+        return None
+    return dict(half_base=half_off << 19, base=base, mult=mult, rnd=rnd, shift=e, out_mult=p["output_multiplier"],
+                out_rnd=out_rnd, out_shift=out_e, act_min=p["act_min"], act_max=p["act_max"]), swap
+
+
+def specialize_add(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
+    """Same-shape int8 ADD -> tinyml_add_s8_opt, when its 32-bit form is exact (tinyml/elementwise_opt.h)."""
+    x1, x2, y = layer.args[:3]
+    if not g.t(x1.tensor).shape == g.t(x2.tensor).shape == g.t(y.tensor).shape:
+        return None
+    found = add_constants(layer.params)
+    if found is None:
+        return None
+    consts, swap = found
+    return _noted(dataclasses.replace(layer, func="tinyml_add_s8_opt", header="tinyml/elementwise_opt.h",
+                                      params_type="tinyml_add_opt_params_t",
+                                      params=dict(count=int(g.t(y.tensor).size), **consts),
+                                      args=[x2, x1, y] if swap else [x1, x2, y]),
+                  "optimized kernel, 32-bit requantization" + (", inputs swapped" if swap else ""))
+
+
 SPECIALIZERS = {
     "tinyml_conv2d_s8": specialize_conv,
     "tinyml_depthwise_conv2d_s8": specialize_depthwise,
     "tinyml_fully_connected_s8": specialize_fc,
     "tinyml_maxpool_s8": specialize_maxpool,
+    "tinyml_avgpool_s8": specialize_avgpool,
+    "tinyml_add_s8": specialize_add,
 }

@@ -1,6 +1,7 @@
-/* MAX_POOL_2D, int8, optimized (tinyml/pool_opt.h). Bit-exact with tinyml_maxpool_s8: the maximum
- * of the window's positions inside the input (-128 for an empty window), then the activation
- * clamp; only the loop order differs (taps outside, channels inside). */
+/* MAX_POOL_2D and AVERAGE_POOL_2D, int8, optimized (tinyml/pool_opt.h). Bit-exact with
+ * tinyml_maxpool_s8 / tinyml_avgpool_s8: the maximum of the window's positions inside the input
+ * (-128 for an empty window), or their sum divided by their number rounding half away from zero,
+ * then the activation clamp; only the loop order differs (taps outside, channels inside). */
 #include "tinyml/pool_opt.h"
 
 #include <string.h>
@@ -66,6 +67,89 @@ void tinyml_maxpool_s8_opt(const tinyml_pool_params_t *p, const int8_t *input, i
                         }
                     }
                     y[c] = (int8_t)tinyml_clamp(acc, lo, hi);
+                }
+            }
+        }
+    }
+}
+
+/* The rounded average of `count` positions (count > 0), as the reference kernel divides. */
+TINYML_INLINE int8_t avg_out(int32_t sum, int32_t count, int32_t half, int32_t lo, int32_t hi) {
+    const int32_t v = sum > 0 ? (sum + half) / count : (sum - half) / count;
+    return (int8_t)tinyml_clamp(v, lo, hi);
+}
+
+void tinyml_avgpool_s8_opt(const tinyml_pool_params_t *p, const int8_t *input, int8_t *output) {
+    const int32_t depth = p->depth, d4 = depth & ~(int32_t)3;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    int32_t b, oy, ox, fy, fx, c;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = input + b * p->in_h * p->in_w * depth;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            int32_t fy0, fy1;
+            tinyml_pool_window(iy0, p->filter_h, p->in_h, &fy0, &fy1);
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                int32_t fx0, fx1, count, half;
+                const int8_t *base = in_b + (iy0 * p->in_w + ix0) * depth;
+                int8_t *y = output;
+                tinyml_pool_window(ix0, p->filter_w, p->in_w, &fx0, &fx1);
+                output += depth;
+                count = (fy1 - fy0) * (fx1 - fx0);
+                if (fy0 >= fy1 || fx0 >= fx1) { /* no position inside the input: the sum 0, undivided */
+                    memset(y, tinyml_clamp(0, lo, hi), (size_t)depth);
+                    continue;
+                }
+                half = count / 2;
+                c = 0;
+#if TINYML_POOL_DSP
+                if (count <= 256) {
+                    for (; c < d4; c += 4) {
+                        uint32_t even = 0, odd = 0, v; /* lanes: channels c, c+2 and c+1, c+3 */
+                        for (fy = fy0; fy < fy1; ++fy) {
+                            const int8_t *x = base + (fy * p->in_w + fx0) * depth + c;
+                            for (fx = fx0; fx < fx1; ++fx) {
+                                memcpy(&v, x, 4);
+                                even = __sxtab16(even, v);
+                                __asm__("sxtab16 %0, %0, %1, ror #8" : "+r"(odd) : "r"(v));
+                                x += depth;
+                            }
+                        }
+                        y[c] = avg_out((int16_t)even, count, half, lo, hi);
+                        y[c + 1] = avg_out((int16_t)odd, count, half, lo, hi);
+                        y[c + 2] = avg_out((int32_t)even >> 16, count, half, lo, hi);
+                        y[c + 3] = avg_out((int32_t)odd >> 16, count, half, lo, hi);
+                    }
+                }
+#endif
+                for (; c < d4; c += 4) { /* four channels per walk of the window, in 32 bits */
+                    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                    for (fy = fy0; fy < fy1; ++fy) {
+                        const int8_t *x = base + (fy * p->in_w + fx0) * depth + c;
+                        for (fx = fx0; fx < fx1; ++fx) {
+                            s0 += x[0];
+                            s1 += x[1];
+                            s2 += x[2];
+                            s3 += x[3];
+                            x += depth;
+                        }
+                    }
+                    y[c] = avg_out(s0, count, half, lo, hi);
+                    y[c + 1] = avg_out(s1, count, half, lo, hi);
+                    y[c + 2] = avg_out(s2, count, half, lo, hi);
+                    y[c + 3] = avg_out(s3, count, half, lo, hi);
+                }
+                for (; c < depth; ++c) {
+                    int32_t sum = 0;
+                    for (fy = fy0; fy < fy1; ++fy) {
+                        const int8_t *x = base + (fy * p->in_w + fx0) * depth + c;
+                        for (fx = fx0; fx < fx1; ++fx) {
+                            sum += *x;
+                            x += depth;
+                        }
+                    }
+                    y[c] = avg_out(sum, count, half, lo, hi);
                 }
             }
         }
