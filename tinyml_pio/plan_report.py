@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from .boards import Board, list_boards, load_board
+from .cpu import CpuFeatures
 from .errors import TinymlError, UsageError
 from .ir import Graph
 from .ops import Layer, try_lower
+from .passes import apply_variants, kernels_label
 from .passes.fold import fold_constants
 from .passes.patch import parse_patches
 from .passes.patch_search import apply_patches
@@ -40,6 +42,7 @@ class PlanReport:
     patch_setting: str = "off"
     layer_arena: int = 0  # the layer-by-layer plan's arena (== plan.arena_size without patches)
     weights: WeightsFigure | None = None  # weights_bytes and its breakdown (weights.py)
+    kernels: str = "portable"  # the kernels planned: "portable", or the board's ("dsp", "mve", "opt")
 
     @property
     def gap(self) -> int:
@@ -63,8 +66,14 @@ def layers_for_planning(g: Graph) -> tuple[list[Layer], list[str]]:
 
 def build_report(path: str, board: str | None = None, compare_tflm: bool = False, patches: Any = None,
                  max_overhead: float = 0.2) -> PlanReport:
+    """With a board, the plan is the one its firmware gets: the kernels for its CPU (the optimized
+    kernels' scratch planned in the arena), as `convert --target` and the PlatformIO build plan it."""
     g = load_model(path)
     layers, problems = layers_for_planning(g)
+    kernels = "portable"
+    if board:
+        layers, used = apply_variants(layers, CpuFeatures.for_board(board), g)
+        kernels = kernels_label(used)
     plan = plan_memory(g, layers)
     layer_arena, stage = plan.arena_size, None
     setting = parse_patches(patches)
@@ -73,7 +82,7 @@ def build_report(path: str, board: str | None = None, compare_tflm: bool = False
         layers, plan, stage = apply_patches(g, layers, plan, setting, max_overhead, budget)
     figure = layers_weights(g, layers)
     rep = PlanReport(g, layers, plan, figure.total, problems, patches=stage, patch_setting=setting.text,
-                     layer_arena=layer_arena, weights=figure)
+                     layer_arena=layer_arena, weights=figure, kernels=kernels)
     if board:
         rep.board = load_board(board)
     if compare_tflm:
@@ -226,8 +235,14 @@ def format_text(rep: PlanReport) -> str:
                  + ("  (arena is optimal for this order)" if gap == 0 else f"  (gap {_fmt(gap)} bytes, {pct:.1f}%)"))
     lines.append(f"TFLM greedy: {_fmt(plan.tflm_greedy_arena)} bytes  (largest-first first-fit, model order, no in-place)")
     lines += _patch_lines(rep)
-    lines.append(f"weights:     {rep.weights.text() if rep.weights else _fmt(rep.weights_bytes) + ' bytes (flash)'}"
-                 " [portable kernels; a board's: inspect --target BOARD]")
+    whose = (f"{rep.board.id}'s kernels: {rep.kernels}" if rep.board is not None
+             else "portable kernels; a board's: plan --board BOARD")
+    lines.append(f"weights:     {rep.weights.text() if rep.weights else _fmt(rep.weights_bytes) + ' bytes (flash)'} [{whose}]")
+    scratch = {i: b.size for b in plan.buffers if b.key.startswith("s") for i in [int(b.key[1:])]}
+    if scratch:
+        big = max(scratch, key=lambda i: scratch[i])
+        lines.append(f"scratch:     {len(scratch)} layer(s) with kernel scratch in the arena, each live for its layer "
+                     f"only (largest: op {big}, {_fmt(scratch[big])} bytes)")
     if plan.state_offsets:
         lines.append(f"state:       {_fmt(plan.state_size)} bytes (outside the arena, kept across invokes: "
                      + ", ".join(f"t{t} {g.t(t).dtype} {'x'.join(map(str, g.t(t).shape))}"
@@ -340,6 +355,7 @@ def to_json(rep: PlanReport) -> dict[str, Any]:
         tensor_offsets={str(k): v for k, v in sorted(plan.tensor_offsets.items())},
         scratch_offsets={str(k): v for k, v in sorted(plan.scratch_offsets.items())},
         unsupported=rep.problems,
+        kernels=rep.kernels,
         layer_arena_bytes=rep.layer_arena,
         patches=dict(rep.patches.summary(), requested=rep.patch_setting,
                      input_bytes_outside_arena=sum(rep.graph.t(t).nbytes for t in rep.patches.outside))
