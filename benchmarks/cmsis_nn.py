@@ -73,6 +73,7 @@ def default_models() -> list[Path]:
                                                           "armmlex__dnn_s_quantized", "openmv__force_int_quant",
                                                           "tflm__hello_world_int8")]
     models += sorted(ROOT.glob("example_projects/*/models/*.tflite"))
+    models += [ROOT / "tests" / "models" / "zoo" / f"{m}.tflite" for m in ("mlperf_ds_cnn_kws", "mlperf_resnet8_cifar")]
     return [m for m in models if m.is_file()]
 
 

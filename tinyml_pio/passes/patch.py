@@ -203,7 +203,8 @@ def _refuse(g: Graph, op: Op, why: str) -> PatchError:
 
 
 def _is_binary(layer: Layer) -> bool:
-    return "bc" in layer.params and layer.func is not None
+    """A two-input element-wise kernel: the broadcasting ones (a `bc` plan) and the same-shape optimized ADD."""
+    return layer.func is not None and ("bc" in layer.params or layer.func == "tinyml_add_s8_opt")
 
 
 def _is_concat(layer: Layer) -> bool:
@@ -378,17 +379,19 @@ def _kernel(g: Graph, layer: Layer, ins: list[object], out: object, win: Window,
     p = dict(layer.params)
     if layer.func == "tinyml_pad_s8":
         p.update(in_dims=[1, ih, iw, x_shape[3]], out_dims=[1, oh, ow, y.shape[3]], before=[0, pt, pl, p["before"][3]])
-    elif _is_binary(layer):
+    elif _is_binary(layer) and "bc" in p:
         p.update(bc=broadcast_plan((1, oh, ow, y.shape[3]), (1, oh, ow, y.shape[3]), (1, oh, ow, y.shape[3])))
+    elif _is_binary(layer):  # tinyml_add_s8_opt: the tile's element count
+        p.update(count=oh * ow * y.shape[3])
     elif layer.func not in SIZED:
         p.update(in_h=ih, in_w=iw, out_h=oh, out_w=ow, pad_h=pt, pad_w=pl)
     args: list[object] = []
-    pending = list(ins)
+    pending = list(zip(acts, ins))  # by tensor: a kernel may take its inputs in another order (the optimized ADD)
     for a in layer.args:
         if isinstance(a, TensorArg) and a.tensor == y.index and not a.const:
             args.append(out)
         elif isinstance(a, TensorArg) and a.tensor in acts and a.const:
-            args.append(pending.pop(0))
+            args.append(pending.pop(next(i for i, (t, _) in enumerate(pending) if t == a.tensor))[1])
         elif isinstance(a, ScratchArg):
             args.append(dataclasses.replace(a, offset=scratch))
         elif a == str(x_shape[1] * x_shape[2] * x_shape[3]) and layer.func in SIZED:
