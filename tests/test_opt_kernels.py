@@ -33,8 +33,8 @@ from tinyml_pio.verify import verify_model
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_OPT = CpuFeatures.host_optimized()
-OPT_FUNCS = ("tinyml_conv1x1_s8_opt", "tinyml_conv2d_s8_opt", "tinyml_depthwise_conv2d_s8_opt", "tinyml_maxpool_s8_opt",
-             "tinyml_avgpool_s8_opt", "tinyml_add_s8_opt")
+CONV_FUNCS = ("tinyml_conv1x1_s8_opt", "tinyml_conv2d_s8_opt", "tinyml_depthwise_conv2d_s8_opt")  # scratch, chanq
+OPT_FUNCS = CONV_FUNCS + ("tinyml_maxpool_s8_opt", "tinyml_avgpool_s8_opt", "tinyml_add_s8_opt")
 SIMD_OF = {"tinyml_maxpool_s8_opt": ("ssub8", "sel"), "tinyml_avgpool_s8_opt": ("sxtab16",),
            "tinyml_add_s8_opt": ("smmulr",)}  # the instructions each kernel's DSP path must contain
 HOST_SEEDS = int(os.environ.get("TINYML_OPT_SEEDS", "40"))
@@ -219,13 +219,14 @@ def test_pass_takes_conv_and_depthwise_layers():
     assert funcs["CONV_2D"] == {"tinyml_conv1x1_s8_opt"}
     # the first layer (one input channel, multiplier 8) runs as a convolution, the rest on the depthwise kernel
     assert funcs["DEPTHWISE_CONV_2D"] == {"tinyml_conv2d_s8_opt", "tinyml_depthwise_conv2d_s8_opt"}
-    assert c.kernels == "dsp" and all(l.params.get("fast_rq") for l in c.layers if l.func in OPT_FUNCS)
+    assert c.kernels == "dsp" and all(l.params.get("fast_rq") for l in c.layers if l.func in CONV_FUNCS)
+    assert funcs["AVERAGE_POOL_2D"] == {"tinyml_avgpool_s8_opt"}
     text = c.files["m.c"]
     assert "(const tinyml_chanq_t *)m_l1_q" in text and '#include "tinyml/depthwise_conv_opt.h"' in text
     # in place survives: the depthwise and 1x1 layers still overwrite their inputs, and their scratch is planned
     portable = compile_model(SHARED_MODELS / "tflm__person_detect.tflite", "m")
     assert len(c.plan.inplace_ops) >= len(portable.plan.inplace_ops) - 1
-    assert all(c.plan.scratch_offsets.get(l.op.index) is not None for l in c.layers if l.func in OPT_FUNCS)
+    assert all(c.plan.scratch_offsets.get(l.op.index) is not None for l in c.layers if l.func in CONV_FUNCS)
     assert c.plan.arena_size <= portable.plan.arena_size * 1.05
 
 

@@ -193,12 +193,13 @@ def test_every_optimized_kernel_exists_in_the_library():
     inc, src = library_dir() / "include", library_dir() / "src" / "kernels"
     sources = "\n".join(p.read_text() for p in sorted(src.rglob("*.c")))
     funcs = {"tinyml_conv1x1_s8_opt": "tinyml/conv_opt.h", "tinyml_conv2d_s8_opt": "tinyml/conv_opt.h",
-             "tinyml_depthwise_conv2d_s8_opt": "tinyml/depthwise_conv_opt.h", "tinyml_maxpool_s8_opt": "tinyml/pool_opt.h"}
+             "tinyml_depthwise_conv2d_s8_opt": "tinyml/depthwise_conv_opt.h", "tinyml_maxpool_s8_opt": "tinyml/pool_opt.h",
+             "tinyml_avgpool_s8_opt": "tinyml/pool_opt.h", "tinyml_add_s8_opt": "tinyml/elementwise_opt.h"}
     for func, header in funcs.items():
         assert re.search(rf"\bvoid {func}\(", (inc / header).read_text()), f"{header} does not declare {func}"
         assert re.search(rf"^void {func}\(", sources, re.M), f"{func} is not defined in src/kernels"
     assert set(OPT.SPECIALIZERS) == {"tinyml_conv2d_s8", "tinyml_depthwise_conv2d_s8", "tinyml_fully_connected_s8",
-                                     "tinyml_maxpool_s8"}
+                                     "tinyml_maxpool_s8", "tinyml_avgpool_s8", "tinyml_add_s8"}
 
 
 # ---- front doors: PlatformIO extra script, HIL targets, CLI ---------------------------------------

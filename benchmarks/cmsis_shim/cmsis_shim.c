@@ -68,7 +68,7 @@ static int32_t *fc_sums[TINYML_CMSIS_FC_LAYERS];
 static int32_t fc_store[TINYML_CMSIS_FC_SUMS];
 static int32_t fc_used;
 
-static int32_t *fc_kernel_sums(const tinyml_fc_params_t *p, const int8_t *weights, const int32_t *bias) {
+static int32_t *fc_kernel_sums(const tinyml_fc_params_t *p, const int8_t *weights) {
     for (int32_t i = 0; i < TINYML_CMSIS_FC_LAYERS; i++) {
         if (fc_weights[i] == weights) {
             return fc_sums[i];
@@ -80,7 +80,7 @@ static int32_t *fc_kernel_sums(const tinyml_fc_params_t *p, const int8_t *weight
             fc_weights[i] = weights;
             fc_sums[i] = &fc_store[fc_used];
             fc_used += p->out_depth;
-            check(arm_vector_sum_s8(fc_sums[i], p->in_depth, p->out_depth, weights, 0, bias));
+            check(arm_vector_sum_s8(fc_sums[i], p->in_depth, p->out_depth, weights, 1, 0)); /* raw row sums, as TFLM */
             return fc_sums[i];
         }
     }
@@ -97,7 +97,7 @@ void tinyml_cmsis_fully_connected_s8(const tinyml_fc_params_t *p, const int8_t *
     const cmsis_nn_dims f = {p->in_depth, 1, 1, p->out_depth};
     cmsis_nn_context ctx = {0, 0};
     if (arm_fully_connected_s8_get_buffer_size(&f) > 0) {
-        ctx.buf = fc_kernel_sums(p, weights, bias);
+        ctx.buf = fc_kernel_sums(p, weights);
         ctx.size = p->out_depth * 4;
     }
     const cmsis_nn_fc_params fp = {.input_offset = 0, .filter_offset = 0, .output_offset = p->output_offset,

@@ -311,7 +311,30 @@ void tinyml_conv1x1_s8_opt(const tinyml_conv2d_params_t *p, const int8_t *input,
 
 /* ---- general (im2col) ---------------------------------------------------------------------- */
 
-/* The im2col row of output pixel (b, oy, ox): taps in filter order, padded taps = the zero point. */
+/* n bytes: a library call only where it pays (im2col segments are often a handful of bytes). */
+TINYML_INLINE void tinyml_fill(int8_t *dst, int8_t v, int32_t n) {
+    if (n >= 16) {
+        memset(dst, v, (size_t)n);
+    } else {
+        while (n-- > 0) {
+            *dst++ = v;
+        }
+    }
+}
+
+TINYML_INLINE void tinyml_copy(int8_t *dst, const int8_t *src, int32_t n) {
+    if (n >= 16) {
+        memcpy(dst, src, (size_t)n);
+    } else {
+        while (n-- > 0) {
+            *dst++ = *src++;
+        }
+    }
+}
+
+/* The im2col row of output pixel (b, oy, ox): taps in filter order, padded taps = the zero point.
+ * Without dilation along the width, a filter row's taps inside the input are one contiguous run of
+ * the input row: the row is left padding, one copy, right padding. */
 static void tinyml_im2col_row(const tinyml_conv2d_params_t *p, const int8_t *input, int32_t b, int32_t oy, int32_t ox,
                               int8_t *row) {
     const int32_t ic = p->in_c;
@@ -319,26 +342,27 @@ static void tinyml_im2col_row(const tinyml_conv2d_params_t *p, const int8_t *inp
     const tinyml_conv_window_t wy = tinyml_conv_window(oy, p->stride_h, p->pad_h, p->dilation_h, p->in_h, p->filter_h);
     const tinyml_conv_window_t wx = tinyml_conv_window(ox, p->stride_w, p->pad_w, p->dilation_w, p->in_w, p->filter_w);
     const int32_t seg = p->filter_w * ic;
+    const int32_t left = wx.lo * ic, mid = (wx.hi - wx.lo) * ic;
     int32_t ky, kx;
-    for (ky = 0; ky < p->filter_h; ++ky) {
+    tinyml_fill(row, pad, wy.lo * seg);
+    for (ky = wy.lo; ky < wy.hi; ++ky) {
         int8_t *dst = row + ky * seg;
-        if (ky < wy.lo || ky >= wy.hi) {
-            memset(dst, pad, (size_t)seg);
+        const int8_t *src = input + ((b * p->in_h + wy.origin + ky * p->dilation_h) * p->in_w + wx.origin) * ic;
+        if (p->dilation_w == 1) {
+            tinyml_fill(dst, pad, left);
+            tinyml_copy(dst + left, src + left, mid);
+            tinyml_fill(dst + left + mid, pad, seg - left - mid);
             continue;
         }
-        {
-            const int8_t *src = input + ((b * p->in_h + wy.origin + ky * p->dilation_h) * p->in_w + wx.origin) * ic;
-            for (kx = 0; kx < p->filter_w; ++kx) {
-                if (kx < wx.lo || kx >= wx.hi) {
-                    memset(dst + kx * ic, pad, (size_t)ic);
-                } else if (ic == 1) {
-                    dst[kx] = src[kx * p->dilation_w];
-                } else {
-                    memcpy(dst + kx * ic, src + kx * p->dilation_w * ic, (size_t)ic);
-                }
+        for (kx = 0; kx < p->filter_w; ++kx) {
+            if (kx < wx.lo || kx >= wx.hi) {
+                tinyml_fill(dst + kx * ic, pad, ic);
+            } else {
+                tinyml_copy(dst + kx * ic, src + kx * p->dilation_w * ic, ic);
             }
         }
     }
+    tinyml_fill(row + wy.hi * seg, pad, (p->filter_h - wy.hi) * seg);
 }
 
 TINYML_INLINE void tinyml_conv2d_body(const tinyml_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
