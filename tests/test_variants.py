@@ -36,8 +36,9 @@ from tinyml_pio.passes import variants as V
 from tinyml_pio.pipeline import compile_model
 
 FC_MODEL = ZOO / "fc_relu.tflite"
-DSP_FUNC = "tinyml_conv1x1_s8_opt"  # what FULLY_CONNECTED runs on for a known CPU
-DSP_HEADER = "tinyml/conv_opt.h"
+DSP_FUNC = "tinyml_fully_connected_s8_opt"  # what FULLY_CONNECTED runs on for a known CPU (but the M55)
+DSP_HEADER = "tinyml/fully_connected_opt.h"
+MATRIX_FUNC = "tinyml_conv1x1_s8_opt"  # 1x1 convs, and FULLY_CONNECTED with Helium
 PORTABLE_FUNC = "tinyml_fully_connected_s8"
 EMULATED = ["qemu_mps2_an386", "qemu_mps2_an500", "qemu_mps2_an505", "qemu_mps3_an547"]  # the DSP boards
 NO_DSP_EMULATED = ["qemu_mps2_an385"]  # Cortex-M3: the optimized kernels' plain C, no FC variant
@@ -135,9 +136,14 @@ def test_dsp_target_specializes_fc_layers_and_nothing_else():
     assert fc and sorted(c.variants) == fc and set(c.variants.values()) == {"dsp"}
     for p, v in zip(portable.layers, c.layers):
         if p.op.index in fc:
-            assert (v.func, v.header, v.params_type) == (DSP_FUNC, DSP_HEADER, "tinyml_conv2d_params_t")
-            assert "optimized kernel" in v.comment and v.scratch_bytes == 0  # one batch: no scratch
-            assert v.params["out_w"] == p.params["batches"] and v.params["in_c"] == p.params["in_depth"]
+            assert (v.func, v.header, v.params_type) == (DSP_FUNC, DSP_HEADER, "tinyml_fc_opt_params_t")
+            k, out = p.params["in_depth"], p.params["out_depth"]
+            # the input row widened once into scratch when four groups of four filters share it
+            assert "optimized kernel" in v.comment and v.scratch_bytes == (8 * (k // 4) if out >= 16 else 0)
+            assert v.params["batches"] == p.params["batches"] and v.params["widen"] == int(out >= 16)
+            # the weights are the same bytes, four filters interleaved block by block
+            w = c.graph.t(p.args[1].tensor).data.reshape(out, k)
+            assert sorted(v.consts["w"].tobytes()) == sorted(w.tobytes()) and v.consts["w"][4] == w[1, 0]
             # the folded bias is the portable kernel's, now the first word of each chanq
             assert np.array_equal(v.consts["q"].reshape(-1, 4)[:, 0], p.consts["bias"])
         else:  # the logistic's LUT is untouched
@@ -148,7 +154,10 @@ def test_dsp_target_specializes_fc_layers_and_nothing_else():
     assert " * kernels: dsp; target qemu_mps2_an386 (cortex-m4, features: dsp)" in text
     for i in fc:
         assert re.search(rf"/\* op {i}: FULLY_CONNECTED \(.*optimized kernel.*\*/\n(\s+\w+\(\d+\);\n)?\s+{DSP_FUNC}\(", text)
-    assert c.plan.arena_size == portable.plan.arena_size
+    # the widened rows are planned in the arena (each with its alignment), nothing else grows
+    scratch = [l for l in c.layers if l.scratch_bytes]
+    assert all(c.plan.scratch_offsets.get(l.op.index) is not None for l in scratch)
+    assert c.plan.arena_size <= portable.plan.arena_size + sum(-(-l.scratch_bytes // 16) * 16 + 16 for l in scratch)
 
 
 def test_a_board_without_optimized_layers_says_portable():
@@ -317,10 +326,10 @@ def test_optimized_kernel_uses_smlad_only_with_the_extension(cpu, dsp, tmp_path)
     for source, out in ((src, obj), (kernels / "conv_opt.c", tmp_path / "other.o")):
         subprocess.run([ARM, f"-mcpu={cpu}", "-mthumb", *flags, "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-c",
                         "-I", str(library_dir() / "include"), str(source), "-o", str(out)], check=True)
-    asm = _objdump(obj, DSP_FUNC)
-    assert DSP_FUNC in asm
+    asm = _objdump(obj, MATRIX_FUNC)
+    assert MATRIX_FUNC in asm
     if mve:  # (binutils 2.40 does not decode MVE: the DSP code is absent, the MVE file defines the kernel)
-        assert "smlad" not in asm and DSP_FUNC not in _objdump(tmp_path / "other.o", DSP_FUNC)
+        assert "smlad" not in asm and MATRIX_FUNC not in _objdump(tmp_path / "other.o", MATRIX_FUNC)
     else:
         assert ("smlad" in asm and "sxtb16" in asm) == dsp, asm[-2000:]
 
@@ -368,15 +377,16 @@ def _run_dsp_on(model: Path, board: str, n_inputs: int = 6) -> dict:
 
     target = EmulatedTarget(board)
     c = compile_model(model, "model", target=target.cpu)
-    assert c.kernels == V.specialized_label(target.cpu) and f"{DSP_FUNC}(" in c.files["model.c"]
+    func = MATRIX_FUNC if target.cpu.mve else DSP_FUNC  # Helium: FULLY_CONNECTED on the matrix kernel
+    assert c.kernels == V.specialized_label(target.cpu) and f"{func}(" in c.files["model.c"]
     rec = run_on_target(c, target, n_inputs=n_inputs, seed=1)
     assert rec["kernels"] == c.kernels
     assert rec["identical"] == rec["inputs"] == n_inputs, f"{model.name} on {board}: {rec['bit_exact']}"
     # the firmware really runs the SIMD code (not the no-DSP fallback)
     elf = target.project / ".pio" / "build" / board / "firmware.elf"
     if target.cpu.dsp and not target.cpu.mve:
-        asm = _objdump(elf, DSP_FUNC)
-        assert "smlad" in asm and "sxtb16" in asm, f"{board}: no SMLAD in {DSP_FUNC}"
+        asm = _objdump(elf, func)
+        assert "smlad" in asm and "sxtb16" in asm and "ldrd" in asm, f"{board}: no SMLAD in {func}"
     return rec
 
 

@@ -13,7 +13,8 @@ the optimized kernels do less on the device, because this module did it here:
 - depthwise weights are repacked into blocks of four channels, tap after tap, so the device loop
   reads them with one word load and a post-increment (no flash growth: zero-padding to a multiple
   of four channels only);
-- FULLY_CONNECTED runs on the matrix kernel (one batch: its one-pixel path, no scratch), and
+- FULLY_CONNECTED runs on its own kernel with the weights interleaved four filters at a time (with
+  Helium: on the matrix kernel, whose one-pixel path needs no scratch), and
   MAX_POOL_2D and AVERAGE_POOL_2D on kernels that walk the window once for four channels (SSUB8/SEL
   and SXTAB16 with DSP);
 - a same-shape ADD gets its constants in the form of an exact 32-bit computation (SMMULR, offsets
@@ -158,9 +159,35 @@ def specialize_depthwise(layer: Layer, g: Graph, target: CpuFeatures) -> Layer |
                     {"q": q, "w": packed.astype(np.int8).reshape(-1)}, scratch, p["batches"] == 1)
 
 
+def fc_weights(w: np.ndarray) -> np.ndarray:
+    """[out, k] int8 weights in tinyml_fully_connected_s8_opt's order (tinyml/fully_connected_opt.h): for each
+    group of four filters, block by block of four inputs, the four filters' words; then each group's k % 4
+    last weights, input by input; then the out % 4 last filters row-major. Same bytes, reordered."""
+    out, k = w.shape
+    groups, kb = out // 4, k // 4
+    g = w[: 4 * groups].reshape(groups, 4, k)
+    main = g[:, :, : 4 * kb].reshape(groups, 4, kb, 4).transpose(0, 2, 1, 3)  # [group][block][filter][4]
+    tails = g[:, :, 4 * kb:].transpose(0, 2, 1)  # [group][input][filter]
+    return np.concatenate([main.reshape(-1), tails.reshape(-1), w[4 * groups:].reshape(-1)])
+
+
+FC_WIDEN_MAX = 2048  # the most scratch bytes the FC kernel takes to widen its input row once
+
+
+def fc_widen(k: int, out: int, target: CpuFeatures) -> bool:
+    """Whether the FC kernel widens its input row into scratch (TINYML_FC_SCRATCH_DSP): with DSP, when it
+    costs at most FC_WIDEN_MAX bytes of arena and four groups of four filters or more share it (widening a
+    block costs about five instructions once, and saves two per group: one LDRD instead of LDR + 2 SXTB16)."""
+    return bool(target.dsp) and out >= 16 and 8 * (k // 4) <= FC_WIDEN_MAX
+
+
+def fc_scratch(k: int, out: int, target: CpuFeatures) -> int:
+    return 8 * (k // 4) if fc_widen(k, out, target) else 0
+
+
 def specialize_fc(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
-    """FULLY_CONNECTED -> tinyml_conv1x1_s8_opt: `batches` pixels of `in_depth` values, out_depth
-    filters (one or two batches take the kernel's one-pixel path: no scratch, four filters per pass)."""
+    """FULLY_CONNECTED -> tinyml_fully_connected_s8_opt on interleaved weights, or with Helium the matrix kernel
+    (tinyml_conv1x1_s8_opt: `batches` pixels of `in_depth` values; one or two batches take its one-pixel path)."""
     p = layer.params
     if p["out_depth"] * p["batches"] < 4:
         return None  # one to three outputs: the portable loop has less to set up
@@ -170,6 +197,13 @@ def specialize_fc(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
     raw_bias = layer.consts["bias"].astype(np.int64) + int(in_zp) * w.sum(axis=1)  # the lowering folded it
     q, fast = chanq(raw_bias, w.sum(axis=1), np.abs(w).sum(axis=1), in_zp, p["output_offset"], layer.consts["mult"],
                     layer.consts["shift"])
+    if not target.mve:
+        fc = dict(batches=p["batches"], in_depth=p["in_depth"], out_depth=p["out_depth"],
+                  output_offset=p["output_offset"], act_min=p["act_min"], act_max=p["act_max"], fast_rq=int(fast),
+                  widen=int(fc_widen(p["in_depth"], p["out_depth"], target)))
+        return _rebuild(layer, "tinyml_fully_connected_s8_opt", "tinyml/fully_connected_opt.h", "tinyml_fc_opt_params_t",
+                        fc, [x, ConstArg("w"), _q_arg(), y, ScratchArg()], {"q": q, "w": fc_weights(w).astype(np.int8)},
+                        fc_scratch(p["in_depth"], p["out_depth"], target), False)
     conv = dict(batches=1, in_h=1, in_w=p["batches"], in_c=p["in_depth"], out_h=1, out_w=p["batches"],
                 out_c=p["out_depth"], filter_h=1, filter_w=1, filter_c=p["in_depth"], stride_h=1, stride_w=1,
                 dilation_h=1, dilation_w=1, pad_h=0, pad_w=0, input_offset=-int(in_zp),
