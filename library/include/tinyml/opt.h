@@ -37,17 +37,37 @@ typedef struct {
     int32_t shift; /* fast_rq: TFLite's right shift (>= 1; the left shift is 0); otherwise TFLite's shift */
 } tinyml_chanq_t;
 
+/* SMMULR: the rounded high word of a * b, i.e. SaturatingRoundingDoublingHighMul(a / 2, b) for even a. */
+TINYML_INLINE int32_t tinyml_smmulr(int32_t a, int32_t b) {
+    int32_t y;
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(a), "r"(b));
+#else
+    y = (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+    return y;
+}
+
 /* fast_rq: one channel's requantized value plus the output offset, before the activation clamp.
  * (fast_rq implies TFLite's left shift is 0, so SMMULR takes 2 * acc.) */
 TINYML_INLINE int32_t tinyml_rq_fast(int32_t acc, const tinyml_chanq_t *q) {
-    const int32_t a = (int32_t)((uint32_t)acc << 1);
-    int32_t y;
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(a), "r"(q->mult));
-#else
-    y = (int32_t)(((int64_t)a * q->mult + ((int64_t)1 << 31)) >> 32);
-#endif
+    const int32_t y = tinyml_smmulr((int32_t)((uint32_t)acc << 1), q->mult);
     return (y + q->rnd + (y >> 31)) >> q->shift;
+}
+
+/* v clamped to the activation range [act_min, act_max] within int8. `narrow`: the range is narrower
+ * than [-128, 127] (with DSP, SSAT alone clamps otherwise); a constant at each call. */
+TINYML_INLINE int8_t tinyml_clamp_out(int32_t v, int32_t narrow, int32_t act_min, int32_t act_max) {
+#if defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_DSP)
+    v = __builtin_arm_ssat(v, 8);
+    if (narrow) {
+        v = tinyml_clamp(v, act_min, act_max);
+    }
+#else
+    (void)narrow;
+    v = tinyml_clamp(v, act_min, act_max);
+#endif
+    return (int8_t)v;
 }
 
 /* TFLite's 64-bit requantization plus the output offset: the slow path, out of line (it only runs
@@ -64,17 +84,8 @@ static int32_t tinyml_rq_exact(int32_t acc, const tinyml_chanq_t *q, int32_t out
  * pass compile-time constants for `fast` and `narrow`, so each combination is its own loop. */
 TINYML_INLINE int8_t tinyml_rq_out(int32_t acc, const tinyml_chanq_t *q, int32_t fast, int32_t narrow,
                                    int32_t out_offset, int32_t act_min, int32_t act_max) {
-    int32_t v = fast ? tinyml_rq_fast(acc, q) : tinyml_rq_exact(acc, q, out_offset);
-#if defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_DSP)
-    v = __builtin_arm_ssat(v, 8);
-    if (narrow) {
-        v = tinyml_clamp(v, act_min, act_max);
-    }
-#else
-    (void)narrow;
-    v = tinyml_clamp(v, act_min, act_max);
-#endif
-    return (int8_t)v;
+    return tinyml_clamp_out(fast ? tinyml_rq_fast(acc, q) : tinyml_rq_exact(acc, q, out_offset), narrow, act_min,
+                            act_max);
 }
 
 /* Calls body(FAST, NARROW): the common case (fast_rq, full int8 range) as its own loop with

@@ -1,37 +1,17 @@
 /* ADD, int8, optimized (tinyml/elementwise_opt.h): bit-exact with tinyml_add_s8 on same-shape inputs. */
 #include "tinyml/elementwise_opt.h"
-
-/* SMMULR: the high word of a * b, rounded (tinyml/opt.h: SaturatingRoundingDoublingHighMul of a / 2 and b). */
-TINYML_INLINE int32_t add_smmulr(int32_t a, int32_t b) {
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    int32_t y;
-    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(a), "r"(b));
-    return y;
-#else
-    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
-#endif
-}
+#include "tinyml/opt.h"
 
 TINYML_INLINE int32_t add_lsl(int32_t x, int32_t n) {
     return (int32_t)((uint32_t)x << n);
 }
 
-/* The requantized sum plus the output zero point, clamped. `narrow`: the activation range is narrower
- * than int8's (a constant at each call, so each case is its own loop). */
+/* The requantized sum plus the output zero point, clamped (`narrow`: a constant at each call, so
+ * each case is its own loop). */
 TINYML_INLINE int8_t add_out(int32_t sum, int32_t out_mult, int32_t out_rnd, int32_t out_shift, int32_t narrow,
                              int32_t lo, int32_t hi) {
-    const int32_t y = add_smmulr(add_lsl(sum, 1), out_mult);
-    int32_t v = (y + out_rnd + (y >> 31)) >> out_shift;
-#if defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_DSP)
-    v = __builtin_arm_ssat(v, 8);
-    if (narrow) {
-        v = tinyml_clamp(v, lo, hi);
-    }
-#else
-    (void)narrow;
-    v = tinyml_clamp(v, lo, hi);
-#endif
-    return (int8_t)v;
+    const int32_t y = tinyml_smmulr(add_lsl(sum, 1), out_mult);
+    return tinyml_clamp_out((y + out_rnd + (y >> 31)) >> out_shift, narrow, lo, hi);
 }
 
 #define TINYML_ADD_LOOP(NARROW, SECOND)                                                                   \
@@ -44,7 +24,7 @@ TINYML_INLINE int8_t add_out(int32_t sum, int32_t out_mult, int32_t out_rnd, int
 #define TINYML_ADD_SCALED(x) scaled_second((x), base, mult, rnd, shift)
 
 TINYML_INLINE int32_t scaled_second(int32_t x, int32_t base, int32_t mult, int32_t rnd, int32_t shift) {
-    const int32_t y = add_smmulr(add_lsl(x, 21) + base, mult);
+    const int32_t y = tinyml_smmulr(add_lsl(x, 21) + base, mult);
     return (y + rnd + (y >> 31)) >> shift;
 }
 
