@@ -2,8 +2,8 @@
 
 Not a test: it prints tables. Each model is built twice into the HIL firmware for each board (once
 with `CpuFeatures.portable()`, i.e. the reference kernels, once for the board's CPU: the optimized
-conv/depthwise kernels with DSP on Cortex-M4/M7/M33/M55, their plain C on the Cortex-M3, and the
-DSP FULLY_CONNECTED variant), booted in QEMU and run on the same random inputs; both runs are
+conv/depthwise/FC/pool/ADD kernels with DSP on Cortex-M4/M7/M33, Helium on the M55, their plain C
+on the Cortex-M3), booted in QEMU and run on the same random inputs; both runs are
 checked bit for bit against TFLite. QEMU runs with -icount shift=5, so "ticks" are SysTick ticks
 at the board's nominal clock that follow the executed instruction count exactly (one instruction
 = 32 ns; 0.8 tick per instruction at 25 MHz): they measure how much work the code does, not
@@ -14,7 +14,8 @@ back to executed instructions.
     python benchmarks/kernel_variants.py --board qemu_mps2_an386 --per-layer ../shared/models/tflm__person_detect.tflite
 
 For person_detect on qemu_mps2_an386 the per-layer table has a column with CMSIS-NN's ticks for the
-same layer, measured on the same board with the same counter (../shared/perf/cmsis_nn_person_detect_m4.md).
+same layer, measured on the same board with the same counter (../shared/perf/cmsis_nn_person_detect_m4.md);
+benchmarks/cmsis_nn.py measures CMSIS-NN itself, on every model and board, given its sources.
 """
 
 from __future__ import annotations
