@@ -13,14 +13,46 @@
 #define TINYML_POOL_DSP 0
 #endif
 
+#if !TINYML_POOL_DSP
+/* Plain C: the first d4 channels of one output pixel, four per walk of the window, the maximum in
+ * registers from the window's first position; `narrow` (a constant at each call): clamp to the
+ * activation range, which a full int8 range makes a no-op. */
+TINYML_INLINE void maxpool4_c(const int8_t *base, int32_t in_w, int32_t depth, int32_t d4, int32_t fy0, int32_t fy1,
+                              int32_t fx0, int32_t fx1, int8_t *y, int32_t narrow, int32_t lo, int32_t hi) {
+    int32_t c, fy, fx;
+    for (c = 0; c < d4; c += 4) {
+        const int8_t *x = base + (fy0 * in_w + fx0) * depth + c;
+        int32_t m0 = x[0], m1 = x[1], m2 = x[2], m3 = x[3];
+        for (fy = fy0; fy < fy1; ++fy) {
+            x = base + (fy * in_w + fx0) * depth + c;
+            for (fx = fx0; fx < fx1; ++fx) {
+                m0 = TINYML_MAX(m0, x[0]);
+                m1 = TINYML_MAX(m1, x[1]);
+                m2 = TINYML_MAX(m2, x[2]);
+                m3 = TINYML_MAX(m3, x[3]);
+                x += depth;
+            }
+        }
+        if (narrow) {
+            m0 = tinyml_clamp(m0, lo, hi);
+            m1 = tinyml_clamp(m1, lo, hi);
+            m2 = tinyml_clamp(m2, lo, hi);
+            m3 = tinyml_clamp(m3, lo, hi);
+        }
+        y[c] = (int8_t)m0;
+        y[c + 1] = (int8_t)m1;
+        y[c + 2] = (int8_t)m2;
+        y[c + 3] = (int8_t)m3;
+    }
+}
+#endif
+
 void tinyml_maxpool_s8_opt(const tinyml_pool_params_t *p, const int8_t *input, int8_t *output) {
     const int32_t depth = p->depth;
     const int8_t lo = (int8_t)p->act_min, hi = (int8_t)p->act_max;
-#if TINYML_POOL_DSP
     const int32_t d4 = depth & ~(int32_t)3;
+#if TINYML_POOL_DSP
     const uint32_t lo4 = 0x01010101u * (uint8_t)lo, hi4 = 0x01010101u * (uint8_t)hi;
-#else
-    const int32_t d4 = 0;
 #endif
     int32_t b, oy, ox, fy, fx, c;
     for (b = 0; b < p->batches; ++b) {
@@ -55,6 +87,12 @@ void tinyml_maxpool_s8_opt(const tinyml_pool_params_t *p, const int8_t *input, i
                     (void)__ssub8((int32_t)m, (int32_t)hi4);
                     m = (uint32_t)__sel((int32_t)hi4, (int32_t)m);
                     memcpy(y + c, &m, 4);
+                }
+#else
+                if (lo == -128 && hi == 127) {
+                    maxpool4_c(base, p->in_w, depth, d4, fy0, fy1, fx0, fx1, y, 0, lo, hi);
+                } else {
+                    maxpool4_c(base, p->in_w, depth, d4, fy0, fy1, fx0, fx1, y, 1, lo, hi);
                 }
 #endif
                 for (c = d4; c < depth; ++c) {
