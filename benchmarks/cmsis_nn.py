@@ -52,7 +52,7 @@ from tinyml_pio.planner import plan_memory  # noqa: E402
 from tinyml_pio.tflite_import import load_model  # noqa: E402
 
 SHIM = Path(__file__).resolve().parent / "cmsis_shim"
-SCRATCH_BYTES = 64 * 1024  # the shim's static scratch (TFLM would take it from its arena)
+SCRATCH_BYTES = 64 * 1024  # the most static scratch the glue is built with (TFLM would take it from its arena)
 ICOUNT_NS = 32  # -icount shift=5
 SHARED = ROOT.parent / "shared"
 
@@ -99,16 +99,19 @@ def cmsis_library(src: Path, work: Path) -> tuple[Path, str]:
 
 
 class CmsisTarget(EmulatedTarget):
-    """The emulated board, with the CMSIS-NN library beside tinyml-pio's in the HIL project."""
+    """The emulated board, with the CMSIS-NN library beside tinyml-pio's in the HIL project; the glue's
+    static buffers sized for the model (`scratch` bytes, `fc_sums` FC kernel sums)."""
 
     def __init__(self, board: str, lib: Path):
         super().__init__(board)
         self.lib = lib
+        self.scratch, self.fc_sums = 256, 16
 
     def _platformio_ini(self, per_layer: bool) -> str:
         ini = super()._platformio_ini(per_layer)
         ini = ini.replace("lib_deps = ", f"lib_deps = symlink://{self.lib}\n    ", 1)
-        return ini.replace("build_flags = ", f"build_flags = -DTINYML_CMSIS_SCRATCH={SCRATCH_BYTES} ", 1)
+        return ini.replace("build_flags = ", f"build_flags = -DTINYML_CMSIS_SCRATCH={self.scratch} "
+                           f"-DTINYML_CMSIS_FC_SUMS={self.fc_sums} ", 1)
 
 
 def _scratch_bound(layer: Layer) -> int:
@@ -195,6 +198,9 @@ def measure(model: Path, board: str, lib: Path, fingerprint: str, n_inputs: int)
     ours = run_on_target(ours_c, ours_target, n_inputs=n_inputs, per_layer=True)
     cm_target = CmsisTarget(board, lib)
     cm_c, families = compile_cmsis(model, cm_target.cpu, fingerprint)
+    swapped = [l for l in cm_c.layers if l.op.index in families]
+    cm_target.scratch = max([256] + [-(-_scratch_bound(l) // 16) * 16 for l in swapped])
+    cm_target.fc_sums = max(16, sum(l.params["out_depth"] for l in swapped if "out_depth" in l.params))
     cm = run_on_target(cm_c, cm_target, n_inputs=n_inputs, per_layer=True)
     return dict(ours=ours, ours_c=ours_c, cmsis=cm, cmsis_c=cm_c, families=families)
 

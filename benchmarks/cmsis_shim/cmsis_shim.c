@@ -11,8 +11,8 @@
 #define TINYML_CMSIS_SCRATCH 65536
 #endif
 
-/* CMSIS-NN's scratch (im2col columns, depthwise windows, FC kernel sums, pool sums). The Python side
- * checks that no layer's need can exceed it. */
+/* CMSIS-NN's scratch (im2col columns, depthwise windows, pool sums), sized by the Python side above
+ * any layer's need (benchmarks/cmsis_nn.py _scratch_bound). */
 static int32_t scratch[TINYML_CMSIS_SCRATCH / 4];
 
 /* A CMSIS-NN call that refuses its arguments stops here: the HIL host then times out on this layer
@@ -62,7 +62,9 @@ void tinyml_cmsis_depthwise_conv2d_s8(const tinyml_dwconv2d_params_t *p, const i
  * (the Helium path): TFLM computes them once in Prepare, this glue on a layer's first call (the
  * benchmark reports the median invoke, so that first call is not what it reports). */
 #define TINYML_CMSIS_FC_LAYERS 16
+#ifndef TINYML_CMSIS_FC_SUMS
 #define TINYML_CMSIS_FC_SUMS 4096
+#endif
 static const int8_t *fc_weights[TINYML_CMSIS_FC_LAYERS];
 static int32_t *fc_sums[TINYML_CMSIS_FC_LAYERS];
 static int32_t fc_store[TINYML_CMSIS_FC_SUMS];
