@@ -171,14 +171,15 @@ def fc_weights(w: np.ndarray) -> np.ndarray:
     return np.concatenate([main.reshape(-1), tails.reshape(-1), w[4 * groups:].reshape(-1)])
 
 
-FC_WIDEN_MAX = 2048  # the most scratch bytes the FC kernel takes to widen its input row once
+FC_WIDEN_K = (64, 1024)  # input depths for which the FC kernel widens its input row once (2k bytes of scratch)
 
 
 def fc_widen(k: int, out: int, target: CpuFeatures) -> bool:
-    """Whether the FC kernel widens its input row into scratch (TINYML_FC_SCRATCH_DSP): with DSP, when it
-    costs at most FC_WIDEN_MAX bytes of arena and four groups of four filters or more share it (widening a
-    block costs about five instructions once, and saves two per group: one LDRD instead of LDR + 2 SXTB16)."""
-    return bool(target.dsp) and out >= 16 and 8 * (k // 4) <= FC_WIDEN_MAX
+    """Whether the FC kernel widens its input row into scratch (TINYML_FC_SCRATCH_DSP): with DSP, when four
+    groups of four filters or more share it (widening a block costs about five instructions once, and saves
+    two per group: one LDRD instead of LDR + 2 SXTB16), the row is long enough for that to matter, and its
+    2k bytes of arena stay small (below 64 inputs the tiny MLPs would double their arena for a few ticks)."""
+    return bool(target.dsp) and out >= 16 and FC_WIDEN_K[0] <= k <= FC_WIDEN_K[1]
 
 
 def fc_scratch(k: int, out: int, target: CpuFeatures) -> int:
