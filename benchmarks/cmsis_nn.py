@@ -51,10 +51,10 @@ from tinyml_pio.pipeline import Compiled, check_io, compile_model  # noqa: E402
 from tinyml_pio.planner import plan_memory  # noqa: E402
 from tinyml_pio.tflite_import import load_model  # noqa: E402
 
+from kernel_variants import ICOUNT_NS, describe, real_models  # noqa: E402  (beside this script)
+
 SHIM = Path(__file__).resolve().parent / "cmsis_shim"
 SCRATCH_BYTES = 64 * 1024  # the most static scratch the glue is built with (TFLM would take it from its arena)
-ICOUNT_NS = 32  # -icount shift=5
-SHARED = ROOT.parent / "shared"
 
 # CMSIS-NN's sources that this comparison compiles: the int8 kernels' families and their support code
 # (the float/f16 files are left out: they need FP16 support the Cortex-M4 build does not have).
@@ -66,15 +66,6 @@ _LIB_JSON = {
                             "+<PoolingFunctions/>", "+<BasicMathFunctions/>", "-<**/*_f16.c>", "-<**/*_f32.c>"],
               "flags": ["-Wno-unused-parameter"]},
 }
-
-
-def default_models() -> list[Path]:
-    models = [SHARED / "models" / f"{m}.tflite" for m in ("tflm__person_detect", "tflm__micro_speech_quantized",
-                                                          "armmlex__dnn_s_quantized", "openmv__force_int_quant",
-                                                          "tflm__hello_world_int8")]
-    models += sorted(ROOT.glob("example_projects/*/models/*.tflite"))
-    models += [ROOT / "tests" / "models" / "zoo" / f"{m}.tflite" for m in ("mlperf_ds_cnn_kws", "mlperf_resnet8_cifar")]
-    return [m for m in models if m.is_file()]
 
 
 def cmsis_library(src: Path, work: Path) -> tuple[Path, str]:
@@ -206,13 +197,6 @@ def measure(model: Path, board: str, lib: Path, fingerprint: str, n_inputs: int)
     return dict(ours=ours, ours_c=ours_c, cmsis=cm, cmsis_c=cm_c, families=families)
 
 
-def describe(c: Compiled, i: int) -> str:
-    op = c.graph.ops[i]
-    shape = lambda t: "x".join(str(d) for d in c.graph.t(t).shape[1:])  # noqa: E731
-    ins = [t for t in op.inputs if t >= 0 and not c.graph.t(t).is_const]
-    return f"{op.type} {shape(ins[0]) if ins else ''}->{shape(op.outputs[0])}"
-
-
 def per_layer_table(model: Path, board: str, r: dict, tick_per_instr: float) -> str:
     ol, cl = r["ours"]["counter_ticks"]["per_layer"] or [], r["cmsis"]["counter_ticks"]["per_layer"] or []
     macs = {l.op.index: l.macs for l in r["cmsis_c"].layers}
@@ -222,7 +206,7 @@ def per_layer_table(model: Path, board: str, r: dict, tick_per_instr: float) -> 
     for i, fam in sorted(r["families"].items()):
         o, c, m = ol[i], cl[i], macs.get(i, 0)
         mpi = lambda t: m / (t / tick_per_instr) if t and m else 0.0  # noqa: E731
-        lines.append(f"| {i} | {describe(r['cmsis_c'], i)} | {fam} | {m:,} | {c:,} | {o:,} | {o / c:.3f} | "
+        lines.append(f"| {i} | {describe(r['cmsis_c'], i, kernel=False)} | {fam} | {m:,} | {c:,} | {o:,} | {o / c:.3f} | "
                      f"{mpi(c):.3f} -> {mpi(o):.3f} |")
     return "\n".join(lines)
 
@@ -239,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmsis_nn is None:
         ap.error("give --cmsis-nn DIR (a checkout of https://github.com/ARM-software/CMSIS-NN) or set $CMSIS_NN")
     boards = a.board or ["qemu_mps2_an386"]
-    models = a.models or default_models()
+    models = a.models or real_models()
     tables, by_family = [], defaultdict(lambda: [0, 0, 0.0, ""])  # (board, family) -> cmsis, ours, worst ratio, where
     with tempfile.TemporaryDirectory(prefix="tinyml-cmsis-") as tmp:
         lib, fingerprint = cmsis_library(a.cmsis_nn, Path(tmp))

@@ -42,16 +42,20 @@ CMSIS_TABLE = SHARED / "perf" / "cmsis_nn_person_detect_m4.md"
 ICOUNT_NS = 32  # -icount shift=5
 
 
-def default_models(tmp: Path) -> list[Path]:
-    from conv_models import AWKWARD_CONV, conv_chain
-
+def real_models() -> list[Path]:
+    """The ../shared models, the examples' and the two MLPerf Tiny zoo nets (also benchmarks/cmsis_nn.py's set)."""
     models = [SHARED / "models" / f"{m}.tflite" for m in ("tflm__person_detect", "tflm__micro_speech_quantized",
                                                           "armmlex__dnn_s_quantized", "openmv__force_int_quant",
                                                           "tflm__hello_world_int8")]
     models += sorted(ROOT.glob("example_projects/*/models/*.tflite"))
     models += [ROOT / "tests" / "models" / "zoo" / f"{m}.tflite" for m in ("mlperf_ds_cnn_kws", "mlperf_resnet8_cifar")]
-    models += [conv_chain(tmp / "dw3x3_13x11.tflite", **AWKWARD_CONV["dw3x3_13x11"])]
     return [m for m in models if m.is_file()]
+
+
+def default_models(tmp: Path) -> list[Path]:
+    from conv_models import AWKWARD_CONV, conv_chain
+
+    return real_models() + [conv_chain(tmp / "dw3x3_13x11.tflite", **AWKWARD_CONV["dw3x3_13x11"])]
 
 
 def cmsis_ticks() -> dict[int, int]:
@@ -76,13 +80,14 @@ def measure(model: Path, board: str, n_inputs: int) -> dict:
     return out
 
 
-def describe(c: Compiled, i: int) -> str:
+def describe(c: Compiled, i: int, kernel: bool = True) -> str:
+    """Op i as 'TYPE in-shape->out-shape', and with `kernel` the function it calls."""
     op = c.graph.ops[i]
     layer = next((l for l in c.layers if l.op.index == i), None)
     shape = lambda t: "x".join(str(d) for d in c.graph.t(t).shape[1:])  # noqa: E731
     ins = [t for t in op.inputs if t >= 0 and not c.graph.t(t).is_const]
     text = f"{op.type} {shape(ins[0]) if ins else ''}->{shape(op.outputs[0])}"
-    if layer is not None and layer.func:
+    if kernel and layer is not None and layer.func:
         text += f" [{layer.func.replace('tinyml_', '')}]"
     return text
 

@@ -238,7 +238,7 @@ def format_text(rep: PlanReport) -> str:
     whose = (f"{rep.board.id}'s kernels: {rep.kernels}" if rep.board is not None
              else "portable kernels; a board's: plan --board BOARD")
     lines.append(f"weights:     {rep.weights.text() if rep.weights else _fmt(rep.weights_bytes) + ' bytes (flash)'} [{whose}]")
-    scratch = {i: b.size for b in plan.buffers if b.key.startswith("s") for i in [int(b.key[1:])]}
+    scratch = {int(b.key[1:]): b.size for b in plan.buffers if b.key.startswith("s")}
     if scratch:
         big = max(scratch, key=lambda i: scratch[i])
         lines.append(f"scratch:     {len(scratch)} layer(s) with kernel scratch in the arena, each live for its layer "

@@ -182,10 +182,6 @@ def fc_widen(k: int, out: int, target: CpuFeatures) -> bool:
     return bool(target.dsp) and out >= 16 and FC_WIDEN_K[0] <= k <= FC_WIDEN_K[1]
 
 
-def fc_scratch(k: int, out: int, target: CpuFeatures) -> int:
-    return 8 * (k // 4) if fc_widen(k, out, target) else 0
-
-
 def specialize_fc(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
     """FULLY_CONNECTED -> tinyml_fully_connected_s8_opt on interleaved weights, or with Helium the matrix kernel
     (tinyml_conv1x1_s8_opt: `batches` pixels of `in_depth` values; one or two batches take its one-pixel path)."""
@@ -199,12 +195,13 @@ def specialize_fc(layer: Layer, g: Graph, target: CpuFeatures) -> Layer | None:
     q, fast = chanq(raw_bias, w.sum(axis=1), np.abs(w).sum(axis=1), in_zp, p["output_offset"], layer.consts["mult"],
                     layer.consts["shift"])
     if not target.mve:
+        widen = fc_widen(p["in_depth"], p["out_depth"], target)
         fc = dict(batches=p["batches"], in_depth=p["in_depth"], out_depth=p["out_depth"],
                   output_offset=p["output_offset"], act_min=p["act_min"], act_max=p["act_max"], fast_rq=int(fast),
-                  widen=int(fc_widen(p["in_depth"], p["out_depth"], target)))
+                  widen=int(widen))
         return _rebuild(layer, "tinyml_fully_connected_s8_opt", "tinyml/fully_connected_opt.h", "tinyml_fc_opt_params_t",
                         fc, [x, ConstArg("w"), _q_arg(), y, ScratchArg()], {"q": q, "w": fc_weights(w).astype(np.int8)},
-                        fc_scratch(p["in_depth"], p["out_depth"], target), False)
+                        8 * (p["in_depth"] // 4) if widen else 0, False)  # TINYML_FC_SCRATCH_DSP
     conv = dict(batches=1, in_h=1, in_w=p["batches"], in_c=p["in_depth"], out_h=1, out_w=p["batches"],
                 out_c=p["out_depth"], filter_h=1, filter_w=1, filter_c=p["in_depth"], stride_h=1, stride_w=1,
                 dilation_h=1, dilation_w=1, pad_h=0, pad_w=0, input_offset=-int(in_zp),

@@ -37,6 +37,25 @@ typedef struct {
     int32_t shift; /* fast_rq: TFLite's right shift (>= 1; the left shift is 0); otherwise TFLite's shift */
 } tinyml_chanq_t;
 
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+#include <string.h>
+
+/* Four int8 as one word: one LDR (unaligned loads are legal on every DSP core). */
+TINYML_INLINE int32_t tinyml_ld32(const int8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return (int32_t)v;
+}
+
+/* SXTB16 of x rotated by 8 (bytes 1 and 3) in one instruction (GCC does not fold the rotation). */
+TINYML_INLINE int32_t tinyml_sxtb16_r8(int32_t x) {
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#endif
+
 /* SMMULR: the rounded high word of a * b, i.e. SaturatingRoundingDoublingHighMul(a / 2, b) for even a. */
 TINYML_INLINE int32_t tinyml_smmulr(int32_t a, int32_t b) {
     int32_t y;

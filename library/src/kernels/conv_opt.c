@@ -27,19 +27,6 @@
 #endif
 
 #if TINYML_OPT_DSP
-TINYML_INLINE int32_t tinyml_ld32(const int8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, sizeof v); /* one LDR (unaligned loads are legal on every DSP core) */
-    return (int32_t)v;
-}
-
-/* SXTB16 of x rotated by 8 (bytes 1 and 3), one instruction (GCC does not fold the rotation). */
-TINYML_INLINE int32_t tinyml_sxtb16_r8(int32_t x) {
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-}
-
 /* acc + the two products of a widened input pair (two words, one LDRD) with two weight pairs. */
 /* Both words of a widened pair in one LDRD (GCC splits 64-bit loads into two LDR on M4; on the
  * M4/M7 pipeline LDRD costs what two pipelined LDR do, but it is one instruction). */

@@ -14,20 +14,7 @@
 #include <string.h>
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
-#define TINYML_DW_DSP 1
-#include <arm_acle.h>
-
-TINYML_INLINE int32_t tinyml_dw_ld32(const int8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return (int32_t)v;
-}
-
-TINYML_INLINE int32_t tinyml_dw_sxtb16_r8(int32_t x) {
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-}
+#define TINYML_DW_DSP 1 /* tinyml_ld32 and tinyml_sxtb16_r8 from tinyml/opt.h */
 #else
 #define TINYML_DW_DSP 0
 #endif
@@ -53,10 +40,10 @@ static void tinyml_dw_load_row(const tinyml_dwconv2d_params_t *p, const int8_t *
 #if TINYML_DW_DSP
 #define TINYML_DW_TAP()                                                                              \
     do {                                                                                            \
-        const int32_t xv = tinyml_dw_ld32(x);                                                       \
-        const int32_t wv = tinyml_dw_ld32(w);                                                       \
-        const int32_t x02 = __sxtb16(xv), x13 = tinyml_dw_sxtb16_r8(xv);                            \
-        const int32_t w02 = __sxtb16(wv), w13 = tinyml_dw_sxtb16_r8(wv);                            \
+        const int32_t xv = tinyml_ld32(x);                                                       \
+        const int32_t wv = tinyml_ld32(w);                                                       \
+        const int32_t x02 = __sxtb16(xv), x13 = tinyml_sxtb16_r8(xv);                            \
+        const int32_t w02 = __sxtb16(wv), w13 = tinyml_sxtb16_r8(wv);                            \
         a0 = __smlabb(x02, w02, a0);                                                                \
         a2 = __smlatt(x02, w02, a2);                                                                \
         a1 = __smlabb(x13, w13, a1);                                                                \

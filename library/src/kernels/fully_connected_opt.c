@@ -14,13 +14,6 @@
 #endif
 
 #if TINYML_FC_DSP
-/* SXTB16 of x rotated by 8 (bytes 1 and 3) in one instruction. */
-TINYML_INLINE int32_t fc_sxtb16_r8(int32_t x) {
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-}
-
 /* Two words at p (4-byte aligned) in one LDRD, p advanced past them. */
 #define FC_LDRD(lo, hi, p) __asm__("ldrd %0, %1, [%2], #8" : "=r"(lo), "=r"(hi), "+r"(p) : : "memory")
 
@@ -28,7 +21,7 @@ TINYML_INLINE int32_t fc_sxtb16_r8(int32_t x) {
 #define FC_DOT4(acc, x02, x13, w)                                                                    \
     do {                                                                                            \
         acc = __smlad(x02, __sxtb16(w), acc);                                                       \
-        acc = __smlad(x13, fc_sxtb16_r8(w), acc);                                                   \
+        acc = __smlad(x13, tinyml_sxtb16_r8(w), acc);                                                   \
     } while (0)
 #endif
 
@@ -44,10 +37,9 @@ TINYML_INLINE void fc_body(const tinyml_fc_opt_params_t *p, const int8_t *input,
 #if TINYML_FC_DSP
         uint32_t *wide = (uint32_t *)(void *)scratch;
         for (b = 0; widen && b < kb; ++b) {
-            int32_t v;
-            memcpy(&v, input + 4 * b, 4);
+            const int32_t v = tinyml_ld32(input + 4 * b);
             wide[2 * b] = (uint32_t)__sxtb16(v);
-            wide[2 * b + 1] = (uint32_t)fc_sxtb16_r8(v);
+            wide[2 * b + 1] = (uint32_t)tinyml_sxtb16_r8(v);
         }
 #else
         (void)scratch;
@@ -65,10 +57,9 @@ TINYML_INLINE void fc_body(const tinyml_fc_opt_params_t *p, const int8_t *input,
                 if (widen) {
                     FC_LDRD(x02, x13, x);
                 } else {
-                    int32_t v;
-                    memcpy(&v, input + 4 * b, 4);
+                    const int32_t v = tinyml_ld32(input + 4 * b);
                     x02 = __sxtb16(v);
-                    x13 = fc_sxtb16_r8(v);
+                    x13 = tinyml_sxtb16_r8(v);
                 }
                 FC_LDRD(w0, w1, w);
                 FC_LDRD(w2, w3, w);
